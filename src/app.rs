@@ -1,0 +1,136 @@
+//! Building and running the server: shared state, the listener, background tasks and
+//! graceful shutdown. Tests use [`App::build_with_pool`] to bind port 0 on a fresh database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::ratelimit::LoginLimiter;
+use crate::auth::tokens::JwtKeys;
+use crate::config::ServeConfig;
+use crate::runtime::{docker::DockerRuntime, ContainerRuntime};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<ServeConfig>,
+    pub jwt: Arc<JwtKeys>,
+    pub login_limiter: Arc<LoginLimiter>,
+    pub metrics: PrometheusHandle,
+    pub runtime: Arc<dyn ContainerRuntime>,
+    /// Cancelled when the server begins shutting down; long-lived tasks (sockets, loops)
+    /// watch it to finish cleanly.
+    pub shutdown: CancellationToken,
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Connect to the database, apply migrations, and bind the configured address.
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        config.validate()?;
+        let pool = crate::db::connect(config.db.database_url.expose(), config.db.db_max_connections)
+            .await
+            .context("connecting to PostgreSQL")?;
+        crate::db::migrate(&pool).await.context("applying migrations")?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {}", config.bind))?;
+        Ok(Self::build_with_pool(config, pool, listener))
+    }
+
+    /// Assemble the app on an existing pool and listener (tests bind port 0).
+    pub fn build_with_pool(config: ServeConfig, pool: PgPool, listener: TcpListener) -> Self {
+        let runtime: Arc<dyn ContainerRuntime> = Arc::new(DockerRuntime::new(config.docker_host.clone()));
+        let state = AppState {
+            db: pool,
+            jwt: Arc::new(JwtKeys::new(config.jwt_secret.expose().as_bytes(), config.access_token_ttl_secs)),
+            login_limiter: Arc::new(LoginLimiter::new(config.login_rate_per_ip, config.login_rate_per_account)),
+            metrics: crate::metrics::install(),
+            runtime,
+            shutdown: CancellationToken::new(),
+            config: Arc::new(config),
+        };
+        Self { listener, state }
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `signal` resolves, then stop accepting, let in-flight requests finish
+    /// (up to the configured grace period) and return.
+    pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let token = state.shutdown.clone();
+        let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+        let router = crate::http::router(state);
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "listening");
+
+        let serve_token = token.clone();
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { serve_token.cancelled().await });
+        let mut server = tokio::spawn(async move { server.await });
+
+        tokio::select! {
+            res = &mut server => {
+                res.context("server task")?.context("server")?;
+                return Ok(());
+            }
+            () = signal => {
+                tracing::info!("shutdown requested; finishing in-flight requests");
+                token.cancel();
+            }
+        }
+        match tokio::time::timeout(grace, &mut server).await {
+            Ok(res) => res.context("server task")?.context("server")?,
+            Err(_) => {
+                tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections");
+                server.abort();
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,89 @@
+//! Operator command-line tasks that are not the server: `puente admin …`.
+
+use anyhow::Context;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::service::normalize_email;
+use crate::auth::{password, Role};
+use crate::config::{AdminCommand, Secret};
+use crate::db;
+
+pub async fn run_admin(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::CreateOperator { email, password, name } => {
+            let id = upsert_user(pool, &email, &password, &name, Role::Operator, None).await?;
+            println!("operator {email} ready (id {id})");
+        }
+        AdminCommand::SeedDemo { password } => seed_demo(pool, &password).await?,
+    }
+    Ok(())
+}
+
+/// Create a user, or reset the password, name and activity of an existing one of that role.
+async fn upsert_user(
+    pool: &PgPool,
+    email: &str,
+    pw: &Secret,
+    name: &str,
+    role: Role,
+    agency: Option<Uuid>,
+) -> anyhow::Result<Uuid> {
+    let email = normalize_email(email).context("not a valid email address")?;
+    if let Some(why) = password::policy_violation(pw.expose(), &email) {
+        anyhow::bail!("password {why}");
+    }
+    let hash = password::hash(pw.expose().to_string())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(existing) = db::users::find_by_email(pool, &email).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        if existing.role != role.as_str() {
+            anyhow::bail!("{email} already exists with role {}", existing.role);
+        }
+        sqlx::query!(
+            "update users set password_hash = $2, display_name = $3, active = true, deactivated_at = null, updated_at = now() where id = $1",
+            existing.id,
+            hash,
+            name
+        )
+        .execute(pool)
+        .await?;
+        return Ok(existing.id);
+    }
+    let row = db::users::insert(
+        pool,
+        db::users::NewUser {
+            email: &email,
+            password_hash: &hash,
+            display_name: name,
+            phone: None,
+            role,
+            agency_id: agency,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(row.id)
+}
+
+async fn seed_demo(pool: &PgPool, pw: &Secret) -> anyhow::Result<()> {
+    let admin_email = "admin@costa-homes.example";
+    let agency = match db::users::find_by_email(pool, admin_email).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        Some(u) => u.agency_id.context("demo admin has no agency")?,
+        None => db::users::insert_agency(pool, "Costa Homes")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let accounts = [
+        ("ops@puente.example", "Olga Operator", Role::Operator, None),
+        (admin_email, "Alba Admin", Role::AgencyAdmin, Some(agency)),
+        ("agent@costa-homes.example", "Diego Agent", Role::Agent, Some(agency)),
+        ("buyer@example.com", "Bea Buyer", Role::Buyer, None),
+    ];
+    println!("Demo accounts (password for all: {}):", pw.expose());
+    for (email, name, role, agency) in accounts {
+        upsert_user(pool, email, pw, name, role, agency).await?;
+        println!("  {:<13} {email}", role.as_str());
+    }
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! Command line and configuration.
+//!
+//! Every setting is a `--flag` with an environment variable of the same meaning; defaults
+//! suit a development machine. Secrets are wrapped in [`Secret`], whose `Debug` prints
+//! `[redacted]`, so the configuration can be logged whole at start-up.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A string that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "puente", version, about = "WhatsApp-bridge orchestration for real-estate teams")]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log output format.
+    #[arg(long, env = "PUENTE_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    pub log_format: LogFormat,
+    /// Log filter (tracing-subscriber EnvFilter syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info,puente=info,sqlx=warn", global = true)]
+    pub log_filter: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve(Box<ServeConfig>),
+    /// Apply pending database migrations and exit.
+    Migrate(DbArgs),
+    /// Administrative tasks.
+    Admin {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create (or reset the password of) an operator account.
+    CreateOperator {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "PUENTE_OPERATOR_PASSWORD")]
+        password: Secret,
+        #[arg(long, default_value = "Operator")]
+        name: String,
+    },
+    /// Create the demo accounts (idempotent) and print them with their passwords.
+    SeedDemo {
+        /// Password given to every demo account.
+        #[arg(long, env = "PUENTE_DEMO_PASSWORD", default_value = "puente-demo-2026")]
+        password: Secret,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// PostgreSQL connection string.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Secret,
+    /// Maximum connections in the pool.
+    #[arg(long, env = "PUENTE_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "PUENTE_BIND", default_value = "0.0.0.0:8080")]
+    pub bind: SocketAddr,
+    /// The URL clients use to reach this server (links in responses, docs).
+    #[arg(long, env = "PUENTE_PUBLIC_URL", default_value = "http://localhost:8080")]
+    pub public_url: String,
+    /// Secret for signing access tokens (HS256). At least 32 bytes.
+    #[arg(long, env = "PUENTE_JWT_SECRET")]
+    pub jwt_secret: Secret,
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "PUENTE_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    /// Refresh token lifetime in days.
+    #[arg(long, env = "PUENTE_REFRESH_TOKEN_TTL_DAYS", default_value_t = 30)]
+    pub refresh_token_ttl_days: u64,
+    /// Login attempts allowed per client IP per minute.
+    #[arg(long, env = "PUENTE_LOGIN_RATE_PER_IP", default_value_t = 20)]
+    pub login_rate_per_ip: u32,
+    /// Login attempts allowed per account (email) per minute.
+    #[arg(long, env = "PUENTE_LOGIN_RATE_PER_ACCOUNT", default_value_t = 5)]
+    pub login_rate_per_account: u32,
+    /// Take the client IP from the last `X-Forwarded-For` hop (only behind a trusted proxy).
+    #[arg(long, env = "PUENTE_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+    /// Largest JSON request body accepted, in bytes.
+    #[arg(long, env = "PUENTE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds after which a request is answered 408.
+    #[arg(long, env = "PUENTE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Docker engine address (unix socket path or tcp URL); the local default when unset.
+    #[arg(long, env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// Where Puente keeps files (media, uploads).
+    #[arg(long, env = "PUENTE_DATA_DIR", default_value = ".data/files")]
+    pub data_dir: PathBuf,
+    /// Seconds to let in-flight requests finish after a shutdown signal.
+    #[arg(long, env = "PUENTE_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl ServeConfig {
+    /// Check the settings that clap cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.jwt_secret.expose().len() < 32 {
+            anyhow::bail!("PUENTE_JWT_SECRET must be at least 32 bytes long");
+        }
+        if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
+            anyhow::bail!("token lifetimes must be positive");
+        }
+        if self.login_rate_per_ip == 0 || self.login_rate_per_account == 0 {
+            anyhow::bail!("login rate limits must be positive");
+        }
+        Ok(())
+    }
+
+    /// A configuration for tests and embedding: everything default but the database and secret.
+    pub fn for_tests(database_url: &str) -> Self {
+        let cli = Cli::parse_from([
+            "puente",
+            "serve",
+            "--database-url",
+            database_url,
+            "--jwt-secret",
+            "test-secret-test-secret-test-secret-0123456789",
+            "--bind",
+            "127.0.0.1:0",
+        ]);
+        match cli.command {
+            Command::Serve(cfg) => *cfg,
+            _ => unreachable!("parsed a serve command"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let cfg = ServeConfig::for_tests("postgres://u:hunter2@localhost/db");
+        let printed = format!("{cfg:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("test-secret"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused() {
+        let mut cfg = ServeConfig::for_tests("postgres://localhost/db");
+        cfg.jwt_secret = Secret::new("short");
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! Data access. All state lives in PostgreSQL; these modules hold the queries.
+//!
+//! Functions take any executor (`&PgPool` or `&mut PgConnection` inside a transaction), so
+//! they compose into one transaction where a flow needs it. Queries use `query!` /
+//! `query_as!`, checked at build time against the data in `.sqlx/`.
+//!
+//! Layout: [`users`] (accounts, agencies, invites), [`tokens`] (refresh tokens),
+//! [`audit`] (the audit log).
+
+pub mod audit;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+/// Open a pool. Statement logging is kept at debug level: queries carry personal data.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url.parse()?;
+    let options = options
+        .log_statements(log::LevelFilter::Debug)
+        .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(1))
+        .application_name("puente");
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// The embedded migrations from `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Apply pending migrations (safe to run from several processes: sqlx takes a lock).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! The HTTP surface: one file per resource, each with its `router()`, assembled here with the
+//! cross-cutting layers (observation, body limits, timeouts, panics → 500 problem).
+//!
+//! Layout: [`health`] (`/healthz`, `/readyz`, `/metrics`), [`auth`], [`me`], [`agency`],
+//! [`admin`], [`openapi`] (`/api/openapi.json`, `/docs`); [`extract`] and [`observe`] hold the
+//! shared extractors and the outermost middleware; [`request_id`] the per-request id.
+
+pub mod admin;
+pub mod agency;
+pub mod auth;
+pub mod extract;
+pub mod health;
+pub mod me;
+pub mod observe;
+pub mod openapi;
+pub mod request_id;
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// The API under `/api/v1`.
+fn api_v1() -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(agency::router())
+        .merge(admin::router())
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1", api_v1())
+        .merge(openapi::router())
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(observe::observe))
+        .with_state(state)
+}

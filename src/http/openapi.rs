@@ -1,0 +1,48 @@
+//! The OpenAPI document, generated from the handlers' annotations, served at
+//! `/api/openapi.json` and browsable at `/docs` (Swagger UI, bundled in the binary).
+
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::app::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Puente API", description = "WhatsApp-bridge orchestration for real-estate teams."),
+    paths(
+        super::health::healthz, super::health::readyz, super::health::metrics,
+        super::auth::register, super::auth::login, super::auth::refresh, super::auth::logout,
+        super::me::get_me, super::me::update_me,
+        super::agency::create_invite, super::agency::list_invites, super::agency::list_agents,
+        super::agency::deactivate_agent, super::agency::reactivate_agent,
+        super::admin::list_audit,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldError, crate::auth::Role)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign up, sign in, tokens"),
+        (name = "account", description = "The caller's own account"),
+        (name = "agency", description = "Agency administration"),
+        (name = "admin", description = "Operator views"),
+        (name = "ops", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/docs").url("/api/openapi.json", ApiDoc::openapi()))
+}

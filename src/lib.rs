@@ -1,0 +1,28 @@
+//! Puente: a WhatsApp-bridge orchestration platform for real-estate teams.
+//!
+//! Agents link their own WhatsApp number (one WAHA container per link), buyers write on
+//! WhatsApp or in the app, and agents answer everyone from one live inbox. Every fact lives in
+//! PostgreSQL, so the `puente` process is stateless apart from caches and can be replicated.
+//!
+//! # Layout
+//! - [`config`] — command line and settings (`--flag` / env var for each).
+//! - [`app`] — shared state, building the server, running it until a shutdown signal.
+//! - [`error`] — the HTTP error type and its `application/problem+json` rendering.
+//! - [`http`] — routers and handlers, one file per resource, plus the cross-cutting layers.
+//! - [`auth`] — roles, passwords, tokens, the extractors that guard every handler.
+//! - [`db`] — the queries, by table family; migrations live in `migrations/`.
+//! - [`runtime`] — the container runtime interface and its Docker implementation.
+//! - [`metrics`] — the Prometheus recorder.
+//! - [`telemetry`] — tracing set-up.
+//! - [`cli`] — `puente admin …` tasks.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod runtime;
+pub mod telemetry;

@@ -1,0 +1,34 @@
+//! The `puente` binary: parse the command line, set up tracing, run the subcommand.
+
+use anyhow::Context;
+use clap::Parser;
+use puente::app::{shutdown_signal, App};
+use puente::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    puente::telemetry::init(&cli.log);
+    match cli.command {
+        Command::Serve(config) => {
+            tracing::info!(config = ?config, "starting");
+            let app = App::build(*config).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::Migrate(db) => {
+            let pool = puente::db::connect(db.database_url.expose(), 2)
+                .await
+                .context("connecting to PostgreSQL")?;
+            puente::db::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin { db, command } => {
+            let pool = puente::db::connect(db.database_url.expose(), 2)
+                .await
+                .context("connecting to PostgreSQL")?;
+            puente::db::migrate(&pool).await?;
+            puente::cli::run_admin(&pool, command).await
+        }
+    }
+}
