@@ -1,1 +1,10 @@
-//! Integration tests.
+//! Puente's integration tests: one binary, a real PostgreSQL (a fresh database per test via
+//! `#[sqlx::test]`, from `DATABASE_URL`), a real Docker engine where a test needs one.
+#![allow(clippy::unwrap_used)]
+
+mod agency;
+mod auth;
+mod cli;
+mod errors;
+mod health;
+mod helpers;
