@@ -40,10 +40,15 @@ impl App {
     /// Connect to the database, apply migrations, and bind the configured address.
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         config.validate()?;
-        let pool = crate::db::connect(config.db.database_url.expose(), config.db.db_max_connections)
+        let pool = crate::db::connect(
+            config.db.database_url.expose(),
+            config.db.db_max_connections,
+        )
+        .await
+        .context("connecting to PostgreSQL")?;
+        crate::db::migrate(&pool)
             .await
-            .context("connecting to PostgreSQL")?;
-        crate::db::migrate(&pool).await.context("applying migrations")?;
+            .context("applying migrations")?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
@@ -52,11 +57,18 @@ impl App {
 
     /// Assemble the app on an existing pool and listener (tests bind port 0).
     pub fn build_with_pool(config: ServeConfig, pool: PgPool, listener: TcpListener) -> Self {
-        let runtime: Arc<dyn ContainerRuntime> = Arc::new(DockerRuntime::new(config.docker_host.clone()));
+        let runtime: Arc<dyn ContainerRuntime> =
+            Arc::new(DockerRuntime::new(config.docker_host.clone()));
         let state = AppState {
             db: pool,
-            jwt: Arc::new(JwtKeys::new(config.jwt_secret.expose().as_bytes(), config.access_token_ttl_secs)),
-            login_limiter: Arc::new(LoginLimiter::new(config.login_rate_per_ip, config.login_rate_per_account)),
+            jwt: Arc::new(JwtKeys::new(
+                config.jwt_secret.expose().as_bytes(),
+                config.access_token_ttl_secs,
+            )),
+            login_limiter: Arc::new(LoginLimiter::new(
+                config.login_rate_per_ip,
+                config.login_rate_per_account,
+            )),
             metrics: crate::metrics::install(),
             runtime,
             shutdown: CancellationToken::new(),
@@ -75,7 +87,10 @@ impl App {
 
     /// Serve until `signal` resolves, then stop accepting, let in-flight requests finish
     /// (up to the configured grace period) and return.
-    pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let state = self.state.clone();
         let token = state.shutdown.clone();
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
@@ -104,7 +119,10 @@ impl App {
         match tokio::time::timeout(grace, &mut server).await {
             Ok(res) => res.context("server task")?.context("server")?,
             Err(_) => {
-                tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections");
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "grace period over; closing remaining connections"
+                );
                 server.abort();
             }
         }

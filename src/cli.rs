@@ -11,7 +11,11 @@ use crate::db;
 
 pub async fn run_admin(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::CreateOperator { email, password, name } => {
+        AdminCommand::CreateOperator {
+            email,
+            password,
+            name,
+        } => {
             let id = upsert_user(pool, &email, &password, &name, Role::Operator, None).await?;
             println!("operator {email} ready (id {id})");
         }
@@ -36,7 +40,10 @@ async fn upsert_user(
     let hash = password::hash(pw.expose().to_string())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some(existing) = db::users::find_by_email(pool, &email).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+    if let Some(existing) = db::users::find_by_email(pool, &email)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
         if existing.role != role.as_str() {
             anyhow::bail!("{email} already exists with role {}", existing.role);
         }
@@ -68,7 +75,10 @@ async fn upsert_user(
 
 async fn seed_demo(pool: &PgPool, pw: &Secret) -> anyhow::Result<()> {
     let admin_email = "admin@costa-homes.example";
-    let agency = match db::users::find_by_email(pool, admin_email).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+    let agency = match db::users::find_by_email(pool, admin_email)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
         Some(u) => u.agency_id.context("demo admin has no agency")?,
         None => db::users::insert_agency(pool, "Costa Homes")
             .await
@@ -77,7 +87,12 @@ async fn seed_demo(pool: &PgPool, pw: &Secret) -> anyhow::Result<()> {
     let accounts = [
         ("ops@puente.example", "Olga Operator", Role::Operator, None),
         (admin_email, "Alba Admin", Role::AgencyAdmin, Some(agency)),
-        ("agent@costa-homes.example", "Diego Agent", Role::Agent, Some(agency)),
+        (
+            "agent@costa-homes.example",
+            "Diego Agent",
+            Role::Agent,
+            Some(agency),
+        ),
         ("buyer@example.com", "Bea Buyer", Role::Buyer, None),
     ];
     println!("Demo accounts (password for all: {}):", pw.expose());

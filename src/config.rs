@@ -44,7 +44,11 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "puente", version, about = "WhatsApp-bridge orchestration for real-estate teams")]
+#[command(
+    name = "puente",
+    version,
+    about = "WhatsApp-bridge orchestration for real-estate teams"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
@@ -55,10 +59,21 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
     /// Log output format.
-    #[arg(long, env = "PUENTE_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "PUENTE_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
     /// Log filter (tracing-subscriber EnvFilter syntax).
-    #[arg(long, env = "RUST_LOG", default_value = "info,puente=info,sqlx=warn", global = true)]
+    #[arg(
+        long,
+        env = "RUST_LOG",
+        default_value = "info,puente=info,sqlx=warn",
+        global = true
+    )]
     pub log_filter: String,
 }
 
@@ -114,7 +129,11 @@ pub struct ServeConfig {
     #[arg(long, env = "PUENTE_BIND", default_value = "0.0.0.0:8080")]
     pub bind: SocketAddr,
     /// The URL clients use to reach this server (links in responses, docs).
-    #[arg(long, env = "PUENTE_PUBLIC_URL", default_value = "http://localhost:8080")]
+    #[arg(
+        long,
+        env = "PUENTE_PUBLIC_URL",
+        default_value = "http://localhost:8080"
+    )]
     pub public_url: String,
     /// Secret for signing access tokens (HS256). At least 32 bytes.
     #[arg(long, env = "PUENTE_JWT_SECRET")]

@@ -207,7 +207,11 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(error = %self, code = self.code(), request_id = ?current_request_id(), "request failed");
         } else {
-            tracing::debug!(code = self.code(), status = status.as_u16(), "request refused");
+            tracing::debug!(
+                code = self.code(),
+                status = status.as_u16(),
+                "request refused"
+            );
         }
         let retry_after = match &self {
             Self::RateLimited { retry_after } => Some(*retry_after),

@@ -25,10 +25,12 @@ pub struct AuthUser {
 }
 
 fn bearer(parts: &Parts) -> Result<&str> {
-    let value = parts
-        .headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| AppError::unauthorized("missing_token", "Send an access token as `Authorization: Bearer <token>`."))?;
+    let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        AppError::unauthorized(
+            "missing_token",
+            "Send an access token as `Authorization: Bearer <token>`.",
+        )
+    })?;
     let value = value
         .to_str()
         .map_err(|_| AppError::unauthorized("invalid_token", "The access token is not valid."))?;
@@ -36,7 +38,10 @@ fn bearer(parts: &Parts) -> Result<&str> {
         .split_once(' ')
         .ok_or_else(|| AppError::unauthorized("invalid_token", "The access token is not valid."))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(AppError::unauthorized("invalid_token", "The access token is not valid."));
+        return Err(AppError::unauthorized(
+            "invalid_token",
+            "The access token is not valid.",
+        ));
     }
     Ok(token.trim())
 }
@@ -53,7 +58,10 @@ impl AuthUser {
         .await?
         .ok_or_else(|| AppError::unauthorized("invalid_token", "The access token is not valid."))?;
         if !row.active {
-            return Err(AppError::unauthorized("account_inactive", "This account has been deactivated."));
+            return Err(AppError::unauthorized(
+                "account_inactive",
+                "This account has been deactivated.",
+            ));
         }
         let role: Role = row
             .role
@@ -69,8 +77,9 @@ impl AuthUser {
 
     /// The caller's agency, for staff; 403 for anyone without one.
     pub fn agency(&self) -> Result<Uuid> {
-        self.agency_id
-            .ok_or_else(|| AppError::forbidden("not_agency_member", "Only agency staff can do this."))
+        self.agency_id.ok_or_else(|| {
+            AppError::forbidden("not_agency_member", "Only agency staff can do this.")
+        })
     }
 }
 

@@ -6,7 +6,9 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 use crate::error::{AppError, Result};
@@ -17,9 +19,24 @@ pub const MIN_LEN: usize = 10;
 pub const MAX_LEN: usize = 128;
 
 const COMMON: &[&str] = &[
-    "password", "password1", "password123", "1234567890", "12345678910", "qwertyuiop",
-    "qwerty1234", "iloveyou12", "letmein123", "welcome123", "admin12345", "abc1234567",
-    "passw0rd12", "contraseña", "contrasena", "1q2w3e4r5t", "0987654321", "11111111111",
+    "password",
+    "password1",
+    "password123",
+    "1234567890",
+    "12345678910",
+    "qwertyuiop",
+    "qwerty1234",
+    "iloveyou12",
+    "letmein123",
+    "welcome123",
+    "admin12345",
+    "abc1234567",
+    "passw0rd12",
+    "contraseña",
+    "contrasena",
+    "1q2w3e4r5t",
+    "0987654321",
+    "11111111111",
 ];
 
 /// Why a password is refused, or `None` when it is acceptable.
@@ -109,7 +126,9 @@ mod tests {
     async fn hash_then_verify() {
         let h = hash("correct horse battery".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
+        assert!(verify("correct horse battery".into(), Some(h.clone()))
+            .await
+            .unwrap());
         assert!(!verify("wrong horse battery".into(), Some(h)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
     }

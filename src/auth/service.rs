@@ -117,7 +117,10 @@ pub fn normalize_email(raw: &str) -> Option<String> {
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2
         || labels.iter().any(|l| {
-            l.is_empty() || l.starts_with('-') || l.ends_with('-') || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            l.is_empty()
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
     {
         return None;
@@ -125,25 +128,25 @@ pub fn normalize_email(raw: &str) -> Option<String> {
     Some(email)
 }
 
-/// Normalise a phone number to digits; `Err` when it is not 6–15 digits.
-pub fn normalize_phone(raw: &str) -> std::result::Result<String, ()> {
+/// Normalise a phone number to digits; `None` when it is not 6–15 digits.
+pub fn normalize_phone(raw: &str) -> Option<String> {
     let digits: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
         .collect();
     let digits = digits.strip_prefix('+').unwrap_or(&digits).to_string();
-    if (6..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
-        Ok(digits)
-    } else {
-        Err(())
-    }
+    ((6..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
+        .then_some(digits)
 }
 
 fn check_display_name(name: &str, errors: &mut Vec<FieldError>) -> String {
     let name = name.trim().to_string();
     let len = name.chars().count();
     if len == 0 || len > 100 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new("display_name", "must be 1 to 100 printable characters"));
+        errors.push(FieldError::new(
+            "display_name",
+            "must be 1 to 100 printable characters",
+        ));
     }
     name
 }
@@ -170,11 +173,24 @@ async fn issue_pair(
     let access = state.jwt.issue(user.id, role, user.agency_id)?;
     let refresh = random_token(32);
     let ttl = Duration::days(i64::try_from(state.config.refresh_token_ttl_days).unwrap_or(30));
-    let id = db::tokens::insert(&mut *conn, user.id, family, &token_hash(&refresh), Utc::now() + ttl, user_agent).await?;
+    let id = db::tokens::insert(
+        &mut *conn,
+        user.id,
+        family,
+        &token_hash(&refresh),
+        Utc::now() + ttl,
+        user_agent,
+    )
+    .await?;
     Ok((access, refresh, id))
 }
 
-async fn token_response(state: &AppState, user: &UserRow, access: String, refresh: String) -> Result<TokenResponse> {
+async fn token_response(
+    state: &AppState,
+    user: &UserRow,
+    access: String,
+    refresh: String,
+) -> Result<TokenResponse> {
     Ok(TokenResponse {
         access_token: access,
         refresh_token: refresh,
@@ -184,7 +200,11 @@ async fn token_response(state: &AppState, user: &UserRow, access: String, refres
     })
 }
 
-pub async fn register(state: &AppState, req: RegisterRequest, user_agent: Option<&str>) -> Result<TokenResponse> {
+pub async fn register(
+    state: &AppState,
+    req: RegisterRequest,
+    user_agent: Option<&str>,
+) -> Result<TokenResponse> {
     let mut errors = Vec::new();
     let email = normalize_email(&req.email).unwrap_or_else(|| {
         errors.push(FieldError::new("email", "is not a valid email address"));
@@ -194,37 +214,63 @@ pub async fn register(state: &AppState, req: RegisterRequest, user_agent: Option
         errors.push(FieldError::new("password", why));
     }
     let display_name = check_display_name(&req.display_name, &mut errors);
-    let phone = match req.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let phone = match req
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         Some(p) => match normalize_phone(p) {
-            Ok(p) => Some(p),
-            Err(()) => {
+            Some(p) => Some(p),
+            None => {
                 errors.push(FieldError::new("phone", "must be 6 to 15 digits"));
                 None
             }
         },
         None => None,
     };
-    let agency_name = req.agency_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let invite_code = req.invite_code.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let agency_name = req
+        .agency_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let invite_code = req
+        .invite_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     match req.account_type {
         AccountType::Buyer => {
             if agency_name.is_some() {
-                errors.push(FieldError::new("agency_name", "only for account_type agency_admin"));
+                errors.push(FieldError::new(
+                    "agency_name",
+                    "only for account_type agency_admin",
+                ));
             }
             if invite_code.is_some() {
-                errors.push(FieldError::new("invite_code", "only for account_type agent"));
+                errors.push(FieldError::new(
+                    "invite_code",
+                    "only for account_type agent",
+                ));
             }
         }
         AccountType::AgencyAdmin => match agency_name {
-            None => errors.push(FieldError::new("agency_name", "is required for an agency admin")),
-            Some(n) if n.chars().count() > 200 => {
-                errors.push(FieldError::new("agency_name", "must be at most 200 characters"))
-            }
+            None => errors.push(FieldError::new(
+                "agency_name",
+                "is required for an agency admin",
+            )),
+            Some(n) if n.chars().count() > 200 => errors.push(FieldError::new(
+                "agency_name",
+                "must be at most 200 characters",
+            )),
             Some(_) => {}
         },
         AccountType::Agent => {
             if invite_code.is_none() {
-                errors.push(FieldError::new("invite_code", "is required to join an agency"));
+                errors.push(FieldError::new(
+                    "invite_code",
+                    "is required to join an agency",
+                ));
             }
         }
     }
@@ -244,9 +290,16 @@ pub async fn register(state: &AppState, req: RegisterRequest, user_agent: Option
             let code = invite_code.unwrap_or_default();
             let invite = db::users::lock_invite_by_hash(&mut *tx, &invite_hash(code))
                 .await?
-                .filter(|i| i.used_at.is_none() && i.revoked_at.is_none() && i.expires_at > Utc::now())
+                .filter(|i| {
+                    i.used_at.is_none() && i.revoked_at.is_none() && i.expires_at > Utc::now()
+                })
                 .filter(|i| i.email.as_deref().is_none_or(|e| e == email))
-                .ok_or_else(|| AppError::invalid("invite_code", "is unknown, used, expired or for another email"))?;
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "invite_code",
+                        "is unknown, used, expired or for another email",
+                    )
+                })?;
             (Role::Agent, Some(invite.agency_id), Some(invite.id))
         }
     };
@@ -265,7 +318,8 @@ pub async fn register(state: &AppState, req: RegisterRequest, user_agent: Option
     if let Some(invite) = invite_id {
         db::users::mark_invite_used(&mut *tx, invite, user.id).await?;
     }
-    let (access, refresh, _) = issue_pair(state, &mut tx, &user, Uuid::now_v7(), user_agent).await?;
+    let (access, refresh, _) =
+        issue_pair(state, &mut tx, &user, Uuid::now_v7(), user_agent).await?;
     db::audit::record(
         &mut *tx,
         db::audit::Entry {
@@ -289,7 +343,12 @@ fn bad_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "Email or password is incorrect.")
 }
 
-pub async fn login(state: &AppState, req: LoginRequest, ip: &str, user_agent: Option<&str>) -> Result<TokenResponse> {
+pub async fn login(
+    state: &AppState,
+    req: LoginRequest,
+    ip: &str,
+    user_agent: Option<&str>,
+) -> Result<TokenResponse> {
     let email = req.email.trim().to_lowercase();
     state.login_limiter.check(ip, &email)?;
     if req.password.chars().count() > password::MAX_LEN || email.len() > 254 {
@@ -307,26 +366,39 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str, user_agent: Op
         }
     };
     if !user.active {
-        return Err(AppError::forbidden("account_inactive", "This account has been deactivated."));
+        return Err(AppError::forbidden(
+            "account_inactive",
+            "This account has been deactivated.",
+        ));
     }
     let mut tx = state.db.begin().await?;
-    let (access, refresh, _) = issue_pair(state, &mut tx, &user, Uuid::now_v7(), user_agent).await?;
+    let (access, refresh, _) =
+        issue_pair(state, &mut tx, &user, Uuid::now_v7(), user_agent).await?;
     tx.commit().await?;
     tracing::info!(user = %user.id, "logged in");
     token_response(state, &user, access, refresh).await
 }
 
-pub async fn refresh(state: &AppState, req: RefreshRequest, user_agent: Option<&str>) -> Result<TokenResponse> {
-    let invalid = || AppError::unauthorized("invalid_refresh_token", "The refresh token is not valid.");
+pub async fn refresh(
+    state: &AppState,
+    req: RefreshRequest,
+    user_agent: Option<&str>,
+) -> Result<TokenResponse> {
+    let invalid =
+        || AppError::unauthorized("invalid_refresh_token", "The refresh token is not valid.");
     if req.refresh_token.len() > 200 {
         return Err(invalid());
     }
     let mut tx = state.db.begin().await?;
-    let Some(token) = db::tokens::lock_by_hash(&mut *tx, &token_hash(&req.refresh_token)).await? else {
+    let Some(token) = db::tokens::lock_by_hash(&mut *tx, &token_hash(&req.refresh_token)).await?
+    else {
         return Err(invalid());
     };
     if token.revoked_at.is_some() {
-        return Err(AppError::unauthorized("refresh_token_revoked", "This session has ended; log in again."));
+        return Err(AppError::unauthorized(
+            "refresh_token_revoked",
+            "This session has ended; log in again.",
+        ));
     }
     if token.used_at.is_some() {
         // A spent token came back: whoever holds the family is not to be trusted.
@@ -347,18 +419,30 @@ pub async fn refresh(state: &AppState, req: RefreshRequest, user_agent: Option<&
         .await?;
         tx.commit().await?;
         tracing::warn!(user = %token.user_id, family = %token.family_id, "refresh token reuse; family revoked");
-        return Err(AppError::unauthorized("refresh_token_reused", "This refresh token was already used; the session has been ended for safety."));
+        return Err(AppError::unauthorized(
+            "refresh_token_reused",
+            "This refresh token was already used; the session has been ended for safety.",
+        ));
     }
     if token.expires_at <= Utc::now() {
-        return Err(AppError::unauthorized("refresh_token_expired", "The refresh token has expired; log in again."));
+        return Err(AppError::unauthorized(
+            "refresh_token_expired",
+            "The refresh token has expired; log in again.",
+        ));
     }
-    let user = db::users::find(&mut *tx, token.user_id).await?.ok_or_else(invalid)?;
+    let user = db::users::find(&mut *tx, token.user_id)
+        .await?
+        .ok_or_else(invalid)?;
     if !user.active {
         db::tokens::revoke_family(&mut *tx, token.family_id).await?;
         tx.commit().await?;
-        return Err(AppError::unauthorized("account_inactive", "This account has been deactivated."));
+        return Err(AppError::unauthorized(
+            "account_inactive",
+            "This account has been deactivated.",
+        ));
     }
-    let (access, refresh, new_id) = issue_pair(state, &mut tx, &user, token.family_id, user_agent).await?;
+    let (access, refresh, new_id) =
+        issue_pair(state, &mut tx, &user, token.family_id, user_agent).await?;
     db::tokens::mark_used(&mut *tx, token.id, new_id).await?;
     tx.commit().await?;
     token_response(state, &user, access, refresh).await
@@ -370,7 +454,8 @@ pub async fn logout(state: &AppState, req: RefreshRequest) -> Result<()> {
         return Ok(());
     }
     let mut tx = state.db.begin().await?;
-    if let Some(token) = db::tokens::lock_by_hash(&mut *tx, &token_hash(&req.refresh_token)).await? {
+    if let Some(token) = db::tokens::lock_by_hash(&mut *tx, &token_hash(&req.refresh_token)).await?
+    {
         db::tokens::revoke_family(&mut *tx, token.family_id).await?;
     }
     tx.commit().await?;
@@ -411,17 +496,26 @@ pub struct UpdateMeResponse {
     pub tokens: Option<TokenResponse>,
 }
 
-pub async fn update_me(state: &AppState, user_id: Uuid, req: UpdateMeRequest) -> Result<UpdateMeResponse> {
-    let current = db::users::find(&state.db, user_id).await?.ok_or(AppError::NotFound)?;
+pub async fn update_me(
+    state: &AppState,
+    user_id: Uuid,
+    req: UpdateMeRequest,
+) -> Result<UpdateMeResponse> {
+    let current = db::users::find(&state.db, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let mut errors = Vec::new();
-    let display_name = req.display_name.as_deref().map(|n| check_display_name(n, &mut errors));
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(|n| check_display_name(n, &mut errors));
     let phone = match &req.phone {
         None => None,
         Some(None) => Some(None),
         Some(Some(p)) if p.trim().is_empty() => Some(None),
         Some(Some(p)) => match normalize_phone(p) {
-            Ok(p) => Some(Some(p)),
-            Err(()) => {
+            Some(p) => Some(Some(p)),
+            None => {
                 errors.push(FieldError::new("phone", "must be 6 to 15 digits"));
                 None
             }
@@ -433,7 +527,10 @@ pub async fn update_me(state: &AppState, user_id: Uuid, req: UpdateMeRequest) ->
             errors.push(FieldError::new("new_password", why));
         }
         match &req.current_password {
-            None => errors.push(FieldError::new("current_password", "is required to change the password")),
+            None => errors.push(FieldError::new(
+                "current_password",
+                "is required to change the password",
+            )),
             Some(cur) if errors.is_empty() => {
                 if !password::verify(cur.clone(), Some(current.password_hash.clone())).await? {
                     errors.push(FieldError::new("current_password", "is incorrect"));
@@ -459,7 +556,8 @@ pub async fn update_me(state: &AppState, user_id: Uuid, req: UpdateMeRequest) ->
     let mut tokens = None;
     if new_hash.is_some() {
         db::tokens::revoke_user(&mut *tx, user_id, None).await?;
-        let (access, refresh, _) = issue_pair(state, &mut tx, &updated, Uuid::now_v7(), None).await?;
+        let (access, refresh, _) =
+            issue_pair(state, &mut tx, &updated, Uuid::now_v7(), None).await?;
         tokens = Some((access, refresh));
     }
     tx.commit().await?;
@@ -477,17 +575,33 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(normalize_email(" Ana@Example.COM ").as_deref(), Some("ana@example.com"));
-        for bad in ["", "ana", "ana@", "@x.com", "ana@x", "a b@x.com", "ana@x..com", "ana@-x.com", "a@b@c.com"] {
+        assert_eq!(
+            normalize_email(" Ana@Example.COM ").as_deref(),
+            Some("ana@example.com")
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@x.com",
+            "ana@x",
+            "a b@x.com",
+            "ana@x..com",
+            "ana@-x.com",
+            "a@b@c.com",
+        ] {
             assert!(normalize_email(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn phones() {
-        assert_eq!(normalize_phone("+34 600-000-001"), Ok("34600000001".into()));
-        assert!(normalize_phone("12345").is_err());
-        assert!(normalize_phone("34600abc").is_err());
+        assert_eq!(
+            normalize_phone("+34 600-000-001").as_deref(),
+            Some("34600000001")
+        );
+        assert!(normalize_phone("12345").is_none());
+        assert!(normalize_phone("34600abc").is_none());
     }
 
     #[test]

@@ -51,7 +51,11 @@ pub struct AuditRow {
 }
 
 /// Newest first, keyset-paginated by id.
-pub async fn list(db: impl PgExecutor<'_>, before_id: Option<i64>, limit: i64) -> Result<Vec<AuditRow>> {
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>> {
     Ok(sqlx::query_as!(
         AuditRow,
         r#"select id, actor_user_id, actor_role, action, target_type, target_id, result, detail,

@@ -41,7 +41,10 @@ pub async fn insert(
 }
 
 /// Find a token by hash and lock it, so two concurrent refreshes cannot both spend it.
-pub async fn lock_by_hash(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Result<Option<RefreshRow>> {
+pub async fn lock_by_hash(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<Option<RefreshRow>> {
     Ok(sqlx::query_as!(
         RefreshRow,
         r#"select id, user_id, family_id, expires_at, used_at, revoked_at
@@ -75,7 +78,11 @@ pub async fn revoke_family(db: impl PgExecutor<'_>, family_id: Uuid) -> Result<u
 }
 
 /// Revoke every live token of a user, optionally sparing one family (the caller's session).
-pub async fn revoke_user(db: impl PgExecutor<'_>, user_id: Uuid, except_family: Option<Uuid>) -> Result<u64> {
+pub async fn revoke_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    except_family: Option<Uuid>,
+) -> Result<u64> {
     let done = sqlx::query!(
         r#"update refresh_tokens set revoked_at = now()
            where user_id = $1 and revoked_at is null

@@ -160,9 +160,11 @@ pub async fn insert_agency(db: impl PgExecutor<'_>, name: &str) -> Result<Uuid> 
 }
 
 pub async fn agency_name(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar!("select name from agencies where id = $1", id)
-        .fetch_optional(db)
-        .await?)
+    Ok(
+        sqlx::query_scalar!("select name from agencies where id = $1", id)
+            .fetch_optional(db)
+            .await?,
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -216,7 +218,10 @@ pub async fn list_invites(db: impl PgExecutor<'_>, agency_id: Uuid) -> Result<Ve
 }
 
 /// Lock an invite by its code hash (for redeeming it in the same transaction).
-pub async fn lock_invite_by_hash(db: impl PgExecutor<'_>, code_hash: &[u8]) -> Result<Option<InviteRow>> {
+pub async fn lock_invite_by_hash(
+    db: impl PgExecutor<'_>,
+    code_hash: &[u8],
+) -> Result<Option<InviteRow>> {
     Ok(sqlx::query_as!(
         InviteRow,
         r#"select id, agency_id, email, created_by, created_at, expires_at, used_at, used_by,

@@ -79,13 +79,24 @@ pub async fn create_invite(
     AppJson(req): AppJson<CreateInviteRequest>,
 ) -> Result<(StatusCode, AppJson<InviteCreated>)> {
     let agency = admin.agency()?;
-    let email = match req.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        Some(e) => Some(normalize_email(e).ok_or_else(|| AppError::invalid("email", "is not a valid email address"))?),
+    let email = match req
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        Some(e) => Some(
+            normalize_email(e)
+                .ok_or_else(|| AppError::invalid("email", "is not a valid email address"))?,
+        ),
         None => None,
     };
     let hours = req.expires_in_hours.unwrap_or(168);
     if !(1..=720).contains(&hours) {
-        return Err(AppError::invalid("expires_in_hours", "must be between 1 and 720"));
+        return Err(AppError::invalid(
+            "expires_in_hours",
+            "must be between 1 and 720",
+        ));
     }
     let code = new_invite_code();
     let invite = db::users::insert_invite(
@@ -111,7 +122,10 @@ pub async fn create_invite(
 /// The agency's invites, newest first (codes are never shown again). Agency admins only.
 #[utoipa::path(get, path = "/api/v1/agency/invites", tag = "agency", security(("bearer" = [])),
     responses((status = 200, body = Vec<InviteDto>), (status = 403, body = Problem)))]
-pub async fn list_invites(State(state): State<AppState>, AgencyAdmin(admin): AgencyAdmin) -> Result<AppJson<Vec<InviteDto>>> {
+pub async fn list_invites(
+    State(state): State<AppState>,
+    AgencyAdmin(admin): AgencyAdmin,
+) -> Result<AppJson<Vec<InviteDto>>> {
     let rows = db::users::list_invites(&state.db, admin.agency()?).await?;
     Ok(AppJson(
         rows.into_iter()
@@ -130,7 +144,10 @@ pub async fn list_invites(State(state): State<AppState>, AgencyAdmin(admin): Age
 /// The agency's agents and admins. Agency admins only.
 #[utoipa::path(get, path = "/api/v1/agency/agents", tag = "agency", security(("bearer" = [])),
     responses((status = 200, body = Vec<UserDto>), (status = 403, body = Problem)))]
-pub async fn list_agents(State(state): State<AppState>, AgencyAdmin(admin): AgencyAdmin) -> Result<AppJson<Vec<UserDto>>> {
+pub async fn list_agents(
+    State(state): State<AppState>,
+    AgencyAdmin(admin): AgencyAdmin,
+) -> Result<AppJson<Vec<UserDto>>> {
     let agency = admin.agency()?;
     let name = db::users::agency_name(&state.db, agency).await?;
     let rows = db::users::list_agency_staff(&state.db, agency).await?;
@@ -140,10 +157,19 @@ pub async fn list_agents(State(state): State<AppState>, AgencyAdmin(admin): Agen
         .map(AppJson)
 }
 
-async fn set_active(state: &AppState, admin: &crate::auth::extract::AuthUser, ip: &str, id: Uuid, active: bool) -> Result<UserDto> {
+async fn set_active(
+    state: &AppState,
+    admin: &crate::auth::extract::AuthUser,
+    ip: &str,
+    id: Uuid,
+    active: bool,
+) -> Result<UserDto> {
     let agency = admin.agency()?;
     if id == admin.id {
-        return Err(AppError::conflict("cannot_change_self", "You cannot deactivate your own account."));
+        return Err(AppError::conflict(
+            "cannot_change_self",
+            "You cannot deactivate your own account.",
+        ));
     }
     let mut tx = state.db.begin().await?;
     let row = db::users::set_active_in_agency(&mut *tx, id, agency, active)
@@ -157,7 +183,11 @@ async fn set_active(state: &AppState, admin: &crate::auth::extract::AuthUser, ip
         db::audit::Entry {
             actor: Some(admin.id),
             actor_role: Some(admin.role.as_str()),
-            action: if active { "agency.agent_reactivate" } else { "agency.agent_deactivate" },
+            action: if active {
+                "agency.agent_reactivate"
+            } else {
+                "agency.agent_deactivate"
+            },
             target_type: Some("user"),
             target_id: Some(id.to_string()),
             ok: true,

@@ -40,7 +40,9 @@ pub async fn login(
     UserAgent(ua): UserAgent,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<AppJson<TokenResponse>> {
-    Ok(AppJson(service::login(&state, req, &ip, ua.as_deref()).await?))
+    Ok(AppJson(
+        service::login(&state, req, &ip, ua.as_deref()).await?,
+    ))
 }
 
 /// Spend a refresh token for a new pair. A token presented twice ends its whole session.
@@ -57,7 +59,10 @@ pub async fn refresh(
 /// End the session the refresh token belongs to.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204)))]
-pub async fn logout(State(state): State<AppState>, AppJson(req): AppJson<RefreshRequest>) -> Result<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<RefreshRequest>,
+) -> Result<StatusCode> {
     service::logout(&state, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }

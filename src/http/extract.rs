@@ -35,10 +35,15 @@ where
 
 fn json_rejection(rejection: JsonRejection) -> AppError {
     match rejection {
-        JsonRejection::JsonDataError(e) => AppError::Validation(vec![crate::error::FieldError::new(
-            "body",
-            e.body_text().replace("Failed to deserialize the JSON body into the target type: ", ""),
-        )]),
+        JsonRejection::JsonDataError(e) => {
+            AppError::Validation(vec![crate::error::FieldError::new(
+                "body",
+                e.body_text().replace(
+                    "Failed to deserialize the JSON body into the target type: ",
+                    "",
+                ),
+            )])
+        }
         JsonRejection::JsonSyntaxError(_) => {
             AppError::bad_request("malformed_json", "The request body is not valid JSON.")
         }
@@ -97,7 +102,10 @@ pub struct ClientIp(pub String);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if state.config.trust_forwarded_for {
             if let Some(ip) = parts
                 .headers

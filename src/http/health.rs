@@ -43,10 +43,17 @@ pub async fn healthz() -> Json<Health> {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let limit = Duration::from_secs(2);
     let db_ok = matches!(
-        tokio::time::timeout(limit, sqlx::query_scalar!("select 1 as \"one!\"").fetch_one(&state.db)).await,
+        tokio::time::timeout(
+            limit,
+            sqlx::query_scalar!("select 1 as \"one!\"").fetch_one(&state.db)
+        )
+        .await,
         Ok(Ok(_))
     );
-    let docker_ok = matches!(tokio::time::timeout(limit, state.runtime.ping()).await, Ok(Ok(())));
+    let docker_ok = matches!(
+        tokio::time::timeout(limit, state.runtime.ping()).await,
+        Ok(Ok(()))
+    );
     let word = |ok| if ok { "ok" } else { "unreachable" };
     if db_ok && docker_ok {
         Json(Readiness {
@@ -70,7 +77,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     crate::metrics::sample_pool(&state.db);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

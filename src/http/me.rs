@@ -19,7 +19,9 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = UserDto), (status = 401, body = Problem)))]
 pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> Result<AppJson<UserDto>> {
-    let row = db::users::find(&state.db, user.id).await?.ok_or(AppError::NotFound)?;
+    let row = db::users::find(&state.db, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(AppJson(UserDto::load(&state.db, &row).await?))
 }
 

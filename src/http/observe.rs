@@ -55,7 +55,8 @@ pub async fn observe(req: Request, next: Next) -> Response {
         ("status", status.to_string()),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
     if status >= 500 {
         tracing::warn!(parent: &span, "request finished");
     } else {
@@ -109,7 +110,12 @@ fn ensure_problem(resp: Response) -> Response {
         return resp;
     }
     let (parts, _body): (_, Body) = resp.into_parts();
-    let mut fresh = problem_response(status, default_code(status), default_detail(status), Vec::new());
+    let mut fresh = problem_response(
+        status,
+        default_code(status),
+        default_detail(status),
+        Vec::new(),
+    );
     for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(v) = parts.headers.get(&name) {
             fresh.headers_mut().insert(name, v.clone());

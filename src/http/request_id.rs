@@ -19,7 +19,9 @@ pub fn choose(incoming: Option<&str>) -> String {
         Some(id)
             if !id.is_empty()
                 && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
             id.to_string()
         }

@@ -28,11 +28,15 @@ impl DockerRuntime {
         let unreachable = |e: bollard::errors::Error| RuntimeError::Unreachable(e.to_string());
         match self.host.as_deref() {
             None => Docker::connect_with_local_defaults().map_err(unreachable),
-            Some(h) if h.starts_with("unix://") || h.starts_with('/') => {
-                Docker::connect_with_unix(h.trim_start_matches("unix://"), 120, bollard::API_DEFAULT_VERSION)
-                    .map_err(unreachable)
+            Some(h) if h.starts_with("unix://") || h.starts_with('/') => Docker::connect_with_unix(
+                h.trim_start_matches("unix://"),
+                120,
+                bollard::API_DEFAULT_VERSION,
+            )
+            .map_err(unreachable),
+            Some(h) => {
+                Docker::connect_with_http(h, 120, bollard::API_DEFAULT_VERSION).map_err(unreachable)
             }
-            Some(h) => Docker::connect_with_http(h, 120, bollard::API_DEFAULT_VERSION).map_err(unreachable),
         }
     }
 

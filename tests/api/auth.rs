@@ -11,7 +11,11 @@ use crate::helpers::{expect_problem, expect_status, TestApp, PASSWORD};
 fn field_errors(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
-        .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or_default().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -22,7 +26,10 @@ async fn buyer_registers_logs_in_reads_me_and_refreshes(pool: PgPool) {
     assert_eq!(s.body["token_type"], "Bearer");
     assert_eq!(s.body["expires_in"], 900);
     assert_eq!(s.body["user"]["role"], "buyer");
-    assert_eq!(s.body["user"]["email"], "bea@example.com", "email is normalised");
+    assert_eq!(
+        s.body["user"]["email"], "bea@example.com",
+        "email is normalised"
+    );
     assert!(s.body["user"].get("password_hash").is_none());
 
     let login = app.login("bea@example.com", PASSWORD).await;
@@ -33,7 +40,11 @@ async fn buyer_registers_logs_in_reads_me_and_refreshes(pool: PgPool) {
     let refreshed = expect_status(app.refresh_raw(&login.refresh).await, StatusCode::OK).await;
     let new_refresh = refreshed["refresh_token"].as_str().unwrap();
     assert_ne!(new_refresh, login.refresh, "refresh rotates");
-    let me = expect_status(app.me(refreshed["access_token"].as_str().unwrap()).await, StatusCode::OK).await;
+    let me = expect_status(
+        app.me(refreshed["access_token"].as_str().unwrap()).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(me["id"], login.id.as_str());
 }
 
@@ -49,8 +60,16 @@ async fn access_token_claims_are_as_documented(pool: PgPool) {
     for claim in ["exp", "iat", "jti", "iss"] {
         assert!(!claims[claim].is_null(), "{claim}");
     }
-    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 900);
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(admin.access.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        900
+    );
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(admin.access.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(header["alg"], "HS256");
 }
 
@@ -59,7 +78,8 @@ async fn registration_validates_every_field(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     for email in ["", "not-an-email", "a@b", "a b@c.com", "@c.com"] {
         let body = expect_problem(
-            app.register(json!({"email": email, "password": PASSWORD, "display_name": "X"})).await,
+            app.register(json!({"email": email, "password": PASSWORD, "display_name": "X"}))
+                .await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         )
@@ -68,7 +88,8 @@ async fn registration_validates_every_field(pool: PgPool) {
     }
     for password in ["short", "password123", "aaaaaaaaaaaaaaa", "1234567890"] {
         let body = expect_problem(
-            app.register(json!({"email": "x@y.com", "password": password, "display_name": "X"})).await,
+            app.register(json!({"email": "x@y.com", "password": password, "display_name": "X"}))
+                .await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         )
@@ -77,12 +98,16 @@ async fn registration_validates_every_field(pool: PgPool) {
     }
     // Several problems are reported together.
     let body = expect_problem(
-        app.register(json!({"email": "nope", "password": "x", "display_name": " ", "phone": "12"})).await,
+        app.register(json!({"email": "nope", "password": "x", "display_name": " ", "phone": "12"}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
     .await;
-    assert_eq!(field_errors(&body), ["email", "password", "display_name", "phone"]);
+    assert_eq!(
+        field_errors(&body),
+        ["email", "password", "display_name", "phone"]
+    );
     // Role-specific fields.
     let body = expect_problem(
         app.register(json!({"email": "x@y.com", "password": PASSWORD, "display_name": "X", "account_type": "agency_admin"})).await,
@@ -105,7 +130,10 @@ async fn registration_validates_every_field(pool: PgPool) {
         "validation_failed",
     )
     .await;
-    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.pool).await.unwrap();
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(users, 0, "nothing was created by refused registrations");
 }
 
@@ -114,7 +142,10 @@ async fn duplicate_email_is_409_whatever_the_case(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.register_buyer("ana@example.com").await;
     expect_problem(
-        app.register(json!({"email": "ANA@example.com", "password": PASSWORD, "display_name": "Other"})).await,
+        app.register(
+            json!({"email": "ANA@example.com", "password": PASSWORD, "display_name": "Other"}),
+        )
+        .await,
         StatusCode::CONFLICT,
         "email_taken",
     )
@@ -125,8 +156,18 @@ async fn duplicate_email_is_409_whatever_the_case(pool: PgPool) {
 async fn wrong_password_and_unknown_user_get_the_same_answer(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.register_buyer("ana@example.com").await;
-    let mut wrong = expect_problem(app.login_raw("ana@example.com", "not the password").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let mut unknown = expect_problem(app.login_raw("nobody@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let mut wrong = expect_problem(
+        app.login_raw("ana@example.com", "not the password").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let mut unknown = expect_problem(
+        app.login_raw("nobody@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
     wrong["request_id"] = Value::Null;
     unknown["request_id"] = Value::Null;
     assert_eq!(wrong, unknown);
@@ -139,26 +180,59 @@ async fn forged_expired_and_malformed_tokens_are_refused(pool: PgPool) {
     let [h, p, sig]: [&str; 3] = s.access.split('.').collect::<Vec<_>>().try_into().unwrap();
 
     // No token, wrong scheme, garbage.
-    expect_problem(app.get("/api/v1/me", None).await, StatusCode::UNAUTHORIZED, "missing_token").await;
-    let resp = app.client.get(app.url("/api/v1/me")).header("authorization", format!("Basic {}", s.access)).send().await.unwrap();
+    expect_problem(
+        app.get("/api/v1/me", None).await,
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+    )
+    .await;
+    let resp = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("authorization", format!("Basic {}", s.access))
+        .send()
+        .await
+        .unwrap();
     expect_problem(resp, StatusCode::UNAUTHORIZED, "invalid_token").await;
-    expect_problem(app.me("garbage").await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    expect_problem(
+        app.me("garbage").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
 
     // Tampered payload: promote ourselves to operator, keep the signature.
     let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
     claims["role"] = json!("operator");
     let tampered = format!("{h}.{}.{sig}", URL_SAFE_NO_PAD.encode(claims.to_string()));
-    expect_problem(app.me(&tampered).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    expect_problem(
+        app.me(&tampered).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
 
     // alg: none.
     let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    expect_problem(app.me(&format!("{none_header}.{p}.")).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    expect_problem(
+        app.me(&format!("{none_header}.{p}.")).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
 
     // Signed with another secret.
     let other = puente::auth::tokens::JwtKeys::new(b"some-other-secret-some-other-secret", 900);
     let user = uuid::Uuid::parse_str(&s.id).unwrap();
-    let foreign = other.issue(user, puente::auth::Role::Operator, None).unwrap();
-    expect_problem(app.me(&foreign).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let foreign = other
+        .issue(user, puente::auth::Role::Operator, None)
+        .unwrap();
+    expect_problem(
+        app.me(&foreign).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
 
     // Expired (right secret, exp in the past).
     let now = puente::auth::tokens::now_secs();
@@ -168,10 +242,20 @@ async fn forged_expired_and_malformed_tokens_are_refused(pool: PgPool) {
         &jsonwebtoken::EncodingKey::from_secret(b"test-secret-test-secret-test-secret-0123456789"),
     )
     .unwrap();
-    expect_problem(app.me(&expired).await, StatusCode::UNAUTHORIZED, "token_expired").await;
+    expect_problem(
+        app.me(&expired).await,
+        StatusCode::UNAUTHORIZED,
+        "token_expired",
+    )
+    .await;
 
     // The refresh token is not an access token.
-    expect_problem(app.me(&s.refresh).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    expect_problem(
+        app.me(&s.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
 }
 
 #[sqlx::test]
@@ -184,20 +268,45 @@ async fn reusing_a_spent_refresh_token_revokes_the_whole_family(pool: PgPool) {
     let second_refresh = second["refresh_token"].as_str().unwrap().to_string();
 
     // The first token again: theft suspected.
-    expect_problem(app.refresh_raw(&s.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
+    expect_problem(
+        app.refresh_raw(&s.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "refresh_token_reused",
+    )
+    .await;
     // Its successor is dead too…
-    expect_problem(app.refresh_raw(&second_refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_revoked").await;
+    expect_problem(
+        app.refresh_raw(&second_refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "refresh_token_revoked",
+    )
+    .await;
     // …but another login (another family) is untouched.
-    expect_status(app.refresh_raw(&other_session.refresh).await, StatusCode::OK).await;
+    expect_status(
+        app.refresh_raw(&other_session.refresh).await,
+        StatusCode::OK,
+    )
+    .await;
     // The event is in the audit log.
-    let n: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'auth.refresh_reuse'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'auth.refresh_reuse'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(n, 1);
     // Garbage and oversized tokens.
-    expect_problem(app.refresh_raw("nope").await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
-    expect_problem(app.refresh_raw(&"x".repeat(5000)).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    expect_problem(
+        app.refresh_raw("nope").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    expect_problem(
+        app.refresh_raw(&"x".repeat(5000)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
 }
 
 #[sqlx::test]
@@ -208,20 +317,48 @@ async fn expired_refresh_token_is_refused(pool: PgPool) {
         .execute(&app.pool)
         .await
         .unwrap();
-    expect_problem(app.refresh_raw(&s.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_expired").await;
+    expect_problem(
+        app.refresh_raw(&s.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "refresh_token_expired",
+    )
+    .await;
 }
 
 #[sqlx::test]
 async fn logout_ends_the_session(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let s = app.register_buyer("ana@example.com").await;
-    let resp = app.post("/api/v1/auth/logout", &json!({"refresh_token": s.refresh}), None).await;
+    let resp = app
+        .post(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": s.refresh}),
+            None,
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    expect_problem(app.refresh_raw(&s.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_revoked").await;
+    expect_problem(
+        app.refresh_raw(&s.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "refresh_token_revoked",
+    )
+    .await;
     // Logging out twice, or with an unknown token, is harmless.
-    let resp = app.post("/api/v1/auth/logout", &json!({"refresh_token": s.refresh}), None).await;
+    let resp = app
+        .post(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": s.refresh}),
+            None,
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let resp = app.post("/api/v1/auth/logout", &json!({"refresh_token": "unknown"}), None).await;
+    let resp = app
+        .post(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": "unknown"}),
+            None,
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
 
@@ -230,10 +367,19 @@ async fn login_is_rate_limited_per_account(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |c| c.login_rate_per_account = 3).await;
     app.register_buyer("ana@example.com").await;
     for _ in 0..3 {
-        expect_problem(app.login_raw("ana@example.com", "wrong password!").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        expect_problem(
+            app.login_raw("ana@example.com", "wrong password!").await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
     }
     let resp = app.login_raw("ANA@example.com", PASSWORD).await;
-    let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     expect_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Other accounts are unaffected.
@@ -245,7 +391,13 @@ async fn login_is_rate_limited_per_account(pool: PgPool) {
 async fn login_is_rate_limited_per_ip(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |c| c.login_rate_per_ip = 4).await;
     for i in 0..4 {
-        expect_problem(app.login_raw(&format!("u{i}@example.com"), "whatever pass").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        expect_problem(
+            app.login_raw(&format!("u{i}@example.com"), "whatever pass")
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
     }
     let resp = app.login_raw("u9@example.com", "whatever pass").await;
     assert!(resp.headers().contains_key("retry-after"));
@@ -266,10 +418,23 @@ async fn forwarded_for_is_only_trusted_when_configured(pool: PgPool) {
             .json(&json!({"email": format!("{ip}@example.com"), "password": "whatever pass"}))
             .send()
     };
-    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(attempt("198.51.100.2").await.unwrap().status(), StatusCode::UNAUTHORIZED, "another client IP has its own budget");
+    assert_eq!(
+        attempt("198.51.100.1").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt("198.51.100.1").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt("198.51.100.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        attempt("198.51.100.2").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "another client IP has its own budget"
+    );
 }
 
 #[sqlx::test]
@@ -279,7 +444,12 @@ async fn patch_me_updates_profile_and_password(pool: PgPool) {
     let other = app.login("ana@example.com", PASSWORD).await;
 
     let body = expect_status(
-        app.patch("/api/v1/me", &json!({"display_name": "Ana María", "phone": "+34 600 000 001"}), Some(&s.access)).await,
+        app.patch(
+            "/api/v1/me",
+            &json!({"display_name": "Ana María", "phone": "+34 600 000 001"}),
+            Some(&s.access),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -287,29 +457,79 @@ async fn patch_me_updates_profile_and_password(pool: PgPool) {
     assert_eq!(body["user"]["phone"], "34600000001");
     assert!(body.get("tokens").is_none());
 
-    let body = expect_status(app.patch("/api/v1/me", &json!({"phone": null}), Some(&s.access)).await, StatusCode::OK).await;
-    assert!(body["user"]["phone"].is_null());
-
-    // Password change needs the current password, and a good new one.
-    let e = expect_problem(app.patch("/api/v1/me", &json!({"new_password": "a brand new secret"}), Some(&s.access)).await,
-        StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    assert_eq!(field_errors(&e), ["current_password"]);
-    let e = expect_problem(app.patch("/api/v1/me", &json!({"current_password": "wrong one!!", "new_password": "a brand new secret"}), Some(&s.access)).await,
-        StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    assert_eq!(field_errors(&e), ["current_password"]);
-    let e = expect_problem(app.patch("/api/v1/me", &json!({"current_password": PASSWORD, "new_password": "short"}), Some(&s.access)).await,
-        StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    assert_eq!(field_errors(&e), ["new_password"]);
-
     let body = expect_status(
-        app.patch("/api/v1/me", &json!({"current_password": PASSWORD, "new_password": "a brand new secret"}), Some(&s.access)).await,
+        app.patch("/api/v1/me", &json!({"phone": null}), Some(&s.access))
+            .await,
         StatusCode::OK,
     )
     .await;
-    let fresh_refresh = body["tokens"]["refresh_token"].as_str().unwrap().to_string();
+    assert!(body["user"]["phone"].is_null());
+
+    // Password change needs the current password, and a good new one.
+    let e = expect_problem(
+        app.patch(
+            "/api/v1/me",
+            &json!({"new_password": "a brand new secret"}),
+            Some(&s.access),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(field_errors(&e), ["current_password"]);
+    let e = expect_problem(
+        app.patch(
+            "/api/v1/me",
+            &json!({"current_password": "wrong one!!", "new_password": "a brand new secret"}),
+            Some(&s.access),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(field_errors(&e), ["current_password"]);
+    let e = expect_problem(
+        app.patch(
+            "/api/v1/me",
+            &json!({"current_password": PASSWORD, "new_password": "short"}),
+            Some(&s.access),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(field_errors(&e), ["new_password"]);
+
+    let body = expect_status(
+        app.patch(
+            "/api/v1/me",
+            &json!({"current_password": PASSWORD, "new_password": "a brand new secret"}),
+            Some(&s.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let fresh_refresh = body["tokens"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Every earlier session ended; the new one works; the new password works.
-    expect_problem(app.refresh_raw(&other.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_revoked").await;
+    expect_problem(
+        app.refresh_raw(&other.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "refresh_token_revoked",
+    )
+    .await;
     expect_status(app.refresh_raw(&fresh_refresh).await, StatusCode::OK).await;
-    expect_problem(app.login_raw("ana@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    expect_problem(
+        app.login_raw("ana@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
     app.login("ana@example.com", "a brand new secret").await;
 }

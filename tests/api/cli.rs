@@ -9,9 +9,16 @@ use crate::helpers::{expect_problem, TestApp};
 
 fn database_url(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let db = pool.connect_options().get_database().expect("database name").to_string();
+    let db = pool
+        .connect_options()
+        .get_database()
+        .expect("database name")
+        .to_string();
     let (prefix, rest) = base.rsplit_once('/').expect("url with a database");
-    let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
     format!("{prefix}/{db}{query}")
 }
 
@@ -26,33 +33,83 @@ fn puente(pool: &PgPool, args: &[&str]) -> std::process::Output {
 
 #[sqlx::test]
 async fn create_operator_then_log_in(pool: PgPool) {
-    let out = puente(&pool, &["admin", "create-operator", "--email", "Ops@Puente.example", "--password", "operator pass 2026"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = puente(
+        &pool,
+        &[
+            "admin",
+            "create-operator",
+            "--email",
+            "Ops@Puente.example",
+            "--password",
+            "operator pass 2026",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let app = TestApp::spawn(pool.clone()).await;
     let s = app.login("ops@puente.example", "operator pass 2026").await;
     assert_eq!(s.body["user"]["role"], "operator");
     // A weak password is refused with a clear message and a failure exit.
-    let out = puente(&pool, &["admin", "create-operator", "--email", "o2@puente.example", "--password", "short"]);
+    let out = puente(
+        &pool,
+        &[
+            "admin",
+            "create-operator",
+            "--email",
+            "o2@puente.example",
+            "--password",
+            "short",
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
-    expect_problem(app.login_raw("o2@puente.example", "short").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    expect_problem(
+        app.login_raw("o2@puente.example", "short").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
 }
 
 #[sqlx::test]
 async fn seed_demo_is_idempotent_and_prints_the_accounts(pool: PgPool) {
     for _ in 0..2 {
-        let out = puente(&pool, &["admin", "seed-demo", "--password", "demo password 1"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = puente(
+            &pool,
+            &["admin", "seed-demo", "--password", "demo password 1"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        for who in ["operator", "agency_admin", "agent", "buyer", "demo password 1"] {
+        for who in [
+            "operator",
+            "agency_admin",
+            "agent",
+            "buyer",
+            "demo password 1",
+        ] {
             assert!(stdout.contains(who), "{stdout}");
         }
     }
-    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&pool).await.unwrap();
-    let agencies: i64 = sqlx::query_scalar("select count(*) from agencies").fetch_one(&pool).await.unwrap();
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let agencies: i64 = sqlx::query_scalar("select count(*) from agencies")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!((users, agencies), (4, 1));
     let app = TestApp::spawn(pool).await;
-    let agent = app.login("agent@costa-homes.example", "demo password 1").await;
+    let agent = app
+        .login("agent@costa-homes.example", "demo password 1")
+        .await;
     assert_eq!(agent.body["user"]["agency_name"], "Costa Homes");
 }
 

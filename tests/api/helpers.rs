@@ -47,8 +47,14 @@ impl Session {
     fn from_body(body: Value) -> Self {
         Self {
             id: body["user"]["id"].as_str().unwrap_or_default().to_string(),
-            access: body["access_token"].as_str().unwrap_or_default().to_string(),
-            refresh: body["refresh_token"].as_str().unwrap_or_default().to_string(),
+            access: body["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             body,
         }
     }
@@ -64,7 +70,9 @@ impl TestApp {
         let mut config = ServeConfig::for_tests("postgres://unused");
         tweak(&mut config);
         config.validate().expect("valid test config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let app = App::build_with_pool(config, pool.clone(), listener);
         let addr = app.local_addr().expect("addr");
         let state = app.state().clone();
@@ -130,15 +138,21 @@ impl TestApp {
 
     pub async fn register_admin(&self, email: &str, agency: &str) -> Session {
         let resp = self
-            .register(json!({"email": email, "password": PASSWORD, "display_name": "Alba Admin",
-                             "account_type": "agency_admin", "agency_name": agency}))
+            .register(
+                json!({"email": email, "password": PASSWORD, "display_name": "Alba Admin",
+                             "account_type": "agency_admin", "agency_name": agency}),
+            )
             .await;
         Session::from_body(expect_status(resp, StatusCode::CREATED).await)
     }
 
     pub async fn invite(&self, admin: &Session, email: Option<&str>) -> String {
         let resp = self
-            .post("/api/v1/agency/invites", &json!({"email": email}), Some(&admin.access))
+            .post(
+                "/api/v1/agency/invites",
+                &json!({"email": email}),
+                Some(&admin.access),
+            )
             .await;
         let body = expect_status(resp, StatusCode::CREATED).await;
         body["code"].as_str().expect("code").to_string()
@@ -147,15 +161,19 @@ impl TestApp {
     pub async fn register_agent(&self, admin: &Session, email: &str) -> Session {
         let code = self.invite(admin, None).await;
         let resp = self
-            .register(json!({"email": email, "password": PASSWORD, "display_name": "Diego Agent",
-                             "account_type": "agent", "invite_code": code}))
+            .register(
+                json!({"email": email, "password": PASSWORD, "display_name": "Diego Agent",
+                             "account_type": "agent", "invite_code": code}),
+            )
             .await;
         Session::from_body(expect_status(resp, StatusCode::CREATED).await)
     }
 
     /// Operators are made by the CLI in real life; here straight in the database.
     pub async fn operator(&self, email: &str) -> Session {
-        let hash = puente::auth::password::hash(PASSWORD.into()).await.expect("hash");
+        let hash = puente::auth::password::hash(PASSWORD.into())
+            .await
+            .expect("hash");
         sqlx::query("insert into users (id, email, password_hash, display_name, role) values ($1, $2, $3, 'Op', 'operator')")
             .bind(uuid::Uuid::now_v7())
             .bind(email)
@@ -167,17 +185,27 @@ impl TestApp {
     }
 
     pub async fn login_raw(&self, email: &str, password: &str) -> Response {
-        self.post("/api/v1/auth/login", &json!({"email": email, "password": password}), None)
-            .await
+        self.post(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+            None,
+        )
+        .await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Session {
-        Session::from_body(expect_status(self.login_raw(email, password).await, StatusCode::OK).await)
+        Session::from_body(
+            expect_status(self.login_raw(email, password).await, StatusCode::OK).await,
+        )
     }
 
     pub async fn refresh_raw(&self, refresh: &str) -> Response {
-        self.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh}), None)
-            .await
+        self.post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": refresh}),
+            None,
+        )
+        .await
     }
 
     pub async fn me(&self, token: &str) -> Response {
@@ -220,6 +248,10 @@ pub async fn expect_problem(resp: Response, status: StatusCode, code: &str) -> V
     assert_eq!(body["status"], status.as_u16());
     assert_eq!(body["type"], format!("urn:puente:problem:{code}"));
     assert!(!header_id.is_empty());
-    assert_eq!(body["request_id"], header_id.as_str(), "request id in body and header");
+    assert_eq!(
+        body["request_id"],
+        header_id.as_str(),
+        "request id in body and header"
+    );
     body
 }
