@@ -1,5 +1,6 @@
 //! `waha-emulator`: read the environment, start logging, serve until SIGINT/SIGTERM.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
@@ -13,6 +14,7 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new(format!("waha_emulator={level},warn"))),
         )
         .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let config = match waha_emulator::Config::from_env() {
         Ok(c) => c,

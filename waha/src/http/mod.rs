@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(control::router())
         .merge(phone::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
