@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use bollard::Docker;
 use tokio::sync::OnceCell;
 
-use super::{ContainerRuntime, RuntimeError};
+use std::collections::HashMap;
+
+use super::{ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStats, EventStream, RuntimeError};
 
 pub struct DockerRuntime {
     host: Option<String>,
@@ -67,4 +69,52 @@ impl ContainerRuntime for DockerRuntime {
                 message: e.to_string(),
             })
     }
+
+    // Placeholders until the bollard implementation lands (being written now).
+    async fn image_exists(&self, _image: &str) -> Result<bool, RuntimeError> {
+        Err(pending("image_exists"))
+    }
+    async fn ensure_network(&self, _name: &str) -> Result<(), RuntimeError> {
+        Err(pending("ensure_network"))
+    }
+    async fn ensure_volume(&self, _name: &str, _labels: &HashMap<String, String>) -> Result<(), RuntimeError> {
+        Err(pending("ensure_volume"))
+    }
+    async fn remove_volume(&self, _name: &str) -> Result<(), RuntimeError> {
+        Err(pending("remove_volume"))
+    }
+    async fn create_container(&self, _spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        Err(pending("create_container"))
+    }
+    async fn start(&self, _id: &str) -> Result<(), RuntimeError> {
+        Err(pending("start"))
+    }
+    async fn stop(&self, _id: &str, _grace_secs: i64) -> Result<(), RuntimeError> {
+        Err(pending("stop"))
+    }
+    async fn restart(&self, _id: &str, _grace_secs: i64) -> Result<(), RuntimeError> {
+        Err(pending("restart"))
+    }
+    async fn remove_container(&self, _id: &str) -> Result<(), RuntimeError> {
+        Err(pending("remove_container"))
+    }
+    async fn inspect(&self, _id: &str) -> Result<Option<ContainerInfo>, RuntimeError> {
+        Err(pending("inspect"))
+    }
+    async fn list_by_label(&self, _label: &str, _value: &str) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        Err(pending("list"))
+    }
+    async fn stats(&self, _id: &str) -> Result<Option<ContainerStats>, RuntimeError> {
+        Err(pending("stats"))
+    }
+    async fn logs(&self, _id: &str, _tail: u64, _since: Option<i64>) -> Result<Vec<String>, RuntimeError> {
+        Err(pending("logs"))
+    }
+    fn events(&self, _label: &str, _value: &str) -> EventStream {
+        Box::pin(futures_util::stream::empty())
+    }
+}
+
+fn pending(op: &'static str) -> RuntimeError {
+    RuntimeError::Operation { op, message: "not implemented yet".into() }
 }
