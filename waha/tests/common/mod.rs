@@ -76,7 +76,10 @@ impl Emu {
     pub async fn start_in(store: PathBuf, vars: &[(&str, &str)]) -> Emu {
         init_tracing();
         let mut all: HashMap<String, String> = fast_defaults().into_iter().collect();
-        all.insert("WAHA_LOCAL_STORE_BASE_DIR".into(), store.display().to_string());
+        all.insert(
+            "WAHA_LOCAL_STORE_BASE_DIR".into(),
+            store.display().to_string(),
+        );
         for (k, v) in vars {
             all.insert((*k).to_owned(), (*v).to_owned());
         }
@@ -125,7 +128,12 @@ impl Emu {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).header("X-Api-Key", KEY).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .header("X-Api-Key", KEY)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
@@ -135,7 +143,12 @@ impl Emu {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
         let r = self
             .http
             .request(method, self.url(path))
@@ -185,10 +198,14 @@ impl Emu {
     /// Creates and starts a session, scans it and waits for WORKING.
     pub async fn working_session(&self, session: &str, phone: &str, config: Value) {
         let (code, body) = self
-            .post("/api/sessions", json!({"name": session, "start": true, "config": config}))
+            .post(
+                "/api/sessions",
+                json!({"name": session, "start": true, "config": config}),
+            )
             .await;
         assert_eq!(code, StatusCode::CREATED, "{body}");
-        self.wait_status(session, "SCAN_QR_CODE", Duration::from_secs(10)).await;
+        self.wait_status(session, "SCAN_QR_CODE", Duration::from_secs(10))
+            .await;
         let (code, body) = self
             .post(
                 &format!("/__emulator/sessions/{session}/scan"),
@@ -227,7 +244,9 @@ impl Hit {
         serde_json::from_slice(&self.body).unwrap()
     }
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
     }
     pub fn event(&self) -> String {
         self.json()["event"].as_str().unwrap_or("").to_owned()
@@ -263,7 +282,9 @@ impl Receiver {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind(format!("{ip}:0")).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -286,11 +307,19 @@ impl Receiver {
 
     /// Hits for `event` (and optionally a payload predicate).
     pub fn of(&self, event: &str) -> Vec<Hit> {
-        self.hits().into_iter().filter(|h| h.event() == event).collect()
+        self.hits()
+            .into_iter()
+            .filter(|h| h.event() == event)
+            .collect()
     }
 
     /// Polls until `pred` holds on the hits, or panics after `timeout`.
-    pub async fn wait<F: Fn(&[Hit]) -> bool>(&self, what: &str, timeout: Duration, pred: F) -> Vec<Hit> {
+    pub async fn wait<F: Fn(&[Hit]) -> bool>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: F,
+    ) -> Vec<Hit> {
         let deadline = Instant::now() + timeout;
         loop {
             let hits = self.hits();
