@@ -396,3 +396,37 @@ async fn signed_webhooks_and_login_survive_restart_and_recreation() {
     let chats = c.get(&http, "/api/default/chats").await;
     assert_eq!(chats.as_array().map(Vec::len), Some(1), "{chats}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_key_is_replaced_by_a_printed_random_key() {
+    require_image().await;
+    let http = client();
+    let volume = Volume::create().await;
+    let c = Container::run(&volume, &[("WAHA_API_KEY", "admin".into())]).await;
+    c.wait_ping(&http).await;
+    let logs = c.logs().await;
+    let key = logs
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("WAHA_API_KEY="))
+        .unwrap_or_else(|| panic!("no generated key in the logs:\n{logs}"))
+        .to_owned();
+    assert_eq!(key.len(), 32);
+    let r = http
+        .get(format!("{}/api/sessions", c.base))
+        .header("X-Api-Key", "admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the weak key is refused"
+    );
+    let r = http
+        .get(format!("{}/api/sessions", c.base))
+        .header("X-Api-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
