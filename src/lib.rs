@@ -12,6 +12,7 @@
 //! - [`auth`] — roles, passwords, tokens, the extractors that guard every handler.
 //! - [`db`] — the queries, by table family; migrations live in `migrations/`.
 //! - [`runtime`] — the container runtime interface and its Docker implementation.
+//! - [`waha`] — the typed client for one WAHA container, webhook payload types, signatures.
 //! - [`metrics`] — the Prometheus recorder.
 //! - [`telemetry`] — tracing set-up.
 //! - [`cli`] — `puente admin …` tasks.
@@ -26,3 +27,4 @@ pub mod http;
 pub mod metrics;
 pub mod runtime;
 pub mod telemetry;
+pub mod waha;

@@ -9,3 +9,4 @@ mod errors;
 mod health;
 mod helpers;
 mod runtime;
+mod waha_client;
