@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::ratelimit::LoginLimiter;
 use crate::auth::tokens::JwtKeys;
 use crate::config::ServeConfig;
+use crate::realtime::hub::Hub;
 use crate::runtime::{docker::DockerRuntime, ContainerRuntime};
+use crate::supervise::Supervisor;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -26,6 +28,14 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     pub metrics: PrometheusHandle,
     pub runtime: Arc<dyn ContainerRuntime>,
+    /// Routes realtime events to the sockets this process holds.
+    pub hub: Arc<Hub>,
+    /// Leadership flag, per-link locks and the Docker semaphore of the supervisor.
+    pub supervisor: Arc<Supervisor>,
+    /// Shared HTTP client (connection pools) for calls to WAHA containers.
+    pub http: reqwest::Client,
+    /// Where WAHA containers post their webhooks (scheme, host, port; no path).
+    pub webhook_base: String,
     /// Cancelled when the server begins shutting down; long-lived tasks (sockets, loops)
     /// watch it to finish cleanly.
     pub shutdown: CancellationToken,
@@ -59,6 +69,14 @@ impl App {
     pub fn build_with_pool(config: ServeConfig, pool: PgPool, listener: TcpListener) -> Self {
         let runtime: Arc<dyn ContainerRuntime> =
             Arc::new(DockerRuntime::new(config.docker_host.clone()));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(8080);
+        let webhook_base = config
+            .waha
+            .webhook_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://host.docker.internal:{port}"));
+        // No redirects: a redirect must never carry a link's API key to another host.
+        let http = crate::waha::WahaClient::http_client().unwrap_or_default();
         let state = AppState {
             db: pool,
             jwt: Arc::new(JwtKeys::new(
@@ -71,6 +89,10 @@ impl App {
             )),
             metrics: crate::metrics::install(),
             runtime,
+            hub: Hub::new(),
+            supervisor: Supervisor::new(config.waha.docker_concurrency),
+            http,
+            webhook_base,
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
         };
@@ -94,9 +116,13 @@ impl App {
         let state = self.state.clone();
         let token = state.shutdown.clone();
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
-        let router = crate::http::router(state);
+        let router = crate::http::router(state.clone());
         let addr = self.listener.local_addr()?;
-        tracing::info!(%addr, "listening");
+        tracing::info!(%addr, webhook_base = %state.webhook_base, "listening");
+        crate::realtime::listener::spawn(state.db.clone(), state.hub.clone(), token.clone());
+        if state.config.waha.supervise {
+            crate::supervise::spawn(state.clone());
+        }
 
         let serve_token = token.clone();
         let server = axum::serve(

@@ -1,4 +1,4 @@
-//! Operator command-line tasks that are not the server: `puente admin …`.
+//! Operator command-line tasks that are not the server: `puente admin …`, `puente links …`.
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::service::normalize_email;
 use crate::auth::{password, Role};
-use crate::config::{AdminCommand, Secret};
+use crate::config::{AdminCommand, LinksCommand, Secret, ServeConfig};
 use crate::db;
 
 pub async fn run_admin(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
@@ -99,6 +99,70 @@ async fn seed_demo(pool: &PgPool, pw: &Secret) -> anyhow::Result<()> {
     for (email, name, role, agency) in accounts {
         upsert_user(pool, email, pw, name, role, agency).await?;
         println!("  {:<13} {email}", role.as_str());
+    }
+    Ok(())
+}
+
+/// `puente links …`: the same operations as the operator API, from a terminal.
+pub async fn run_links(config: ServeConfig, command: LinksCommand) -> anyhow::Result<()> {
+    config.validate()?;
+    let pool = db::connect(config.db.database_url.expose(), 4).await?;
+    db::migrate(&pool).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let app = crate::app::App::build_with_pool(config, pool, listener);
+    let state = app.state().clone();
+    let fail = |e: crate::error::AppError| anyhow::anyhow!("{} ({})", e, e.code());
+    match command {
+        LinksCommand::List => {
+            let rows = db::links::list_admin(&state.db).await.map_err(fail)?;
+            let containers = crate::links::service::containers_by_link(&state).await;
+            println!(
+                "{:<36}  {:<28}  {:<12}  {:<16}  {:<14}  container",
+                "id", "agent", "status", "reason", "phone"
+            );
+            for r in rows {
+                let l = &r.link;
+                let c = containers.get(&l.id).map_or("absent", |c| c.state.as_str());
+                println!(
+                    "{:<36}  {:<28}  {:<12}  {:<16}  {:<14}  {c}",
+                    l.id,
+                    r.agent_email,
+                    l.status,
+                    l.status_reason.as_deref().unwrap_or("-"),
+                    l.phone.as_deref().unwrap_or("-"),
+                );
+            }
+        }
+        LinksCommand::Qr { id } => {
+            let link = db::links::find(&state.db, id)
+                .await
+                .map_err(fail)?
+                .context("no such link")?;
+            let raw = crate::links::service::qr_raw(&state, &link)
+                .await
+                .map_err(fail)?;
+            println!("{}", crate::links::qr::terminal(&raw).map_err(fail)?);
+            println!(
+                "Scan with WhatsApp → Linked devices → Link a device (QR {}).",
+                link.qr_rotations.max(1)
+            );
+        }
+        LinksCommand::Restart { id } => {
+            let link = db::links::find(&state.db, id)
+                .await
+                .map_err(fail)?
+                .context("no such link")?;
+            let actor = crate::links::service::Actor {
+                user: None,
+                ip: Some("cli"),
+            };
+            crate::links::service::restart(&state, &link, &actor)
+                .await
+                .map_err(fail)?;
+            println!("restarting {id}");
+            // Let the reconcile kicked by the restart finish before the process exits.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
     }
     Ok(())
 }

@@ -83,6 +83,13 @@ pub enum Command {
     Serve(Box<ServeConfig>),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
+    /// Operate WhatsApp links from the command line (same settings as `serve`).
+    Links {
+        #[command(flatten)]
+        config: Box<ServeConfig>,
+        #[command(subcommand)]
+        command: LinksCommand,
+    },
     /// Administrative tasks.
     Admin {
         #[command(flatten)]
@@ -90,6 +97,16 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinksCommand {
+    /// Every live link with its agent, status and container state.
+    List,
+    /// Draw a link's current QR code in the terminal.
+    Qr { id: uuid::Uuid },
+    /// Restart a link's container (the login survives).
+    Restart { id: uuid::Uuid },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +185,79 @@ pub struct ServeConfig {
     /// Seconds to let in-flight requests finish after a shutdown signal.
     #[arg(long, env = "PUENTE_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+    /// WebSockets one user may hold open at once.
+    #[arg(long, env = "PUENTE_WS_MAX_PER_USER", default_value_t = 10)]
+    pub ws_max_per_user: usize,
+    #[command(flatten)]
+    pub waha: WahaConfig,
+}
+
+/// How Puente runs and reaches the WAHA session containers.
+#[derive(Debug, Clone, Args)]
+pub struct WahaConfig {
+    /// Secret the per-link WAHA API keys and webhook HMAC keys are derived from (≥ 32 bytes).
+    #[arg(long, env = "PUENTE_MASTER_SECRET")]
+    pub master_secret: Secret,
+    /// Name of this Puente installation; its containers carry `puente.instance=<name>` and it
+    /// never touches containers of another instance on the same engine.
+    #[arg(long, env = "PUENTE_INSTANCE", default_value = "puente")]
+    pub instance: String,
+    /// WAHA image to run (the real `devlikeapro/waha:<tag>` or the emulator).
+    #[arg(
+        long,
+        env = "PUENTE_WAHA_IMAGE",
+        default_value = "puente/waha-emulator:dev"
+    )]
+    pub waha_image: String,
+    /// WAHA engine: GOWS, NOWEB or WEBJS.
+    #[arg(long, env = "PUENTE_WAHA_ENGINE", default_value = "GOWS")]
+    pub waha_engine: String,
+    /// A Docker network to put the containers on and reach them by name. When unset, the
+    /// container port is published on `--waha-publish-host` instead (Puente on the host).
+    #[arg(long, env = "PUENTE_WAHA_NETWORK")]
+    pub waha_network: Option<String>,
+    /// Host address the container port is published on when no network is set.
+    #[arg(long, env = "PUENTE_WAHA_PUBLISH_HOST", default_value = "127.0.0.1")]
+    pub waha_publish_host: String,
+    /// Base URL the containers use to post webhooks to Puente. Default:
+    /// `http://host.docker.internal:<port Puente listens on>`.
+    #[arg(long, env = "PUENTE_WEBHOOK_BASE_URL")]
+    pub webhook_base_url: Option<String>,
+    /// Memory limit per container, MiB.
+    #[arg(long, env = "PUENTE_WAHA_MEMORY_MB", default_value_t = 512)]
+    pub waha_memory_mb: i64,
+    /// CPU limit per container, in CPUs.
+    #[arg(long, env = "PUENTE_WAHA_CPUS", default_value_t = 1.0)]
+    pub waha_cpus: f64,
+    /// Process limit per container.
+    #[arg(long, env = "PUENTE_WAHA_PIDS", default_value_t = 512)]
+    pub waha_pids: i64,
+    /// Run the container with a read-only root filesystem (a tmpfs on /tmp).
+    #[arg(long, env = "PUENTE_WAHA_READ_ONLY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub waha_read_only: bool,
+    /// Extra environment for every WAHA container, `KEY=value` (repeatable; comma-separated in
+    /// the env var). Cannot override the variables Puente sets itself.
+    #[arg(
+        long = "waha-env",
+        env = "PUENTE_WAHA_EXTRA_ENV",
+        value_delimiter = ','
+    )]
+    pub waha_extra_env: Vec<String>,
+    /// How many WhatsApp links one agent may have.
+    #[arg(long, env = "PUENTE_MAX_LINKS_PER_AGENT", default_value_t = 1)]
+    pub max_links_per_agent: i64,
+    /// Run the supervisor (reconciler, probes) in this process when it wins leadership.
+    #[arg(long, env = "PUENTE_SUPERVISE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub supervise: bool,
+    /// Seconds between full reconcile passes (events trigger passes sooner).
+    #[arg(long, env = "PUENTE_RECONCILE_INTERVAL_SECS", default_value_t = 15)]
+    pub reconcile_interval_secs: u64,
+    /// A WORKING link without events for this long is probed (and restarted if the probe fails).
+    #[arg(long, env = "PUENTE_SILENT_AFTER_SECS", default_value_t = 600)]
+    pub silent_after_secs: u64,
+    /// Docker operations the supervisor runs at once.
+    #[arg(long, env = "PUENTE_DOCKER_CONCURRENCY", default_value_t = 4)]
+    pub docker_concurrency: usize,
 }
 
 impl ServeConfig {
@@ -182,6 +272,26 @@ impl ServeConfig {
         if self.login_rate_per_ip == 0 || self.login_rate_per_account == 0 {
             anyhow::bail!("login rate limits must be positive");
         }
+        if self.waha.master_secret.expose().len() < 32 {
+            anyhow::bail!("PUENTE_MASTER_SECRET must be at least 32 bytes long");
+        }
+        if !matches!(self.waha.waha_engine.as_str(), "GOWS" | "NOWEB" | "WEBJS") {
+            anyhow::bail!("PUENTE_WAHA_ENGINE must be GOWS, NOWEB or WEBJS");
+        }
+        if self.waha.instance.is_empty()
+            || !self
+                .waha
+                .instance
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            anyhow::bail!("PUENTE_INSTANCE must be letters, digits, '-' or '_'");
+        }
+        for kv in &self.waha.waha_extra_env {
+            if !kv.contains('=') {
+                anyhow::bail!("--waha-env expects KEY=value, got {kv:?}");
+            }
+        }
         Ok(())
     }
 
@@ -194,6 +304,8 @@ impl ServeConfig {
             database_url,
             "--jwt-secret",
             "test-secret-test-secret-test-secret-0123456789",
+            "--master-secret",
+            "test-master-secret-test-master-secret-0123456789",
             "--bind",
             "127.0.0.1:0",
         ]);
@@ -214,6 +326,7 @@ mod tests {
         let printed = format!("{cfg:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(!printed.contains("test-secret"), "{printed}");
+        assert!(!printed.contains("test-master"), "{printed}");
         assert!(printed.contains("[redacted]"));
     }
 

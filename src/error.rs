@@ -59,6 +59,9 @@ pub enum AppError {
     /// 429: slow down; `retry_after` in whole seconds.
     #[error("rate limited")]
     RateLimited { retry_after: u64 },
+    /// 429: a count limit (not a rate), e.g. open sockets.
+    #[error("too many: {detail}")]
+    TooMany { code: &'static str, detail: String },
     /// 503: a dependency is unavailable.
     #[error("service unavailable: {detail}")]
     Unavailable { code: &'static str, detail: String },
@@ -112,7 +115,7 @@ impl AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -124,6 +127,7 @@ impl AppError {
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
+            | Self::TooMany { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Validation(_) => "validation_failed",
             Self::NotFound => "not_found",
@@ -140,6 +144,7 @@ impl AppError {
             | Self::Unauthorized { detail, .. }
             | Self::Forbidden { detail, .. }
             | Self::Conflict { detail, .. }
+            | Self::TooMany { detail, .. }
             | Self::Unavailable { detail, .. } => detail.clone(),
             Self::Validation(_) => "One or more fields are invalid.".into(),
             Self::NotFound => "The resource does not exist or is not visible to you.".into(),

@@ -12,6 +12,10 @@
 //! - [`auth`] — roles, passwords, tokens, the extractors that guard every handler.
 //! - [`db`] — the queries, by table family; migrations live in `migrations/`.
 //! - [`runtime`] — the container runtime interface and its Docker implementation.
+//! - [`links`] — WhatsApp links: status, QR, keys, container spec, operations.
+//! - [`ingest`] — the WAHA webhook endpoint: verify, store durably, apply.
+//! - [`realtime`] — per-user event streams, the NOTIFY bridge, the WebSocket.
+//! - [`supervise`] — leadership, the reconciler, reactions to Docker events.
 //! - [`waha`] — the typed client for one WAHA container, webhook payload types, signatures.
 //! - [`metrics`] — the Prometheus recorder.
 //! - [`telemetry`] — tracing set-up.
@@ -24,7 +28,11 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod ingest;
+pub mod links;
 pub mod metrics;
+pub mod realtime;
 pub mod runtime;
+pub mod supervise;
 pub mod telemetry;
 pub mod waha;

@@ -23,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Links { config, command } => puente::cli::run_links(*config, command).await,
         Command::Admin { db, command } => {
             let pool = puente::db::connect(db.database_url.expose(), 2)
                 .await

@@ -1,20 +1,283 @@
-//! `/api/v1/admin/*`: operator-only views. This issue brings the audit log; the container
-//! fleet views join it with the links work.
+//! `/api/v1/admin/*`: operator-only views and actions: the audit log and the fleet of WAHA
+//! session containers. Operators see links and containers, never message content. Every
+//! action is written to the audit log.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
 use axum::Router;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::extract::{AppJson, AppQuery};
+use super::extract::{AppJson, AppPath, AppQuery, ClientIp};
 use crate::app::AppState;
 use crate::auth::extract::Operator;
 use crate::db;
 use crate::db::audit::AuditRow;
 use crate::error::{AppError, Problem, Result};
+use crate::links::service::{self, Actor};
+use crate::links::{container_name, LinkStatus};
+use crate::runtime::ContainerState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin/audit", get(list_audit))
+    Router::new()
+        .route("/admin/audit", get(list_audit))
+        .route("/admin/links", get(list_links))
+        .route("/admin/links/{id}/logs", get(link_logs))
+        .route("/admin/links/{id}/restart", post(restart_link))
+        .route("/admin/links/{id}/stop", post(stop_link))
+        .route("/admin/links/{id}", delete(delete_link))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminLink {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub agent_email: String,
+    pub agent_name: String,
+    pub agency_id: Uuid,
+    pub agency_name: String,
+    pub status: LinkStatus,
+    pub status_reason: Option<String>,
+    pub desired_state: String,
+    pub phone: Option<String>,
+    pub engine: String,
+    pub image: String,
+    pub container_id: Option<String>,
+    pub container_name: String,
+    /// absent | created | running | restarting | exited | …
+    pub container_state: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub uptime_secs: Option<i64>,
+    /// Restarts Puente performed.
+    pub restart_count: i32,
+    /// Restarts Docker's restart policy performed.
+    pub docker_restart_count: i64,
+    pub cpu_percent: Option<f64>,
+    pub memory_used_bytes: Option<u64>,
+    pub memory_limit_bytes: Option<u64>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FleetQuery {
+    /// Sample CPU and memory of running containers (default true; takes about a second).
+    pub stats: Option<bool>,
+}
+
+/// Every link with its container: state, uptime, restarts, CPU and memory. Operators only.
+#[utoipa::path(get, path = "/api/v1/admin/links", tag = "admin", security(("bearer" = [])), params(FleetQuery),
+    responses((status = 200, body = Vec<AdminLink>), (status = 403, body = Problem)))]
+pub async fn list_links(
+    State(state): State<AppState>,
+    Operator(_op): Operator,
+    AppQuery(q): AppQuery<FleetQuery>,
+) -> Result<AppJson<Vec<AdminLink>>> {
+    let rows = db::links::list_admin(&state.db).await?;
+    let containers = Arc::new(service::containers_by_link(&state).await);
+    let want_stats = q.stats.unwrap_or(true);
+    let sem = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        let state = state.clone();
+        let containers = containers.clone();
+        let sem = sem.clone();
+        tasks.spawn(async move {
+            let info = containers.get(&row.link.id).cloned();
+            let stats = match &info {
+                Some(c) if want_stats && c.state == ContainerState::Running => {
+                    let _permit = sem.acquire().await.ok();
+                    tokio::time::timeout(Duration::from_secs(5), state.runtime.stats(&c.id))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .flatten()
+                }
+                _ => None,
+            };
+            let now = Utc::now();
+            let l = &row.link;
+            let running = info
+                .as_ref()
+                .is_some_and(|c| c.state == ContainerState::Running);
+            let item = AdminLink {
+                id: l.id,
+                agent_id: l.agent_id,
+                agent_email: row.agent_email.clone(),
+                agent_name: row.agent_name.clone(),
+                agency_id: l.agency_id,
+                agency_name: row.agency_name.clone(),
+                status: l.status.parse().unwrap_or(LinkStatus::Failed),
+                status_reason: l.status_reason.clone(),
+                desired_state: l.desired_state.clone(),
+                phone: l.phone.clone(),
+                engine: l.engine.clone(),
+                image: info
+                    .as_ref()
+                    .map_or_else(|| l.image.clone(), |c| c.image.clone()),
+                container_id: info.as_ref().map(|c| c.id.clone()),
+                container_name: container_name(l.id),
+                container_state: info
+                    .as_ref()
+                    .map_or("absent", |c| c.state.as_str())
+                    .to_string(),
+                started_at: info.as_ref().and_then(|c| c.started_at),
+                uptime_secs: info
+                    .as_ref()
+                    .filter(|_| running)
+                    .and_then(|c| c.started_at)
+                    .map(|s| (now - s).num_seconds().max(0)),
+                restart_count: l.restart_count,
+                docker_restart_count: info.as_ref().map_or(0, |c| c.restart_count),
+                cpu_percent: stats.map(|s| (s.cpu_percent * 100.0).round() / 100.0),
+                memory_used_bytes: stats.map(|s| s.memory_used),
+                memory_limit_bytes: stats.map(|s| s.memory_limit).or_else(|| {
+                    info.as_ref()
+                        .and_then(|c| u64::try_from(c.memory_limit).ok())
+                        .filter(|m| *m > 0)
+                }),
+                last_event_at: l.last_event_at,
+                created_at: l.created_at,
+            };
+            (i, item)
+        });
+    }
+    let mut out: Vec<(usize, AdminLink)> = Vec::new();
+    while let Some(res) = tasks.join_next().await {
+        if let Ok(item) = res {
+            out.push(item);
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok(AppJson(out.into_iter().map(|(_, item)| item).collect()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LogsQuery {
+    /// Last N lines (1–5000, default 200).
+    pub tail: Option<u64>,
+    /// Only lines since this unix time (seconds).
+    pub since: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Logs {
+    pub lines: Vec<String>,
+}
+
+async fn live_link(state: &AppState, id: Uuid) -> Result<db::links::LinkRow> {
+    db::links::find(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The container's recent logs. Operators only.
+#[utoipa::path(get, path = "/api/v1/admin/links/{id}/logs", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path), LogsQuery), responses((status = 200, body = Logs), (status = 404, body = Problem)))]
+pub async fn link_logs(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    ClientIp(ip): ClientIp,
+    AppPath(id): AppPath<Uuid>,
+    AppQuery(q): AppQuery<LogsQuery>,
+) -> Result<AppJson<Logs>> {
+    let tail = q.tail.unwrap_or(200);
+    if !(1..=5000).contains(&tail) {
+        return Err(AppError::invalid("tail", "must be between 1 and 5000"));
+    }
+    let link = live_link(&state, id).await?;
+    let lines = state
+        .runtime
+        .logs(&container_name(link.id), tail, q.since)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let entry = db::audit::Entry {
+        actor: Some(op.id),
+        actor_role: Some(op.role.as_str()),
+        action: "link.logs",
+        target_type: Some("whatsapp_link"),
+        target_id: Some(id.to_string()),
+        ok: true,
+        detail: serde_json::json!({"tail": tail, "since": q.since}),
+        ip: Some(&ip),
+    };
+    db::audit::record(&state.db, entry).await?;
+    Ok(AppJson(Logs { lines }))
+}
+
+/// Restart a link's container. Operators only; audited.
+#[utoipa::path(post, path = "/api/v1/admin/links/{id}/restart", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 202), (status = 404, body = Problem)))]
+pub async fn restart_link(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    ClientIp(ip): ClientIp,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<StatusCode> {
+    let link = live_link(&state, id).await?;
+    service::restart(
+        &state,
+        &link,
+        &Actor {
+            user: Some(&op),
+            ip: Some(&ip),
+        },
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Stop a link's container and keep it stopped until restarted. Operators only; audited.
+#[utoipa::path(post, path = "/api/v1/admin/links/{id}/stop", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 202), (status = 404, body = Problem)))]
+pub async fn stop_link(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    ClientIp(ip): ClientIp,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<StatusCode> {
+    let link = live_link(&state, id).await?;
+    service::stop(
+        &state,
+        &link,
+        &Actor {
+            user: Some(&op),
+            ip: Some(&ip),
+        },
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Remove a link's container and volume (its conversations stay). Operators only; audited.
+#[utoipa::path(delete, path = "/api/v1/admin/links/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 202), (status = 404, body = Problem)))]
+pub async fn delete_link(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    ClientIp(ip): ClientIp,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<StatusCode> {
+    let link = live_link(&state, id).await?;
+    let done = service::delete(
+        &state,
+        &link,
+        &Actor {
+            user: Some(&op),
+            ip: Some(&ip),
+        },
+    )
+    .await?;
+    Ok(if done {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::ACCEPTED
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -2,7 +2,7 @@
 //! cross-cutting layers (observation, body limits, timeouts, panics → 500 problem).
 //!
 //! Layout: [`health`] (`/healthz`, `/readyz`, `/metrics`), [`auth`], [`me`], [`agency`],
-//! [`admin`], [`openapi`] (`/api/openapi.json`, `/docs`); [`extract`] and [`observe`] hold the
+//! [`links`] (WhatsApp links), [`admin`] (operators), [`openapi`] (`/api/openapi.json`, `/docs`); [`extract`] and [`observe`] hold the
 //! shared extractors and the outermost middleware; [`request_id`] the per-request id.
 
 pub mod admin;
@@ -10,6 +10,7 @@ pub mod agency;
 pub mod auth;
 pub mod extract;
 pub mod health;
+pub mod links;
 pub mod me;
 pub mod observe;
 pub mod openapi;
@@ -34,7 +35,9 @@ fn api_v1() -> Router<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(agency::router())
+        .merge(links::router())
         .merge(admin::router())
+        .route("/ws", axum::routing::get(crate::realtime::ws::ws_handler))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -44,10 +47,12 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .nest("/api/v1", api_v1())
         .merge(openapi::router())
-        .fallback(|| async { AppError::NotFound })
-        .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
+        // Webhooks carry their own, larger, limit.
+        .merge(crate::ingest::router().layer(RequestBodyLimitLayer::new(crate::ingest::MAX_BODY)))
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -24,6 +24,8 @@ pub const LABEL_MANAGED: &str = "puente.managed";
 pub const LABEL_LINK: &str = "puente.link";
 /// Label naming the role of the object (`waha`).
 pub const LABEL_ROLE: &str = "puente.role";
+/// Label naming the Puente installation that owns the object.
+pub const LABEL_INSTANCE: &str = "puente.instance";
 
 /// A failed runtime operation, naming the operation.
 #[derive(Debug, thiserror::Error)]
@@ -159,7 +161,11 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Create the network if absent (labelled managed).
     async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError>;
     /// Create the volume if absent, with these labels.
-    async fn ensure_volume(&self, name: &str, labels: &HashMap<String, String>) -> Result<(), RuntimeError>;
+    async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<(), RuntimeError>;
     /// Remove a volume; absent is fine.
     async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
     /// Create (not start) a container; returns its id. `ImageMissing` when the image is absent.
@@ -174,11 +180,20 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// `None` when absent.
     async fn inspect(&self, id_or_name: &str) -> Result<Option<ContainerInfo>, RuntimeError>;
     /// Every container (running or not) carrying `label=value`.
-    async fn list_by_label(&self, label: &str, value: &str) -> Result<Vec<ContainerInfo>, RuntimeError>;
+    async fn list_by_label(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<ContainerInfo>, RuntimeError>;
     /// One sample of CPU and memory use; `None` when absent or not running.
     async fn stats(&self, id: &str) -> Result<Option<ContainerStats>, RuntimeError>;
     /// The last `tail` log lines (stdout and stderr), optionally only since a unix time.
-    async fn logs(&self, id: &str, tail: u64, since: Option<i64>) -> Result<Vec<String>, RuntimeError>;
+    async fn logs(
+        &self,
+        id: &str,
+        tail: u64,
+        since: Option<i64>,
+    ) -> Result<Vec<String>, RuntimeError>;
     /// Container events for objects carrying `label=value`, until the stream is dropped.
     fn events(&self, label: &str, value: &str) -> EventStream;
 }

@@ -70,11 +70,12 @@ impl TestApp {
         let mut config = ServeConfig::for_tests("postgres://unused");
         tweak(&mut config);
         config.validate().expect("valid test config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .expect("bind");
         let app = App::build_with_pool(config, pool.clone(), listener);
         let addr = app.local_addr().expect("addr");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
         let state = app.state().clone();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
@@ -254,4 +255,224 @@ pub async fn expect_problem(resp: Response, status: StatusCode, code: &str) -> V
         "request id in body and header"
     );
     body
+}
+
+/// The WAHA image the link tests run (built by scripts/build-waha-image).
+pub fn waha_image() -> String {
+    std::env::var("PUENTE_WAHA_IMAGE").unwrap_or_else(|_| "puente/waha-emulator:dev".into())
+}
+
+/// Run the docker CLI; (success, stdout).
+pub fn docker(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// Removes every container and volume of a test's Puente instance when dropped.
+pub struct Fleet {
+    pub instance: String,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let filter = format!("label=puente.instance={}", self.instance);
+        let (_, ids) = docker(&["ps", "-aq", "--filter", &filter]);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ids);
+            docker(&args);
+        }
+        let (_, vols) = docker(&["volume", "ls", "-q", "--filter", &filter]);
+        let vols: Vec<&str> = vols.split_whitespace().collect();
+        if !vols.is_empty() {
+            let mut args = vec!["volume", "rm", "-f"];
+            args.extend(vols);
+            docker(&args);
+        }
+    }
+}
+
+/// Settings for tests that run WAHA containers: Puente listens on all interfaces (the
+/// containers post webhooks to host.docker.internal), its own instance label, fast emulator
+/// timings, quick reconcile passes.
+pub fn fleet_config(c: &mut ServeConfig, instance: &str) {
+    c.bind = "0.0.0.0:0".parse().unwrap();
+    c.waha.instance = instance.to_string();
+    c.waha.waha_image = waha_image();
+    c.waha.reconcile_interval_secs = 2;
+    c.waha.waha_memory_mb = 128;
+    c.waha.waha_extra_env = vec![
+        "EMULATOR_STARTING_MS=300".into(),
+        "EMULATOR_WAIT_RUNNING_MS=1000".into(),
+        "EMULATOR_WAIT_STATUS_MS=1000".into(),
+        "EMULATOR_ACK_SERVER_MS=100".into(),
+        "EMULATOR_ACK_DEVICE_MS=200".into(),
+        "EMULATOR_ACK_READ_MS=300".into(),
+        "WHATSAPP_HOOK_RETRIES_DELAY_SECONDS=1".into(),
+    ];
+}
+
+impl TestApp {
+    /// A Puente whose supervisor manages real containers of a fresh instance.
+    pub async fn spawn_fleet(pool: PgPool, tweak: impl FnOnce(&mut ServeConfig)) -> (Self, Fleet) {
+        let instance = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let fleet = Fleet {
+            instance: instance.clone(),
+        };
+        let app = Self::spawn_with(pool, |c| {
+            fleet_config(c, &instance);
+            tweak(c);
+        })
+        .await;
+        (app, fleet)
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Base URL and API key of a link's emulator, to drive the "phone".
+    pub async fn emulator(&self, link_id: &str) -> (String, String) {
+        let id: uuid::Uuid = link_id.parse().unwrap();
+        let row = puente::db::links::find(&self.pool, id)
+            .await
+            .unwrap()
+            .expect("link");
+        let base = puente::links::service::base_url(&self.state, &row)
+            .await
+            .expect("emulator reachable");
+        let key = puente::links::keys::api_key(
+            self.state.config.waha.master_secret.expose().as_bytes(),
+            id,
+            row.key_version,
+        );
+        (base, key)
+    }
+
+    /// POST to the emulator's control API for the link's session.
+    pub async fn phone(&self, link_id: &str, action: &str, body: &Value) -> Value {
+        let (base, key) = self.emulator(link_id).await;
+        let resp = self
+            .client
+            .post(format!("{base}/__emulator/sessions/default/{action}"))
+            .header("x-api-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "emulator {action}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Poll GET /api/v1/whatsapp/links/{id} until `pred` holds.
+    pub async fn wait_link(
+        &self,
+        token: &str,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let mut last = Value::Null;
+        while std::time::Instant::now() < deadline {
+            let resp = self
+                .get(&format!("/api/v1/whatsapp/links/{id}"), Some(token))
+                .await;
+            if resp.status() == StatusCode::OK {
+                last = resp.json().await.unwrap();
+                if pred(&last) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        panic!("link never became {what}; last: {last}");
+    }
+}
+
+/// A WebSocket client of `/api/v1/ws`.
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    pub seen: Vec<Value>,
+}
+
+impl Ws {
+    pub async fn connect(app: &TestApp, token: &str, since: Option<i64>) -> Self {
+        let mut url = format!(
+            "{}/api/v1/ws?access_token={token}",
+            app.base.replace("http://", "ws://")
+        );
+        if let Some(s) = since {
+            url.push_str(&format!("&since={s}"));
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        Self {
+            stream,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next JSON frame, or None after `secs` without one.
+    pub async fn next(&mut self, secs: u64) -> Option<Value> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??;
+            match msg.ok()? {
+                tokio_tungstenite::tungstenite::Message::Text(t) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("JSON frame");
+                    self.seen.push(v.clone());
+                    return Some(v);
+                }
+                tokio_tungstenite::tungstenite::Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Wait for a frame matching `pred` (up to `secs`), panicking with what was seen.
+    pub async fn wait(&mut self, secs: u64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            let left = deadline
+                .saturating_duration_since(std::time::Instant::now())
+                .as_secs()
+                .max(1);
+            match self.next(left).await {
+                Some(v) if pred(&v) => return v,
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        panic!("no {what} frame; seen: {:#?}", self.seen);
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                v.to_string().into(),
+            ))
+            .await
+            .unwrap();
+    }
 }

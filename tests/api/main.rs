@@ -8,5 +8,6 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod links;
 mod runtime;
 mod waha_client;

@@ -1,0 +1,233 @@
+//! WhatsApp links: one WAHA container per linked number, its status, its QR, and the actions
+//! agents and operators take on it.
+//!
+//! Invariants:
+//! - A link's status changes only through [`transition`], which locks the row, ignores
+//!   `session.status` reports older than the last one applied (WAHA does not order its
+//!   webhooks), persists the change and publishes `link.status` in the same transaction.
+//! - Containers and volumes are named from the link id, so provisioning is idempotent across
+//!   replicas: a second creator meets a name conflict and adopts the existing container.
+//! - Per-link keys are derived, never stored or returned ([`keys`]).
+//!
+//! Layout: [`keys`], [`qr`] (rendering), [`spec`] (the container spec), [`service`] (the
+//! operations behind the HTTP handlers, the CLI and the supervisor).
+
+pub mod keys;
+pub mod qr;
+pub mod service;
+pub mod spec;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::links::LinkRow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkStatus {
+    /// Row created; the container is being created.
+    Provisioning,
+    /// The container runs; the WhatsApp session is starting.
+    Starting,
+    /// Waiting for the agent to scan the QR code (or enter a pairing code).
+    ScanQr,
+    /// Linked and connected.
+    Working,
+    /// Needs an action; see the reason.
+    Failed,
+    /// Stopped on purpose.
+    Stopped,
+}
+
+impl LinkStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisioning => "provisioning",
+            Self::Starting => "starting",
+            Self::ScanQr => "scan_qr",
+            Self::Working => "working",
+            Self::Failed => "failed",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+impl fmt::Display for LinkStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LinkStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "provisioning" => Self::Provisioning,
+            "starting" => Self::Starting,
+            "scan_qr" => Self::ScanQr,
+            "working" => Self::Working,
+            "failed" => Self::Failed,
+            "stopped" => Self::Stopped,
+            other => return Err(format!("unknown link status {other:?}")),
+        })
+    }
+}
+
+/// Reasons a link is `failed` (or why it is in another state), as stored and returned.
+pub mod reason {
+    pub const QR_EXPIRED: &str = "qr_expired";
+    pub const LOGGED_OUT: &str = "logged_out";
+    pub const CRASHED: &str = "crashed";
+    pub const IMAGE_MISSING: &str = "image_missing";
+    pub const UNREACHABLE: &str = "unreachable";
+    pub const SESSION_FAILED: &str = "session_failed";
+    pub const CRASH_LOOP: &str = "crash_loop";
+    pub const STOPPED_BY_OPERATOR: &str = "stopped_by_operator";
+    pub const SILENT: &str = "silent_restarted";
+    pub const PASSKEY: &str = "passkey_required";
+}
+
+/// What WAHA's session status means for the link, given the status it had before.
+/// `None`: a status we do not know; keep the current one.
+pub fn map_session_status(
+    waha: &str,
+    previous: LinkStatus,
+) -> Option<(LinkStatus, Option<&'static str>)> {
+    Some(match waha {
+        "STOPPED" => (LinkStatus::Starting, None),
+        "STARTING" => (LinkStatus::Starting, None),
+        "SCAN_QR_CODE" => (LinkStatus::ScanQr, None),
+        "PASSKEY_REQUIRED" | "PASSKEY_CONFIRMATION_REQUIRED" => {
+            (LinkStatus::ScanQr, Some(reason::PASSKEY))
+        }
+        "WORKING" => (LinkStatus::Working, None),
+        "FAILED" => (
+            LinkStatus::Failed,
+            Some(match previous {
+                LinkStatus::ScanQr => reason::QR_EXPIRED,
+                LinkStatus::Working => reason::LOGGED_OUT,
+                _ => reason::SESSION_FAILED,
+            }),
+        ),
+        _ => return None,
+    })
+}
+
+/// What to tell the agent to do about a failure reason.
+pub fn action_for(reason: Option<&str>) -> Option<&'static str> {
+    match reason? {
+        reason::QR_EXPIRED => Some("The QR code expired before it was scanned: restart the link to get a new one."),
+        reason::LOGGED_OUT => Some("WhatsApp unlinked this device: restart the link and scan the new QR code."),
+        reason::IMAGE_MISSING => Some("The WAHA image is not installed on the server: ask an operator."),
+        reason::CRASH_LOOP | reason::CRASHED => Some("The session keeps crashing; it is restarted with backoff. Ask an operator if it persists."),
+        reason::SESSION_FAILED => Some("The WhatsApp session failed: restart the link; if it fails again, log out and link again."),
+        reason::UNREACHABLE => Some("The session container cannot be reached; it is being restarted."),
+        _ => None,
+    }
+}
+
+/// The container's state as shown to agents and operators.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ContainerView {
+    /// created | running | restarting | paused | exited | dead | removing | unknown | absent
+    pub state: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub restart_count: i64,
+}
+
+/// A link as its agent sees it. No keys, no container internals.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LinkDto {
+    pub id: Uuid,
+    pub status: LinkStatus,
+    pub status_reason: Option<String>,
+    /// What to do about a failure, in words.
+    pub action: Option<String>,
+    pub phone: Option<String>,
+    pub push_name: Option<String>,
+    pub engine: String,
+    pub qr_rotations: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub working_since: Option<DateTime<Utc>>,
+    pub container: Option<ContainerView>,
+}
+
+impl LinkDto {
+    pub fn from_row(row: &LinkRow, container: Option<ContainerView>) -> Self {
+        Self {
+            id: row.id,
+            status: row.status.parse().unwrap_or(LinkStatus::Failed),
+            status_reason: row.status_reason.clone(),
+            action: action_for(row.status_reason.as_deref()).map(str::to_string),
+            phone: row.phone.clone(),
+            push_name: row.push_name.clone(),
+            engine: row.engine.clone(),
+            qr_rotations: row.qr_rotations,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            last_event_at: row.last_event_at,
+            working_since: row.working_since,
+            container,
+        }
+    }
+}
+
+/// Docker names derived from a link id.
+pub fn container_name(id: Uuid) -> String {
+    format!("puente-waha-{}", id.simple())
+}
+
+pub fn volume_name(id: Uuid) -> String {
+    format!("puente-waha-{}-sessions", id.simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_status_mapping() {
+        use LinkStatus::*;
+        assert_eq!(
+            map_session_status("SCAN_QR_CODE", Starting),
+            Some((ScanQr, None))
+        );
+        assert_eq!(map_session_status("WORKING", ScanQr), Some((Working, None)));
+        assert_eq!(
+            map_session_status("FAILED", ScanQr),
+            Some((Failed, Some(reason::QR_EXPIRED)))
+        );
+        assert_eq!(
+            map_session_status("FAILED", Working),
+            Some((Failed, Some(reason::LOGGED_OUT)))
+        );
+        assert_eq!(
+            map_session_status("FAILED", Starting),
+            Some((Failed, Some(reason::SESSION_FAILED)))
+        );
+        assert_eq!(
+            map_session_status("PASSKEY_REQUIRED", Starting),
+            Some((ScanQr, Some(reason::PASSKEY)))
+        );
+        assert_eq!(map_session_status("SOMETHING_NEW", Working), None);
+        for s in [Provisioning, Starting, ScanQr, Working, Failed, Stopped] {
+            assert_eq!(s.as_str().parse::<LinkStatus>(), Ok(s));
+        }
+    }
+
+    #[test]
+    fn names_derive_from_the_id() {
+        let id = Uuid::nil();
+        assert_eq!(
+            container_name(id),
+            "puente-waha-00000000000000000000000000000000"
+        );
+        assert!(volume_name(id).ends_with("-sessions"));
+    }
+}

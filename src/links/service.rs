@@ -1,0 +1,762 @@
+//! Link operations: create, read, QR, pairing code, restart, logout, stop, delete, status
+//! transitions, and [`reconcile_link`] — making one link's container match its desired state.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{container_name, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus};
+use crate::app::AppState;
+use crate::auth::extract::AuthUser;
+use crate::db::{self, links::LinkRow};
+use crate::error::{AppError, Result};
+use crate::realtime;
+use crate::runtime::{ContainerInfo, ContainerState, RuntimeError, LABEL_INSTANCE, LABEL_LINK};
+use crate::waha::client::{WahaClient, WahaError};
+
+fn runtime_error(e: RuntimeError) -> AppError {
+    match e {
+        RuntimeError::Unreachable(_) => AppError::unavailable(
+            "docker_unreachable",
+            "The container engine is unreachable; try again shortly.",
+        ),
+        other => AppError::Internal(anyhow::Error::new(other)),
+    }
+}
+
+fn waha_error(e: WahaError) -> AppError {
+    match e {
+        WahaError::Unreachable(_) => AppError::unavailable(
+            "link_unreachable",
+            "The link's WhatsApp session cannot be reached right now.",
+        ),
+        WahaError::WrongStatus { status, .. } => AppError::conflict(
+            "link_wrong_state",
+            format!("The WhatsApp session is {status}."),
+        ),
+        other => AppError::Internal(anyhow::anyhow!("WAHA call failed: {other}")),
+    }
+}
+
+/// Who acted, for the audit log.
+pub struct Actor<'a> {
+    pub user: Option<&'a AuthUser>,
+    pub ip: Option<&'a str>,
+}
+
+async fn audit(
+    state: &AppState,
+    actor: &Actor<'_>,
+    action: &str,
+    link: Uuid,
+    ok: bool,
+    detail: serde_json::Value,
+) {
+    let entry = db::audit::Entry {
+        actor: actor.user.map(|u| u.id),
+        actor_role: actor.user.map(|u| u.role.as_str()),
+        action,
+        target_type: Some("whatsapp_link"),
+        target_id: Some(link.to_string()),
+        ok,
+        detail,
+        ip: actor.ip,
+    };
+    if let Err(e) = db::audit::record(&state.db, entry).await {
+        tracing::error!(error = %e, action, "could not write the audit log");
+    }
+}
+
+fn view(info: &ContainerInfo) -> ContainerView {
+    ContainerView {
+        state: info.state.as_str().to_string(),
+        started_at: info.started_at,
+        restart_count: info.restart_count,
+    }
+}
+
+fn absent() -> ContainerView {
+    ContainerView {
+        state: "absent".into(),
+        started_at: None,
+        restart_count: 0,
+    }
+}
+
+/// Publish `link.status` for a link to its agent and the operators (inside `conn`'s tx).
+async fn publish_status(conn: &mut sqlx::PgConnection, link: &LinkRow) -> Result<()> {
+    let mut to = realtime::operator_ids(&mut *conn).await?;
+    to.push(link.agent_id);
+    let data = json!({
+        "link_id": link.id,
+        "status": link.status,
+        "reason": link.status_reason,
+        "action": super::action_for(link.status_reason.as_deref()),
+        "phone": link.phone,
+        "push_name": link.push_name,
+        "qr_rotations": link.qr_rotations,
+    });
+    realtime::publish(conn, &to, "link.status", &data).await
+}
+
+/// The WhatsApp account a working link is logged in as.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity<'a> {
+    pub phone: Option<&'a str>,
+    pub push_name: Option<&'a str>,
+    pub wa_id: Option<&'a str>,
+    pub lid: Option<&'a str>,
+}
+
+impl<'a> Identity<'a> {
+    pub fn of(me: &'a crate::waha::types::Me, phone: Option<&'a str>) -> Self {
+        Self {
+            phone,
+            push_name: me.push_name.as_deref(),
+            wa_id: Some(me.id.as_str()),
+            lid: me.lid.as_deref(),
+        }
+    }
+}
+
+/// Move a link to `status`. `status_at` is WAHA's event time when the change comes from a
+/// `session.status` report; reports older than the last applied one are ignored.
+/// Returns whether anything changed.
+pub async fn transition(
+    state: &AppState,
+    link_id: Uuid,
+    status: LinkStatus,
+    why: Option<&str>,
+    status_at: Option<DateTime<Utc>>,
+    identity: Option<Identity<'_>>,
+) -> Result<bool> {
+    let mut tx = state.db.begin().await?;
+    let Some(row) = db::links::lock(&mut *tx, link_id).await? else {
+        return Ok(false);
+    };
+    if let (Some(new), Some(cur)) = (status_at, row.status_at) {
+        if new < cur {
+            tracing::debug!(link = %link_id, "stale session.status ignored");
+            return Ok(false);
+        }
+    }
+    if row.desired_state == "deleted" {
+        return Ok(false);
+    }
+    let same = row.status == status.as_str() && row.status_reason.as_deref() == why;
+    // Every QR rotation is a change (a new code to show), other repeats are not.
+    if same && status != LinkStatus::ScanQr && identity.is_none() {
+        if status_at.is_some() {
+            sqlx::query!(
+                "update whatsapp_links set status_at = $2 where id = $1",
+                link_id,
+                status_at
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        return Ok(false);
+    }
+    db::links::set_status(&mut *tx, link_id, status.as_str(), why, status_at).await?;
+    if let Some(who) = identity {
+        db::links::set_identity(
+            &mut *tx,
+            link_id,
+            who.phone,
+            who.push_name,
+            who.wa_id,
+            who.lid,
+        )
+        .await?;
+    }
+    let row = db::links::lock(&mut *tx, link_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    publish_status(&mut tx, &row).await?;
+    tx.commit().await?;
+    tracing::info!(link = %link_id, status = %status, reason = ?why, "link status");
+    if status == LinkStatus::ScanQr {
+        // Each new QR goes to the agent as `link.qr`, whichever path saw the status first.
+        let state = state.clone();
+        tokio::spawn(async move { push_qr(&state, link_id).await });
+    }
+    Ok(true)
+}
+
+/// Create a link for the calling agent and start provisioning it.
+pub async fn create(state: &AppState, user: &AuthUser) -> Result<LinkDto> {
+    let agency = user.agency()?;
+    let cfg = &state.config.waha;
+    let mut tx = state.db.begin().await?;
+    // Serialise concurrent creates by the same agent so the limit holds.
+    sqlx::query!("select id from users where id = $1 for update", user.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let have = db::links::count_for_agent(&mut *tx, user.id).await?;
+    if have >= cfg.max_links_per_agent {
+        return Err(AppError::conflict(
+            "link_limit_reached",
+            format!(
+                "You already have {have} WhatsApp link(s); the limit is {}.",
+                cfg.max_links_per_agent
+            ),
+        ));
+    }
+    let id = Uuid::now_v7();
+    let row = db::links::insert(
+        &mut *tx,
+        id,
+        user.id,
+        agency,
+        &cfg.waha_engine,
+        &cfg.waha_image,
+        &container_name(id),
+    )
+    .await?;
+    publish_status(&mut tx, &row).await?;
+    tx.commit().await?;
+    tracing::info!(link = %id, agent = %user.id, "link created");
+    state.supervisor.kick(state, id);
+    Ok(LinkDto::from_row(&row, None))
+}
+
+/// A live link owned by the caller; anything else is "not found".
+pub async fn owned(state: &AppState, user: &AuthUser, id: Uuid) -> Result<LinkRow> {
+    db::links::find(&state.db, id)
+        .await?
+        .filter(|l| l.agent_id == user.id && l.desired_state != "deleted")
+        .ok_or(AppError::NotFound)
+}
+
+/// Containers of this instance, by link id. An unreachable engine gives an empty map.
+pub async fn containers_by_link(state: &AppState) -> HashMap<Uuid, ContainerInfo> {
+    match state
+        .runtime
+        .list_by_label(LABEL_INSTANCE, &state.config.waha.instance)
+        .await
+    {
+        Ok(list) => list
+            .into_iter()
+            .filter_map(|c| {
+                c.labels
+                    .get(LABEL_LINK)
+                    .and_then(|l| l.parse().ok())
+                    .map(|id| (id, c))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "listing containers failed");
+            HashMap::new()
+        }
+    }
+}
+
+pub async fn list_for_agent(state: &AppState, user: &AuthUser) -> Result<Vec<LinkDto>> {
+    let rows = db::links::list_for_agent(&state.db, user.id).await?;
+    let containers = containers_by_link(state).await;
+    Ok(rows
+        .iter()
+        .filter(|r| r.desired_state != "deleted")
+        .map(|r| LinkDto::from_row(r, Some(containers.get(&r.id).map_or_else(absent, view))))
+        .collect())
+}
+
+pub async fn dto(state: &AppState, row: &LinkRow) -> LinkDto {
+    let container = match state.runtime.inspect(&container_name(row.id)).await {
+        Ok(Some(info)) => Some(view(&info)),
+        Ok(None) => Some(absent()),
+        Err(_) => None,
+    };
+    LinkDto::from_row(row, container)
+}
+
+/// Where this process reaches the link's WAHA.
+pub async fn base_url(state: &AppState, link: &LinkRow) -> Result<String> {
+    let cfg = &state.config.waha;
+    let name = container_name(link.id);
+    if cfg.waha_network.is_some() {
+        return Ok(format!("http://{name}:{}", spec::WAHA_PORT));
+    }
+    let info = state
+        .runtime
+        .inspect(&name)
+        .await
+        .map_err(runtime_error)?
+        .filter(|i| i.state == ContainerState::Running)
+        .ok_or_else(|| {
+            AppError::unavailable(
+                "link_unreachable",
+                "The link's session container is not running.",
+            )
+        })?;
+    let port = info.host_port.ok_or_else(|| {
+        AppError::unavailable(
+            "link_unreachable",
+            "The link's session container publishes no port.",
+        )
+    })?;
+    let host = match cfg.waha_publish_host.as_str() {
+        "0.0.0.0" | "" => "127.0.0.1",
+        h => h,
+    };
+    Ok(format!("http://{host}:{port}"))
+}
+
+pub async fn client(state: &AppState, link: &LinkRow) -> Result<WahaClient> {
+    let base = base_url(state, link).await?;
+    let key = keys::api_key(
+        state.config.waha.master_secret.expose().as_bytes(),
+        link.id,
+        link.key_version,
+    );
+    WahaClient::new(state.http.clone(), &base, &key).map_err(waha_error)
+}
+
+/// The current raw QR value; 409 when the link is not waiting for a scan.
+pub async fn qr_raw(state: &AppState, link: &LinkRow) -> Result<String> {
+    if link.status != LinkStatus::ScanQr.as_str() {
+        return Err(AppError::conflict(
+            "link_not_scanning",
+            format!(
+                "The link is {}; a QR code exists only while it waits for a scan.",
+                link.status
+            ),
+        ));
+    }
+    let c = client(state, link).await?;
+    match c.qr_raw().await {
+        Ok(raw) => Ok(raw),
+        Err(WahaError::WrongStatus { status, .. }) => Err(AppError::conflict(
+            "link_not_scanning",
+            format!("The WhatsApp session is {status}, not waiting for a scan."),
+        )),
+        Err(e) => Err(waha_error(e)),
+    }
+}
+
+/// Fetch the current QR and push it to the agent as `link.qr`.
+pub async fn push_qr(state: &AppState, link_id: Uuid) {
+    let result = async {
+        let link = db::links::find(&state.db, link_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let raw = qr_raw(state, &link).await?;
+        let image = super::qr::png_data_url(&raw)?;
+        let mut tx = state.db.begin().await?;
+        realtime::publish(
+            &mut tx,
+            &[link.agent_id],
+            "link.qr",
+            &json!({"link_id": link.id, "raw": raw, "image": image, "rotation": link.qr_rotations}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::info!(link = %link_id, code = e.code(), "no QR pushed");
+    }
+}
+
+pub async fn pairing_code(state: &AppState, link: &LinkRow, phone: &str) -> Result<String> {
+    let phone = crate::auth::service::normalize_phone(phone).ok_or_else(|| {
+        AppError::invalid("phone_number", "must be 6 to 15 digits, with country code")
+    })?;
+    if link.status != LinkStatus::ScanQr.as_str() {
+        return Err(AppError::conflict(
+            "link_not_scanning",
+            format!(
+                "The link is {}; pairing is possible only while it waits for a scan.",
+                link.status
+            ),
+        ));
+    }
+    client(state, link)
+        .await?
+        .request_code(&phone)
+        .await
+        .map_err(waha_error)
+}
+
+/// Restart the link's container (the login survives on its volume).
+pub async fn restart(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
+    let name = container_name(link.id);
+    db::links::set_desired(&state.db, link.id, "running").await?;
+    let result = match state.runtime.inspect(&name).await.map_err(runtime_error)? {
+        Some(_) => state
+            .runtime
+            .restart(&name, 10)
+            .await
+            .map_err(runtime_error),
+        None => Ok(()),
+    };
+    audit(
+        state,
+        actor,
+        "link.restart",
+        link.id,
+        result.is_ok(),
+        json!({}),
+    )
+    .await;
+    result?;
+    db::links::record_restart(&state.db, link.id, false, None).await?;
+    transition(state, link.id, LinkStatus::Starting, None, None, None).await?;
+    state.supervisor.kick(state, link.id);
+    Ok(())
+}
+
+/// Unlink the phone but keep the link: WAHA logs out and starts a fresh session (a new QR).
+pub async fn logout(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
+    let result = async {
+        client(state, link)
+            .await?
+            .logout()
+            .await
+            .map_err(waha_error)
+    }
+    .await;
+    audit(
+        state,
+        actor,
+        "link.logout",
+        link.id,
+        result.is_ok(),
+        json!({}),
+    )
+    .await;
+    result?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query!(
+        "update whatsapp_links set phone = null, push_name = null, wa_id = null, wa_lid = null, working_since = null where id = $1",
+        link.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    transition(
+        state,
+        link.id,
+        LinkStatus::Starting,
+        Some(reason::LOGGED_OUT),
+        None,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stop the container and keep it stopped (operator action).
+pub async fn stop(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
+    db::links::set_desired(&state.db, link.id, "stopped").await?;
+    let result = state
+        .runtime
+        .stop(&container_name(link.id), 10)
+        .await
+        .map_err(runtime_error);
+    audit(
+        state,
+        actor,
+        "link.stop",
+        link.id,
+        result.is_ok(),
+        json!({}),
+    )
+    .await;
+    result?;
+    transition(
+        state,
+        link.id,
+        LinkStatus::Stopped,
+        Some(reason::STOPPED_BY_OPERATOR),
+        None,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Remove the container and its volume; the link's conversations stay. Returns false when the
+/// engine could not be reached and the removal was left to the supervisor.
+pub async fn delete(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result<bool> {
+    db::links::set_desired(&state.db, link.id, "deleted").await?;
+    let done = remove_everything(state, link.id).await;
+    audit(
+        state,
+        actor,
+        "link.delete",
+        link.id,
+        done.is_ok(),
+        json!({"deferred": done.is_err()}),
+    )
+    .await;
+    match done {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            tracing::warn!(link = %link.id, error = %e, "removal deferred to the supervisor");
+            Ok(false)
+        }
+    }
+}
+
+async fn remove_everything(state: &AppState, link_id: Uuid) -> Result<()> {
+    state
+        .runtime
+        .remove_container(&container_name(link_id))
+        .await
+        .map_err(runtime_error)?;
+    state
+        .runtime
+        .remove_volume(&volume_name(link_id))
+        .await
+        .map_err(runtime_error)?;
+    let mut tx = state.db.begin().await?;
+    db::links::mark_deleted(&mut *tx, link_id).await?;
+    if let Some(row) = sqlx::query_as!(
+        LinkRow,
+        r#"select id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
+                  key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
+                  last_event_at, restart_count, consecutive_failures, last_restart_at,
+                  next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
+                  created_at, updated_at, deleted_at
+           from whatsapp_links where id = $1"#,
+        link_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    {
+        publish_status(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(link = %link_id, "link deleted");
+    Ok(())
+}
+
+/// Delay before the n-th consecutive restart of a crashing container.
+pub fn backoff(failures: i32) -> Duration {
+    let n = u32::try_from(failures.clamp(1, 10) - 1).unwrap_or(0);
+    Duration::from_secs(5u64.saturating_mul(1 << n)).min(Duration::from_secs(300))
+}
+
+/// Make one link's container match its desired state. Idempotent; safe to call from any
+/// replica (names are deterministic) and concurrently (serialised per link in-process).
+pub async fn reconcile_link(state: &AppState, link_id: Uuid) -> Result<()> {
+    let _guard = state.supervisor.lock_link(link_id).await;
+    let _permit = state.supervisor.docker_permit().await;
+    let Some(link) = db::links::find(&state.db, link_id).await? else {
+        return Ok(());
+    };
+    let rt = &state.runtime;
+    let name = container_name(link.id);
+    match link.desired_state.as_str() {
+        "deleted" => return remove_everything(state, link.id).await,
+        "stopped" => {
+            rt.stop(&name, 10).await.map_err(runtime_error)?;
+            if link.status != LinkStatus::Stopped.as_str() {
+                transition(
+                    state,
+                    link.id,
+                    LinkStatus::Stopped,
+                    link.status_reason.as_deref(),
+                    None,
+                    None,
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+    let info = rt.inspect(&name).await.map_err(runtime_error)?;
+    match info {
+        None => create_and_start(state, &link).await,
+        Some(info)
+            if matches!(
+                info.state,
+                ContainerState::Running | ContainerState::Restarting
+            ) =>
+        {
+            if link.container_id.as_deref() != Some(info.id.as_str()) {
+                db::links::set_container(&state.db, link.id, Some(&info.id)).await?;
+            }
+            if info.state == ContainerState::Running {
+                check_session(state, &link).await;
+            }
+            Ok(())
+        }
+        Some(info) => {
+            // Exited, dead or never started: restart with crash-loop backoff.
+            let now = Utc::now();
+            if link.next_attempt_at.is_some_and(|t| t > now) {
+                return Ok(());
+            }
+            let failures = link.consecutive_failures + 1;
+            let next = now + chrono::Duration::from_std(backoff(failures)).unwrap_or_default();
+            let was_created = info.state == ContainerState::Created;
+            rt.start(&info.id).await.map_err(runtime_error)?;
+            db::links::record_restart(&state.db, link.id, !was_created, Some(next)).await?;
+            let why = if failures >= 5 {
+                reason::CRASH_LOOP
+            } else {
+                reason::CRASHED
+            };
+            tracing::warn!(link = %link.id, failures, exit = ?info.exit_code, "restarted a stopped container");
+            transition(
+                state,
+                link.id,
+                LinkStatus::Starting,
+                (!was_created).then_some(why),
+                None,
+                None,
+            )
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+async fn create_and_start(state: &AppState, link: &LinkRow) -> Result<()> {
+    let rt = &state.runtime;
+    let cfg = &state.config.waha;
+    if !rt.image_exists(&link.image).await.map_err(runtime_error)? {
+        transition(
+            state,
+            link.id,
+            LinkStatus::Failed,
+            Some(reason::IMAGE_MISSING),
+            None,
+            None,
+        )
+        .await?;
+        return Ok(());
+    }
+    rt.ensure_volume(&volume_name(link.id), &spec::labels(cfg, link))
+        .await
+        .map_err(runtime_error)?;
+    let spec = spec::container_spec(cfg, link, &state.webhook_base);
+    let id = match rt.create_container(&spec).await {
+        Ok(id) => id,
+        Err(RuntimeError::Conflict { .. }) => {
+            match rt.inspect(&spec.name).await.map_err(runtime_error)? {
+                Some(info) => info.id,
+                None => return Ok(()),
+            }
+        }
+        Err(RuntimeError::ImageMissing(_)) => {
+            transition(
+                state,
+                link.id,
+                LinkStatus::Failed,
+                Some(reason::IMAGE_MISSING),
+                None,
+                None,
+            )
+            .await?;
+            return Ok(());
+        }
+        Err(e) => return Err(runtime_error(e)),
+    };
+    db::links::set_container(&state.db, link.id, Some(&id)).await?;
+    rt.start(&id).await.map_err(runtime_error)?;
+    let recreated = link.container_id.is_some();
+    if recreated {
+        db::links::record_restart(&state.db, link.id, false, None).await?;
+        tracing::warn!(link = %link.id, "container was missing; re-created it on the same volume");
+    }
+    transition(state, link.id, LinkStatus::Starting, None, None, None).await?;
+    Ok(())
+}
+
+/// For a running container: catch up a status we may have missed, and probe silent links.
+async fn check_session(state: &AppState, link: &LinkRow) {
+    let now = Utc::now();
+    let stale_status = matches!(link.status.as_str(), "provisioning" | "starting" | "failed")
+        && now - link.updated_at > chrono::Duration::seconds(20);
+    let silent_for = chrono::Duration::seconds(
+        i64::try_from(state.config.waha.silent_after_secs).unwrap_or(600),
+    );
+    let quiet_since = link
+        .last_event_at
+        .or(link.working_since)
+        .unwrap_or(link.updated_at);
+    let silent = link.status == "working"
+        && now - quiet_since > silent_for
+        && link.last_probe_at.is_none_or(|p| now - p > silent_for);
+    if !stale_status && !silent {
+        return;
+    }
+    let session = async {
+        client(state, link)
+            .await?
+            .session()
+            .await
+            .map_err(waha_error)
+    }
+    .await;
+    let _ = db::links::set_probed(&state.db, link.id).await;
+    match session {
+        Ok(info) => {
+            let waha_status = info.status.as_str().to_string();
+            if let Some((status, why)) = super::map_session_status(
+                &waha_status,
+                link.status.parse().unwrap_or(LinkStatus::Starting),
+            ) {
+                if stale_status {
+                    let me = info.me.as_ref().filter(|_| status == LinkStatus::Working);
+                    let phone = me.and_then(|m| m.phone());
+                    let identity = me.map(|m| Identity::of(m, phone.as_deref()));
+                    let _ = transition(state, link.id, status, why, None, identity).await;
+                }
+                if silent && status != LinkStatus::Working {
+                    restart_silent(state, link).await;
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(link = %link.id, code = e.code(), "session probe failed");
+            if silent {
+                restart_silent(state, link).await;
+            }
+        }
+    }
+}
+
+async fn restart_silent(state: &AppState, link: &LinkRow) {
+    tracing::warn!(link = %link.id, "link silent and failing its probe; restarting its container");
+    if state
+        .runtime
+        .restart(&container_name(link.id), 10)
+        .await
+        .is_ok()
+    {
+        let _ = db::links::record_restart(&state.db, link.id, false, None).await;
+        let _ = transition(
+            state,
+            link.id,
+            LinkStatus::Starting,
+            Some(reason::SILENT),
+            None,
+            None,
+        )
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(5));
+        assert_eq!(backoff(2), Duration::from_secs(10));
+        assert_eq!(backoff(4), Duration::from_secs(40));
+        assert_eq!(backoff(9), Duration::from_secs(300));
+        assert_eq!(backoff(100), Duration::from_secs(300));
+    }
+}

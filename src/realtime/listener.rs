@@ -1,0 +1,92 @@
+//! The bridge from PostgreSQL NOTIFY to the in-process hub. One task per process; it
+//! reconnects with backoff, and after a reconnect bumps the hub's epoch so sockets re-read
+//! anything they may have missed while it was away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::hub::Hub;
+use super::{Event, Notice, CHANNEL};
+
+pub fn spawn(
+    pool: PgPool,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(200);
+        let mut first = true;
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match run(&pool, &hub, &shutdown, &mut first).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime listener lost its connection; reconnecting");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    })
+}
+
+async fn run(
+    pool: &PgPool,
+    hub: &Hub,
+    shutdown: &CancellationToken,
+    first: &mut bool,
+) -> anyhow::Result<()> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.ignore_pool_close_event(true);
+    listener.listen(CHANNEL).await?;
+    if !*first {
+        hub.bump_epoch();
+    }
+    *first = false;
+    loop {
+        let note = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            note = listener.try_recv() => note?,
+        };
+        let Some(note) = note else {
+            // The connection dropped; sqlx reconnects on the next call. Sockets re-read.
+            hub.bump_epoch();
+            continue;
+        };
+        let notice: Notice = match serde_json::from_str(note.payload()) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable realtime notice");
+                continue;
+            }
+        };
+        if !hub.has(notice.user) {
+            continue;
+        }
+        let event = match notice.event {
+            Some(ev) => ev,
+            None => match fetch(pool, notice.user, notice.seq).await {
+                Some(ev) => ev,
+                None => continue,
+            },
+        };
+        hub.dispatch(notice.user, Arc::new(event));
+    }
+}
+
+async fn fetch(pool: &PgPool, user: uuid::Uuid, seq: i64) -> Option<Event> {
+    super::events_after(pool, user, seq - 1, 1)
+        .await
+        .ok()?
+        .into_iter()
+        .find(|e| e.seq == seq)
+}

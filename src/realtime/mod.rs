@@ -1,0 +1,158 @@
+//! Realtime delivery to users: persisted per-user event streams, fanned out over WebSockets.
+//!
+//! Invariants:
+//! - **Persist, then publish.** [`publish`] runs inside the caller's transaction: it allocates
+//!   the user's next sequence number (under a row lock, so one user's events commit in
+//!   sequence order), stores the event, and queues a `NOTIFY`, which PostgreSQL delivers only
+//!   if and when the transaction commits.
+//! - **Any replica can hold any socket.** Every process LISTENs ([`listener`]) and hands what
+//!   it hears to its in-process [`hub::Hub`], which routes by user to the sockets it holds.
+//! - **No silent loss.** Socket queues are bounded; a socket that falls behind is told to
+//!   `resync`. A client reconnecting with the last `seq` it saw gets every later event from
+//!   the table, then the live stream, without gaps or duplicates ([`ws`]).
+//!
+//! Layout: [`hub`] (in-process routing), [`listener`] (the NOTIFY bridge), [`ws`] (the
+//! `/api/v1/ws` endpoint and its per-socket task).
+
+pub mod hub;
+pub mod listener;
+pub mod ws;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::Result;
+
+/// The NOTIFY channel carrying new events.
+pub const CHANNEL: &str = "puente_events";
+/// NOTIFY payloads above this size carry only the event's key; listeners fetch the rest.
+const INLINE_LIMIT: usize = 7000;
+
+/// One event as stored and as sent to the client.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: Value,
+    pub at: DateTime<Utc>,
+}
+
+/// What travels over NOTIFY: the addressee and the event, or only its key when large.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Notice {
+    pub user: Uuid,
+    pub seq: i64,
+    #[serde(default)]
+    pub event: Option<Event>,
+}
+
+/// Store an event for each user and announce it on commit. Call inside a transaction.
+pub async fn publish(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    kind: &str,
+    data: &Value,
+) -> Result<()> {
+    let mut users = users.to_vec();
+    users.sort_unstable();
+    users.dedup();
+    for user in users {
+        let row = sqlx::query!(
+            r#"with s as (
+                   insert into user_event_seqs (user_id, last_seq) values ($1, 1)
+                   on conflict (user_id) do update set last_seq = user_event_seqs.last_seq + 1
+                   returning last_seq
+               )
+               insert into user_events (user_id, seq, kind, payload)
+               select $1, s.last_seq, $2, $3 from s
+               returning seq, created_at"#,
+            user,
+            kind,
+            data
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let event = Event {
+            seq: row.seq,
+            kind: kind.to_string(),
+            data: data.clone(),
+            at: row.created_at,
+        };
+        let mut notice = Notice {
+            user,
+            seq: row.seq,
+            event: Some(event),
+        };
+        let mut text = serde_json::to_string(&notice).unwrap_or_default();
+        if text.len() > INLINE_LIMIT {
+            notice.event = None;
+            text = serde_json::to_string(&notice).unwrap_or_default();
+        }
+        sqlx::query!("select pg_notify($1, $2)", CHANNEL, text)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Events of a user after `after`, oldest first, at most `limit`.
+pub async fn events_after(
+    db: &sqlx::PgPool,
+    user: Uuid,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Event>> {
+    let rows = sqlx::query!(
+        r#"select seq, kind, payload, created_at from user_events
+           where user_id = $1 and seq > $2 order by seq limit $3"#,
+        user,
+        after,
+        limit
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Event {
+            seq: r.seq,
+            kind: r.kind,
+            data: r.payload,
+            at: r.created_at,
+        })
+        .collect())
+}
+
+/// The user's newest sequence number (0 when none).
+pub async fn last_seq(db: &sqlx::PgPool, user: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        "select last_seq from user_event_seqs where user_id = $1",
+        user
+    )
+    .fetch_optional(db)
+    .await?
+    .unwrap_or(0))
+}
+
+/// Active operators: they receive fleet events (link status).
+pub async fn operator_ids(conn: &mut PgConnection) -> Result<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar!("select id from users where role = 'operator' and active")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// Drop events older than the retention window; returns how many were removed.
+pub async fn prune(db: &sqlx::PgPool, keep_days: i32) -> Result<u64> {
+    let done = sqlx::query!(
+        "delete from user_events where created_at < now() - make_interval(days => $1)",
+        keep_days
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

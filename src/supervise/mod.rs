@@ -1,0 +1,285 @@
+//! Supervision of the WAHA fleet: leadership, the reconciler, and reactions to Docker events.
+//!
+//! One replica leads (it holds a PostgreSQL session advisory lock on a dedicated connection;
+//! if that connection dies, leadership passes to another replica). The leader, on start and
+//! then every `reconcile_interval_secs` or sooner when poked, makes every link's container
+//! match the database (create what is missing, start what stopped — with crash-loop
+//! backoff —, probe silent links) and removes containers of this instance that no live link
+//! owns. Docker's event stream pokes it as soon as a container dies or disappears. Containers
+//! without this instance's label are never touched.
+//!
+//! Any replica may also reconcile a single link on demand ([`Supervisor::kick`]) when an API
+//! call changes it; per-link locks serialise that with the leader's pass in this process, and
+//! deterministic names make it safe across processes. A semaphore bounds concurrent Docker
+//! work.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sqlx::postgres::PgListener;
+use sqlx::Connection;
+use tokio::sync::{Notify, OwnedMutexGuard, Semaphore, SemaphorePermit};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::links::service::{containers_by_link, reconcile_link};
+use crate::runtime::LABEL_INSTANCE;
+
+/// Advisory lock key of the leader ("puente" in ASCII).
+const LEADER_KEY: i64 = 0x7075_656e_7465;
+/// NOTIFY channel asking the leader for a reconcile pass.
+pub const RECONCILE_CHANNEL: &str = "puente_reconcile";
+
+pub struct Supervisor {
+    /// Pokes the leader's loop for an early pass.
+    trigger: Notify,
+    leader: AtomicBool,
+    /// Per-link async locks (the map itself is guarded by a std Mutex never held across await).
+    link_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// Bounds concurrent Docker work.
+    docker: Semaphore,
+}
+
+impl Supervisor {
+    pub fn new(docker_concurrency: usize) -> Arc<Self> {
+        Arc::new(Self {
+            trigger: Notify::new(),
+            leader: AtomicBool::new(false),
+            link_locks: Mutex::new(HashMap::new()),
+            docker: Semaphore::new(docker_concurrency.max(1)),
+        })
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Acquire)
+    }
+
+    /// Ask for a reconcile pass soon (this process's leader loop, if it leads).
+    pub fn poke(&self) {
+        self.trigger.notify_one();
+    }
+
+    /// Reconcile one link now, in the background, from this process.
+    pub fn kick(&self, state: &AppState, link: Uuid) {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = reconcile_link(&state, link).await {
+                tracing::warn!(link = %link, code = e.code(), error = %e, "reconcile failed");
+            }
+        });
+    }
+
+    pub async fn lock_link(&self, id: Uuid) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.link_locks.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() > 10_000 {
+                map.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            map.entry(id).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    pub async fn docker_permit(&self) -> Option<SemaphorePermit<'_>> {
+        self.docker.acquire().await.ok()
+    }
+}
+
+/// Run the leadership loop until shutdown.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if state.shutdown.is_cancelled() {
+                return;
+            }
+            match try_lead(&state).await {
+                Ok(true) => {}
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "leadership attempt failed"),
+            }
+            tokio::select! {
+                () = state.shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(3)) => {}
+            }
+        }
+    })
+}
+
+/// Try to take the lock; if taken, lead until the lock connection fails or shutdown.
+async fn try_lead(state: &AppState) -> anyhow::Result<bool> {
+    let mut conn = state.db.acquire().await?.detach();
+    let got: bool = sqlx::query_scalar!(r#"select pg_try_advisory_lock($1) as "got!""#, LEADER_KEY)
+        .fetch_one(&mut conn)
+        .await?;
+    if !got {
+        let _ = conn.close().await;
+        return Ok(false);
+    }
+    state.supervisor.leader.store(true, Ordering::Release);
+    metrics::gauge!("supervisor_leader").set(1.0);
+    tracing::info!("this process leads the supervisor");
+    let result = lead(state, &mut conn).await;
+    state.supervisor.leader.store(false, Ordering::Release);
+    metrics::gauge!("supervisor_leader").set(0.0);
+    let _ = conn.close().await;
+    result.map(|()| true)
+}
+
+async fn lead(state: &AppState, lock_conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    let token = state.shutdown.child_token();
+    let _stop_helpers = token.clone().drop_guard();
+    spawn_event_watch(state.clone(), token.clone());
+    spawn_notify_watch(state.clone(), token.clone());
+    let mut tick = tokio::time::interval(Duration::from_secs(
+        state.config.waha.reconcile_interval_secs.max(1),
+    ));
+    let mut lock_check = tokio::time::interval(Duration::from_secs(5));
+    let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => pass(state).await,
+            () = state.supervisor.trigger.notified() => pass(state).await,
+            _ = lock_check.tick() => {
+                sqlx::query!("select 1 as one").fetch_one(&mut *lock_conn).await?;
+            }
+            _ = housekeeping.tick() => {
+                match crate::realtime::prune(&state.db, 7).await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old realtime events"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning realtime events failed"),
+                }
+            }
+        }
+    }
+}
+
+/// One full reconcile pass.
+pub async fn pass(state: &AppState) {
+    let started = std::time::Instant::now();
+    let links = match crate::db::links::list_live(&state.db).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "reconcile: cannot read links");
+            return;
+        }
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for link in &links {
+        let state = state.clone();
+        let id = link.id;
+        set.spawn(async move {
+            if let Err(e) = reconcile_link(&state, id).await {
+                tracing::warn!(link = %id, code = e.code(), error = %e, "reconcile failed");
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+    remove_orphans(state).await;
+    metrics::histogram!("reconcile_pass_seconds").record(started.elapsed().as_secs_f64());
+}
+
+/// Remove containers of this instance whose link is unknown or deleted.
+async fn remove_orphans(state: &AppState) {
+    let known: HashSet<Uuid> = match crate::db::links::all_ids(&state.db).await {
+        Ok(ids) => ids
+            .into_iter()
+            .filter(|(_, deleted)| !deleted)
+            .map(|(id, _)| id)
+            .collect(),
+        Err(_) => return,
+    };
+    for (link, info) in containers_by_link(state).await {
+        if known.contains(&link) {
+            continue;
+        }
+        let _permit = state.supervisor.docker_permit().await;
+        match state.runtime.remove_container(&info.id).await {
+            Ok(()) => {
+                tracing::warn!(container = %info.name, link = %link, "removed an orphan container")
+            }
+            Err(e) => {
+                tracing::warn!(container = %info.name, error = %e, "could not remove an orphan container")
+            }
+        }
+    }
+}
+
+/// Docker events → reconcile the affected link at once.
+fn spawn_event_watch(state: AppState, token: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let mut events = state
+                .runtime
+                .events(LABEL_INSTANCE, &state.config.waha.instance);
+            loop {
+                let next = tokio::select! {
+                    () = token.cancelled() => return,
+                    e = events.next() => e,
+                };
+                match next {
+                    Some(Ok(ev)) => {
+                        if matches!(
+                            ev.action.as_str(),
+                            "die" | "destroy" | "oom" | "stop" | "kill"
+                        ) {
+                            if let Some(link) = ev
+                                .labels
+                                .get(crate::runtime::LABEL_LINK)
+                                .and_then(|l| l.parse().ok())
+                            {
+                                tracing::info!(link = %link, action = %ev.action, "container event");
+                                let state2 = state.clone();
+                                tokio::spawn(async move {
+                                    // Let Docker's own restart policy act first.
+                                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                                    state2.supervisor.kick(&state2, link);
+                                });
+                            } else {
+                                state.supervisor.poke();
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "docker event stream error");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            tokio::select! {
+                () = token.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+    });
+}
+
+/// Other replicas ask the leader for a pass through NOTIFY.
+fn spawn_notify_watch(state: AppState, token: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let attempt = async {
+                let mut l = PgListener::connect_with(&state.db).await?;
+                l.listen(RECONCILE_CHANNEL).await?;
+                loop {
+                    l.recv().await?;
+                    state.supervisor.poke();
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sqlx::Error>(())
+            };
+            tokio::select! {
+                () = token.cancelled() => return,
+                r = attempt => if let Err(e) = r { tracing::debug!(error = %e, "reconcile listener error") },
+            }
+            tokio::select! {
+                () = token.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+    });
+}
