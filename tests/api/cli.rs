@@ -7,7 +7,7 @@ use sqlx::PgPool;
 
 use crate::helpers::{expect_problem, TestApp};
 
-fn database_url(pool: &PgPool) -> String {
+pub fn database_url(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let db = pool
         .connect_options()

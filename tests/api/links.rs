@@ -779,3 +779,95 @@ async fn websocket_requires_auth_and_resumes_without_gaps(pool: PgPool) {
     assert!(over.is_err(), "11th socket refused");
     let _ = PASSWORD;
 }
+
+#[sqlx::test]
+async fn cli_lists_links_draws_the_qr_and_restarts(pool: PgPool) {
+    let (app, fleet) = TestApp::spawn_fleet(pool.clone(), |_| {}).await;
+    let (_admin, agent) = agent(&app).await;
+    let id = create_link(&app, &agent).await;
+    app.wait_link(&agent.access, &id, "scan_qr", |l| l["status"] == "scan_qr")
+        .await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_puente"))
+            .arg("links")
+            .args(args)
+            .env("DATABASE_URL", crate::cli::database_url(&pool))
+            .env(
+                "PUENTE_JWT_SECRET",
+                "test-secret-test-secret-test-secret-0123456789",
+            )
+            .env(
+                "PUENTE_MASTER_SECRET",
+                "test-master-secret-test-master-secret-0123456789",
+            )
+            .env("PUENTE_INSTANCE", &fleet.instance)
+            .env("PUENTE_WAHA_IMAGE", crate::helpers::waha_image())
+            .env("PUENTE_SUPERVISE", "false")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&id)
+            && stdout.contains("diego@costa.example")
+            && stdout.contains("scan_qr")
+            && stdout.contains("running"),
+        "{stdout}"
+    );
+
+    let out = run(&["qr", &id]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains('█') || stdout.contains('▀') || stdout.contains('▄'),
+        "a QR drawn in the terminal: {stdout}"
+    );
+    assert!(stdout.lines().count() > 15);
+
+    let out = run(&["qr", &uuid::Uuid::now_v7().to_string()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such link"));
+
+    let before = inspect(&container_name(&id))["State"]["StartedAt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = run(&["restart", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until("restarted", 30, || {
+        let (ok, started) = docker(&[
+            "inspect",
+            "-f",
+            "{{.State.StartedAt}}",
+            &container_name(&id),
+        ]);
+        ok && started != before
+    })
+    .await;
+    // Once working, there is no QR to draw, and the CLI says why.
+    app.wait_link(&agent.access, &id, "scan_qr", |l| l["status"] == "scan_qr")
+        .await;
+    app.phone(&id, "scan", &json!({"phone": "34600000004"}))
+        .await;
+    app.wait_link(&agent.access, &id, "working", |l| l["status"] == "working")
+        .await;
+    let out = run(&["qr", &id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("link_not_scanning"));
+    let _ = PASSWORD;
+}

@@ -11,3 +11,4 @@ mod helpers;
 mod links;
 mod runtime;
 mod waha_client;
+mod webhooks;
