@@ -147,6 +147,21 @@ pub async fn run_links(config: ServeConfig, command: LinksCommand) -> anyhow::Re
                 link.qr_rotations.max(1)
             );
         }
+        LinksCommand::Phone { id } => {
+            let link = db::links::find(&state.db, id)
+                .await
+                .map_err(fail)?
+                .context("no such link")?;
+            let base = crate::links::service::base_url(&state, &link)
+                .await
+                .map_err(fail)?;
+            let key = crate::links::keys::api_key(
+                state.config.waha.master_secret.expose().as_bytes(),
+                link.id,
+                link.key_version,
+            );
+            println!("{base}/__emulator/phone?x-api-key={key}");
+        }
         LinksCommand::Restart { id } => {
             let link = db::links::find(&state.db, id)
                 .await

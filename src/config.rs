@@ -107,6 +107,9 @@ pub enum LinksCommand {
     Qr { id: uuid::Uuid },
     /// Restart a link's container (the login survives).
     Restart { id: uuid::Uuid },
+    /// Print the URL of the emulator's simulated phone for a link (emulator image only;
+    /// the URL carries the link's WAHA API key: keep it to yourself).
+    Phone { id: uuid::Uuid },
 }
 
 #[derive(Debug, Subcommand)]
