@@ -34,6 +34,10 @@ pub struct AppState {
     pub supervisor: Arc<Supervisor>,
     /// Shared HTTP client (connection pools) for calls to WAHA containers.
     pub http: reqwest::Client,
+    /// Where file bytes live (media, uploads).
+    pub files: Arc<dyn crate::files::FileStore>,
+    /// Wakes the outbox worker when new work is queued in this process.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Where WAHA containers post their webhooks (scheme, host, port; no path).
     pub webhook_base: String,
     /// Cancelled when the server begins shutting down; long-lived tasks (sockets, loops)
@@ -93,6 +97,8 @@ impl App {
             supervisor: Supervisor::new(config.waha.docker_concurrency),
             http,
             webhook_base,
+            files: Arc::new(crate::files::LocalDisk::new(config.data_dir.clone())),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
         };
@@ -120,6 +126,7 @@ impl App {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, webhook_base = %state.webhook_base, "listening");
         crate::realtime::listener::spawn(state.db.clone(), state.hub.clone(), token.clone());
+        crate::chat::outbox::spawn(state.clone());
         if state.config.waha.supervise {
             crate::supervise::spawn(state.clone());
         }

@@ -188,6 +188,12 @@ pub struct ServeConfig {
     /// Seconds to let in-flight requests finish after a shutdown signal.
     #[arg(long, env = "PUENTE_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+    /// Show WhatsApp group chats in the inbox (they are always stored).
+    #[arg(long, env = "PUENTE_INBOX_GROUPS", default_value_t = false)]
+    pub inbox_groups: bool,
+    /// How long an agent's WhatsApp message may wait for its link before it is marked failed.
+    #[arg(long, env = "PUENTE_SEND_DEADLINE_SECS", default_value_t = 600)]
+    pub send_deadline_secs: u64,
     /// WebSockets one user may hold open at once.
     #[arg(long, env = "PUENTE_WS_MAX_PER_USER", default_value_t = 10)]
     pub ws_max_per_user: usize,

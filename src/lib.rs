@@ -7,6 +7,8 @@
 //! # Layout
 //! - [`config`] — command line and settings (`--flag` / env var for each).
 //! - [`app`] — shared state, building the server, running it until a shutdown signal.
+//! - [`chat`] — conversations and messages as clients see them; the WhatsApp outbox.
+//! - [`files`] — the file store (media, uploads).
 //! - [`error`] — the HTTP error type and its `application/problem+json` rendering.
 //! - [`http`] — routers and handlers, one file per resource, plus the cross-cutting layers.
 //! - [`auth`] — roles, passwords, tokens, the extractors that guard every handler.
@@ -23,10 +25,12 @@
 
 pub mod app;
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod ingest;
 pub mod links;

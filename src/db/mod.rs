@@ -8,6 +8,7 @@
 //! [`audit`] (the audit log).
 
 pub mod audit;
+pub mod chat;
 pub mod links;
 pub mod tokens;
 pub mod users;

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod agency;
 pub mod auth;
+pub mod conversations;
 pub mod extract;
 pub mod health;
 pub mod links;
@@ -36,6 +37,7 @@ fn api_v1() -> Router<AppState> {
         .merge(me::router())
         .merge(agency::router())
         .merge(links::router())
+        .merge(conversations::router())
         .merge(admin::router())
         .route("/ws", axum::routing::get(crate::realtime::ws::ws_handler))
 }
@@ -49,7 +51,12 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
-        // Webhooks carry their own, larger, limit.
+        // Uploads and webhooks carry their own, larger, limits.
+        .nest(
+            "/api/v1",
+            conversations::upload_router()
+                .layer(RequestBodyLimitLayer::new(conversations::MAX_UPLOAD)),
+        )
         .merge(crate::ingest::router().layer(RequestBodyLimitLayer::new(crate::ingest::MAX_BODY)))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })

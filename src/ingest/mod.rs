@@ -10,10 +10,15 @@
 //!   and answered 400.
 //! - **Applied after.** Applying happens once the event is stored, off the request path, so
 //!   WAHA gets its answer fast; an event that could not be applied stays pending for the
-//!   supervisor to retry. `session.status` drives the link's status here; the other events
-//!   are stored for the message pipeline.
+//!   supervisor to retry.
+//!
+//! Layout: [`apply`] (claiming and dispatching stored events), [`messages`] (contacts,
+//! conversations, messages, acks, edits, reactions, revokes, presence), [`catchup`]
+//! (recovering what webhooks missed through WAHA's chats API).
 
 pub mod apply;
+pub mod catchup;
+pub mod messages;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};

@@ -132,6 +132,12 @@ async fn lead(state: &AppState, lock_conn: &mut sqlx::PgConnection) -> anyhow::R
     let token = state.shutdown.child_token();
     let _stop_helpers = token.clone().drop_guard();
     spawn_event_watch(state.clone(), token.clone());
+    // On taking the lead (e.g. after a restart), recover what webhooks may have missed.
+    if let Ok(links) = crate::db::links::list_live(&state.db).await {
+        for l in links.iter().filter(|l| l.status == "working") {
+            crate::ingest::catchup::spawn(state.clone(), l.id);
+        }
+    }
     spawn_notify_watch(state.clone(), token.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(
         state.config.waha.reconcile_interval_secs.max(1),
@@ -179,6 +185,7 @@ pub async fn pass(state: &AppState) {
     }
     while set.join_next().await.is_some() {}
     remove_orphans(state).await;
+    crate::ingest::apply::sweep(state).await;
     metrics::histogram!("reconcile_pass_seconds").record(started.elapsed().as_secs_f64());
 }
 

@@ -9,6 +9,7 @@ mod errors;
 mod health;
 mod helpers;
 mod links;
+mod messages;
 mod runtime;
 mod waha_client;
 mod webhooks;

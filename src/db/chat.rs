@@ -1,0 +1,445 @@
+//! Contacts, conversations and messages: the one conversation model for both channels.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct ContactRow {
+    pub id: Uuid,
+    pub link_id: Uuid,
+    pub wa_id: Option<String>,
+    pub lid: Option<String>,
+    pub phone: Option<String>,
+    pub push_name: Option<String>,
+}
+
+/// Contacts of a link matching either identity (at most two rows: one per identity).
+pub async fn contacts_matching(
+    db: impl PgExecutor<'_>,
+    link: Uuid,
+    wa_id: Option<&str>,
+    lid: Option<&str>,
+) -> Result<Vec<ContactRow>> {
+    Ok(sqlx::query_as!(
+        ContactRow,
+        r#"select id, link_id, wa_id, lid, phone, push_name from contacts
+           where link_id = $1 and ((wa_id is not null and wa_id = $2) or (lid is not null and lid = $3))
+           order by created_at"#,
+        link,
+        wa_id,
+        lid
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn insert_contact(
+    db: impl PgExecutor<'_>,
+    link: Uuid,
+    wa_id: Option<&str>,
+    lid: Option<&str>,
+    phone: Option<&str>,
+    push_name: Option<&str>,
+) -> Result<ContactRow> {
+    Ok(sqlx::query_as!(
+        ContactRow,
+        r#"insert into contacts (id, link_id, wa_id, lid, phone, push_name) values ($1, $2, $3, $4, $5, $6)
+           returning id, link_id, wa_id, lid, phone, push_name"#,
+        Uuid::now_v7(),
+        link,
+        wa_id,
+        lid,
+        phone,
+        push_name
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Fill in what is newly known about a contact (never erases).
+pub async fn enrich_contact(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    wa_id: Option<&str>,
+    lid: Option<&str>,
+    phone: Option<&str>,
+    push_name: Option<&str>,
+) -> Result<ContactRow> {
+    Ok(sqlx::query_as!(
+        ContactRow,
+        r#"update contacts set wa_id = coalesce(wa_id, $2), lid = coalesce(lid, $3),
+               phone = coalesce($4, phone), push_name = coalesce($5, push_name), updated_at = now()
+           where id = $1 returning id, link_id, wa_id, lid, phone, push_name"#,
+        id,
+        wa_id,
+        lid,
+        phone,
+        push_name
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Fold contact `gone` into `keep` (the same person seen first by @lid, later by phone).
+pub async fn merge_contacts(conn: &mut sqlx::PgConnection, keep: Uuid, gone: Uuid) -> Result<()> {
+    let gone_row = sqlx::query!(
+        "delete from contacts where id = $1 returning wa_id, lid, phone, push_name",
+        gone
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"update contacts set wa_id = coalesce(wa_id, $2), lid = coalesce(lid, $3),
+               phone = coalesce(phone, $4), push_name = coalesce(push_name, $5), updated_at = now()
+           where id = $1"#,
+        keep,
+        gone_row.wa_id,
+        gone_row.lid,
+        gone_row.phone,
+        gone_row.push_name
+    )
+    .execute(&mut *conn)
+    .await?;
+    // Deleting the contact nulled these references (on delete set null); point the orphans
+    // of this link at the kept contact.
+    sqlx::query!(
+        r#"update conversations c set contact_id = $1
+           where c.contact_id is null and c.channel = 'whatsapp' and not c.is_group
+             and c.link_id = (select link_id from contacts where id = $1)
+             and (c.chat_id = $2 or c.chat_id = $3)"#,
+        keep,
+        gone_row.wa_id,
+        gone_row.lid
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct ConversationRow {
+    pub id: Uuid,
+    pub agency_id: Uuid,
+    pub agent_id: Uuid,
+    pub channel: String,
+    pub link_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub chat_id: Option<String>,
+    pub is_group: bool,
+    pub buyer_id: Option<Uuid>,
+    pub property_id: Option<Uuid>,
+    pub status: String,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The WhatsApp conversation of a link with a chat (by chat id, or — for one-to-one chats —
+/// by the contact, whichever id the chat was first seen under).
+pub async fn find_wa_conversation(
+    db: impl PgExecutor<'_>,
+    link: Uuid,
+    chat_id: &str,
+    contact: Option<Uuid>,
+) -> Result<Option<ConversationRow>> {
+    Ok(sqlx::query_as!(
+        ConversationRow,
+        r#"select id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group, buyer_id,
+                  property_id, status, last_message_at, created_at
+           from conversations
+           where link_id = $1 and (chat_id = $2 or (not is_group and $3::uuid is not null and contact_id = $3))
+           order by created_at limit 1"#,
+        link,
+        chat_id,
+        contact
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn insert_wa_conversation(
+    db: impl PgExecutor<'_>,
+    agency: Uuid,
+    agent: Uuid,
+    link: Uuid,
+    contact: Option<Uuid>,
+    chat_id: &str,
+    is_group: bool,
+) -> Result<ConversationRow> {
+    Ok(sqlx::query_as!(
+        ConversationRow,
+        r#"insert into conversations (id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group)
+           values ($1, $2, $3, 'whatsapp', $4, $5, $6, $7)
+           returning id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group, buyer_id,
+                     property_id, status, last_message_at, created_at"#,
+        Uuid::now_v7(),
+        agency,
+        agent,
+        link,
+        contact,
+        chat_id,
+        is_group
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+pub async fn conversation(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<ConversationRow>> {
+    Ok(sqlx::query_as!(
+        ConversationRow,
+        r#"select id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group, buyer_id,
+                  property_id, status, last_message_at, created_at
+           from conversations where id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// A message arrived or was sent: move the conversation's activity forward and reopen it.
+pub async fn touch_conversation(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query!(
+        r#"update conversations set last_message_at = greatest(coalesce(last_message_at, $2), $2),
+               status = case when status = 'archived' then 'open' else status end, updated_at = now()
+           where id = $1"#,
+        id,
+        at
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub direction: String,
+    pub author_user_id: Option<Uuid>,
+    pub author_contact_id: Option<Uuid>,
+    pub kind: String,
+    pub body: Option<String>,
+    pub media_file_id: Option<Uuid>,
+    pub meta: Value,
+    pub reply_to_id: Option<Uuid>,
+    pub status: String,
+    pub failure_reason: Option<String>,
+    pub link_id: Option<Uuid>,
+    pub wa_message_id: Option<String>,
+    pub wa_key_id: Option<String>,
+    pub client_id: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewMessage<'a> {
+    pub conversation: Uuid,
+    pub direction: &'a str,
+    pub author_user: Option<Uuid>,
+    pub author_contact: Option<Uuid>,
+    pub kind: &'a str,
+    pub body: Option<&'a str>,
+    pub media_file: Option<Uuid>,
+    pub meta: Value,
+    pub reply_to: Option<Uuid>,
+    pub status: &'a str,
+    pub link: Option<Uuid>,
+    pub wa_message_id: Option<&'a str>,
+    pub wa_key_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Insert a message; `None` when a message with the same WhatsApp id (per link) or the same
+/// client id (per author) already exists.
+pub async fn insert_message(
+    db: impl PgExecutor<'_>,
+    m: NewMessage<'_>,
+) -> Result<Option<MessageRow>> {
+    Ok(sqlx::query_as!(
+        MessageRow,
+        r#"insert into messages (id, conversation_id, direction, author_user_id, author_contact_id, kind, body,
+                                 media_file_id, meta, reply_to_id, status, link_id, wa_message_id, wa_key_id,
+                                 client_id, sent_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+           on conflict do nothing
+           returning id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
+                     meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                     sent_at, created_at, edited_at, deleted_at"#,
+        Uuid::now_v7(),
+        m.conversation,
+        m.direction,
+        m.author_user,
+        m.author_contact,
+        m.kind,
+        m.body,
+        m.media_file,
+        m.meta,
+        m.reply_to,
+        m.status,
+        m.link,
+        m.wa_message_id,
+        m.wa_key_id,
+        m.client_id,
+        m.sent_at
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn message(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>> {
+    Ok(sqlx::query_as!(
+        MessageRow,
+        r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
+                  meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                  sent_at, created_at, edited_at, deleted_at
+           from messages where id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// A message of a link by WhatsApp id: the serialized id, or the raw id alone.
+pub async fn message_by_wa(
+    db: impl PgExecutor<'_>,
+    link: Uuid,
+    serialized: Option<&str>,
+    raw: Option<&str>,
+) -> Result<Option<MessageRow>> {
+    Ok(sqlx::query_as!(
+        MessageRow,
+        r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
+                  meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                  sent_at, created_at, edited_at, deleted_at
+           from messages
+           where link_id = $1 and (($2::text is not null and wa_message_id = $2) or ($3::text is not null and wa_key_id = $3))
+           order by created_at limit 1"#,
+        link,
+        serialized,
+        raw
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn message_by_client_id(
+    db: impl PgExecutor<'_>,
+    author: Uuid,
+    client_id: &str,
+) -> Result<Option<MessageRow>> {
+    Ok(sqlx::query_as!(
+        MessageRow,
+        r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
+                  meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                  sent_at, created_at, edited_at, deleted_at
+           from messages where author_user_id = $1 and client_id = $2"#,
+        author,
+        client_id
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Move a message's delivery status forward only (pending < sent < delivered < read; failed
+/// only before delivery). Returns the row when it changed.
+pub async fn advance_status(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<Option<MessageRow>> {
+    Ok(sqlx::query_as!(
+        MessageRow,
+        r#"update messages set status = $2, failure_reason = $3
+           where id = $1 and (
+               case $2 when 'sent' then 1 when 'delivered' then 2 when 'read' then 3 when 'failed' then 1 else 0 end
+               > case status when 'pending' then 0 when 'sent' then 1 when 'delivered' then 2 when 'read' then 3 when 'failed' then 1 else 0 end
+               or ($2 = 'failed' and status in ('pending', 'sent'))
+           ) and status <> $2
+           returning id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
+                     meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                     sent_at, created_at, edited_at, deleted_at"#,
+        id,
+        status,
+        reason
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn set_wa_id(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    serialized: &str,
+    raw: Option<&str>,
+) -> Result<()> {
+    sqlx::query!(
+        "update messages set wa_message_id = $2, wa_key_id = $3 where id = $1",
+        id,
+        serialized,
+        raw
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn edit_body(db: impl PgExecutor<'_>, id: Uuid, body: &str) -> Result<()> {
+    sqlx::query!(
+        "update messages set body = $2, edited_at = now() where id = $1 and deleted_at is null",
+        id,
+        body
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_deleted(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "update messages set deleted_at = coalesce(deleted_at, now()), body = null where id = $1",
+        id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Set (or with an empty emoji, remove) one author's reaction to a message.
+pub async fn set_reaction(
+    db: impl PgExecutor<'_>,
+    message: Uuid,
+    author: &str,
+    emoji: &str,
+) -> Result<()> {
+    if emoji.is_empty() {
+        sqlx::query!(
+            "delete from message_reactions where message_id = $1 and author_key = $2",
+            message,
+            author
+        )
+        .execute(db)
+        .await?;
+    } else {
+        sqlx::query!(
+            r#"insert into message_reactions (message_id, author_key, emoji) values ($1, $2, $3)
+               on conflict (message_id, author_key) do update set emoji = excluded.emoji, created_at = now()"#,
+            message,
+            author,
+            emoji
+        )
+        .execute(db)
+        .await?;
+    }
+    Ok(())
+}

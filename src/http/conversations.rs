@@ -1,0 +1,645 @@
+//! `/api/v1/conversations` and `/api/v1/files`: reading conversations and messages, sending,
+//! read receipts and reactions. Every query is scoped to the caller: an agent sees their own
+//! conversations, an agency admin their agency's, a buyer their own; operators see none.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::extract::{AppJson, AppPath, AppQuery};
+use crate::app::AppState;
+use crate::auth::extract::AuthUser;
+use crate::auth::Role;
+use crate::chat::{self, outbox, ConversationDto, MessageDto};
+use crate::db::chat::{self as q, ConversationRow, NewMessage};
+use crate::error::{AppError, Problem, Result};
+
+/// Longest message an agent or buyer may send.
+pub const MAX_BODY_CHARS: usize = 5000;
+/// Largest upload.
+pub const MAX_UPLOAD: usize = 16 * 1024 * 1024;
+const UPLOAD_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "application/pdf",
+    "audio/ogg",
+    "audio/mpeg",
+    "audio/mp4",
+    "video/mp4",
+    "text/plain",
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations", get(list_conversations))
+        .route("/conversations/{id}", get(get_conversation))
+        .route(
+            "/conversations/{id}/messages",
+            get(list_messages).post(send_message),
+        )
+        .route("/conversations/{id}/read", post(mark_read))
+        .route(
+            "/conversations/{id}/messages/{message_id}/reactions",
+            post(react),
+        )
+        .route("/files/{id}", get(download_file))
+}
+
+pub fn upload_router() -> Router<AppState> {
+    Router::new()
+        .route("/files", post(upload_file))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD))
+}
+
+/// May `user` read this conversation?
+pub fn can_see(user: &AuthUser, conv: &ConversationRow) -> bool {
+    match user.role {
+        Role::Agent => conv.agent_id == user.id,
+        Role::AgencyAdmin => Some(conv.agency_id) == user.agency_id,
+        Role::Buyer => conv.buyer_id == Some(user.id),
+        Role::Operator => false,
+    }
+}
+
+async fn visible(state: &AppState, user: &AuthUser, id: Uuid) -> Result<ConversationRow> {
+    q::conversation(&state.db, id)
+        .await?
+        .filter(|c| can_see(user, c))
+        .filter(|c| !c.is_group || state.config.inbox_groups)
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// 1–100, default 50.
+    pub limit: Option<i64>,
+    /// Cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConversationPage {
+    pub items: Vec<ConversationDto>,
+    pub next_cursor: Option<String>,
+}
+
+fn parse_cursor(c: &str) -> Result<(DateTime<Utc>, Uuid)> {
+    let bad = || AppError::bad_request("invalid_cursor", "The cursor is not valid.");
+    let (t, id) = c.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = t.parse().map_err(|_| bad())?;
+    Ok((
+        DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// The caller's conversations, newest activity first.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = ConversationPage), (status = 401, body = Problem)))]
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppQuery(lq): AppQuery<ListQuery>,
+) -> Result<AppJson<ConversationPage>> {
+    if user.role == Role::Operator {
+        return Err(AppError::forbidden(
+            "forbidden_role",
+            "Operators do not read conversations.",
+        ));
+    }
+    let limit = lq.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::invalid("limit", "must be between 1 and 100"));
+    }
+    let (c_at, c_id) = match lq.cursor.as_deref() {
+        Some(c) => {
+            let (t, i) = parse_cursor(c)?;
+            (Some(t), Some(i))
+        }
+        None => (None, None),
+    };
+    let ids = sqlx::query!(
+        r#"select id, coalesce(last_message_at, created_at) as "at!" from conversations
+           where (($1 = 'agent' and agent_id = $2) or ($1 = 'agency_admin' and agency_id = $3) or ($1 = 'buyer' and buyer_id = $2))
+             and (not is_group or $4)
+             and ($5::timestamptz is null or (coalesce(last_message_at, created_at), id) < ($5, $6))
+           order by coalesce(last_message_at, created_at) desc, id desc limit $7"#,
+        user.role.as_str(),
+        user.id,
+        user.agency_id,
+        state.config.inbox_groups,
+        c_at,
+        c_id,
+        limit
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let next_cursor = (ids.len() as i64 == limit)
+        .then(|| {
+            ids.last()
+                .map(|r| format!("{}_{}", r.at.timestamp_micros(), r.id))
+        })
+        .flatten();
+    let mut conn = state.db.acquire().await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for r in &ids {
+        if let Some(dto) = chat::conversation_dto(&mut conn, r.id).await? {
+            items.push(dto);
+        }
+    }
+    Ok(AppJson(ConversationPage { items, next_cursor }))
+}
+
+/// One conversation.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = ConversationDto), (status = 404, body = Problem)))]
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<AppJson<ConversationDto>> {
+    let conv = visible(&state, &user, id).await?;
+    let mut conn = state.db.acquire().await?;
+    chat::conversation_dto(&mut conn, conv.id)
+        .await?
+        .map(AppJson)
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct MessagesQueryParams {
+    /// Messages older than this message id.
+    pub before: Option<Uuid>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+/// A conversation's messages, newest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path), MessagesQueryParams), responses((status = 200, body = Vec<MessageDto>), (status = 404, body = Problem)))]
+pub async fn list_messages(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath(id): AppPath<Uuid>,
+    AppQuery(mq): AppQuery<MessagesQueryParams>,
+) -> Result<AppJson<Vec<MessageDto>>> {
+    let conv = visible(&state, &user, id).await?;
+    let limit = mq.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::invalid("limit", "must be between 1 and 200"));
+    }
+    let internal_ok = user.role != Role::Buyer;
+    let ids = sqlx::query_scalar!(
+        r#"select m.id from messages m
+           where m.conversation_id = $1 and (not m.internal or $2)
+             and ($3::uuid is null or (m.sent_at, m.id) < (select sent_at, id from messages where id = $3 and conversation_id = $1))
+           order by m.sent_at desc, m.id desc limit $4"#,
+        conv.id,
+        internal_ok,
+        mq.before,
+        limit
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let mut conn = state.db.acquire().await?;
+    Ok(AppJson(chat::message_dtos(&mut conn, &ids).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// Client-chosen idempotency key (1–100 characters): the same key returns the same message.
+    pub client_id: String,
+    pub body: Option<String>,
+    /// An uploaded file (`POST /api/v1/files`) to send; `body` becomes its caption.
+    pub file_id: Option<Uuid>,
+    pub reply_to: Option<Uuid>,
+}
+
+fn kind_for(mimetype: &str) -> &'static str {
+    if mimetype.starts_with("image/") {
+        "image"
+    } else if mimetype.starts_with("video/") {
+        "video"
+    } else if mimetype.starts_with("audio/ogg") {
+        "voice"
+    } else if mimetype.starts_with("audio/") {
+        "audio"
+    } else {
+        "file"
+    }
+}
+
+/// Send a message. On WhatsApp conversations it is queued (`pending`) and sent through the
+/// link's WAHA; the same `client_id` again returns the same message (200 instead of 201).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = SendRequest,
+    responses((status = 201, body = MessageDto), (status = 200, body = MessageDto), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn send_message(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(req): AppJson<SendRequest>,
+) -> Result<(StatusCode, AppJson<MessageDto>)> {
+    let conv = visible(&state, &user, id).await?;
+    if conv.channel != "whatsapp" {
+        return Err(AppError::conflict(
+            "channel_not_supported",
+            "In-app conversations are not available yet.",
+        ));
+    }
+    if conv.agent_id != user.id {
+        return Err(AppError::forbidden(
+            "not_your_conversation",
+            "Only the conversation's agent can write on WhatsApp.",
+        ));
+    }
+    let client_id = req.client_id.trim();
+    let mut errors = Vec::new();
+    if client_id.is_empty() || client_id.chars().count() > 100 {
+        errors.push(crate::error::FieldError::new(
+            "client_id",
+            "must be 1 to 100 characters",
+        ));
+    }
+    let body = req.body.as_deref().map(str::trim).filter(|b| !b.is_empty());
+    if body.is_some_and(|b| b.chars().count() > MAX_BODY_CHARS) {
+        errors.push(crate::error::FieldError::new(
+            "body",
+            "must be at most 5000 characters",
+        ));
+    }
+    if body.is_none() && req.file_id.is_none() {
+        errors.push(crate::error::FieldError::new(
+            "body",
+            "a message needs text or a file",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    if let Some(existing) = q::message_by_client_id(&state.db, user.id, client_id).await? {
+        let mut conn = state.db.acquire().await?;
+        let dto = chat::message_dto(&mut conn, existing.id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Ok((StatusCode::OK, AppJson(dto)));
+    }
+    let kind = match req.file_id {
+        Some(f) => {
+            let file = sqlx::query!("select mimetype, owner_user_id from files where id = $1", f)
+                .fetch_optional(&state.db)
+                .await?
+                .filter(|r| r.owner_user_id == Some(user.id))
+                .ok_or_else(|| AppError::invalid("file_id", "no such uploaded file of yours"))?;
+            kind_for(&file.mimetype)
+        }
+        None => "text",
+    };
+    let reply_to = match req.reply_to {
+        Some(r) => Some(
+            q::message(&state.db, r)
+                .await?
+                .filter(|m| m.conversation_id == conv.id)
+                .ok_or_else(|| {
+                    AppError::invalid("reply_to", "no such message in this conversation")
+                })?
+                .id,
+        ),
+        None => None,
+    };
+    let link = conv.link_id.ok_or_else(|| {
+        AppError::conflict(
+            "link_deleted",
+            "This conversation's WhatsApp link was deleted.",
+        )
+    })?;
+    let mut tx = state.db.begin().await?;
+    let inserted = q::insert_message(
+        &mut *tx,
+        NewMessage {
+            conversation: conv.id,
+            direction: "out",
+            author_user: Some(user.id),
+            author_contact: None,
+            kind,
+            body,
+            media_file: req.file_id,
+            meta: json!({}),
+            reply_to,
+            status: "pending",
+            link: Some(link),
+            wa_message_id: None,
+            wa_key_id: None,
+            client_id: Some(client_id),
+            sent_at: Utc::now(),
+        },
+    )
+    .await?;
+    let Some(msg) = inserted else {
+        // A concurrent request with the same client id won the race.
+        drop(tx);
+        let existing = q::message_by_client_id(&state.db, user.id, client_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let mut conn = state.db.acquire().await?;
+        let dto = chat::message_dto(&mut conn, existing.id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Ok((StatusCode::OK, AppJson(dto)));
+    };
+    let deadline = Utc::now()
+        + chrono::Duration::seconds(i64::try_from(state.config.send_deadline_secs).unwrap_or(600));
+    outbox::enqueue(
+        &mut tx,
+        outbox::SEND,
+        Some(msg.id),
+        Some(link),
+        json!({}),
+        Some(deadline),
+    )
+    .await?;
+    q::touch_conversation(&mut *tx, conv.id, msg.sent_at).await?;
+    chat::publish_message(&mut tx, &conv, msg.id, "message.created").await?;
+    chat::publish_conversation(&mut tx, &conv).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    let mut conn = state.db.acquire().await?;
+    let dto = chat::message_dto(&mut conn, msg.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, AppJson(dto)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadRequest {
+    /// The newest message read; default the newest of the conversation.
+    pub up_to: Option<Uuid>,
+}
+
+/// Mark the conversation read up to a message. On WhatsApp the buyer sees blue ticks.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = ReadRequest, responses((status = 204), (status = 404, body = Problem)))]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(req): AppJson<ReadRequest>,
+) -> Result<StatusCode> {
+    let conv = visible(&state, &user, id).await?;
+    let upto = match req.up_to {
+        Some(m) => q::message(&state.db, m).await?.filter(|x| x.conversation_id == conv.id).ok_or_else(|| AppError::invalid("up_to", "no such message in this conversation"))?,
+        None => match sqlx::query_scalar!("select id from messages where conversation_id = $1 order by sent_at desc, id desc limit 1", conv.id)
+            .fetch_optional(&state.db)
+            .await?
+        {
+            Some(m) => q::message(&state.db, m).await?.ok_or(AppError::NotFound)?,
+            None => return Ok(StatusCode::NO_CONTENT),
+        },
+    };
+    let mut tx = state.db.begin().await?;
+    sqlx::query!(
+        r#"insert into conversation_reads (conversation_id, user_id, last_read_message_id, last_read_at) values ($1, $2, $3, now())
+           on conflict (conversation_id, user_id) do update set last_read_message_id = excluded.last_read_message_id, last_read_at = now()"#,
+        conv.id,
+        user.id,
+        upto.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    if conv.channel == "whatsapp" && conv.agent_id == user.id {
+        let unread: Vec<String> = sqlx::query_scalar!(
+            r#"select wa_message_id as "id!" from messages
+               where conversation_id = $1 and direction = 'in' and wa_message_id is not null and sent_at <= $2
+                 and sent_at > now() - interval '7 days'
+               order by sent_at desc limit 100"#,
+            conv.id,
+            upto.sent_at
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if let (Some(link), Some(chat_id), false) =
+            (conv.link_id, conv.chat_id.as_ref(), unread.is_empty())
+        {
+            outbox::enqueue(
+                &mut tx,
+                outbox::SEEN,
+                None,
+                Some(link),
+                json!({"chat_id": chat_id, "message_ids": unread}),
+                None,
+            )
+            .await?;
+        }
+    }
+    crate::realtime::publish(
+        &mut tx,
+        &chat::audience(&conv),
+        "read",
+        &json!({"conversation_id": conv.id, "user_id": user.id, "up_to": upto.id}),
+    )
+    .await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactRequest {
+    /// One emoji; empty removes the caller's reaction.
+    pub emoji: String,
+}
+
+/// React to a message (on WhatsApp the buyer sees it too).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages/{message_id}/reactions", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("message_id" = Uuid, Path)), request_body = ReactRequest,
+    responses((status = 200, body = MessageDto), (status = 404, body = Problem)))]
+pub async fn react(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath((id, message_id)): AppPath<(Uuid, Uuid)>,
+    AppJson(req): AppJson<ReactRequest>,
+) -> Result<AppJson<MessageDto>> {
+    let conv = visible(&state, &user, id).await?;
+    if req.emoji.chars().count() > 8 {
+        return Err(AppError::invalid("emoji", "must be one emoji"));
+    }
+    let msg = q::message(&state.db, message_id)
+        .await?
+        .filter(|m| m.conversation_id == conv.id)
+        .ok_or(AppError::NotFound)?;
+    let mut tx = state.db.begin().await?;
+    q::set_reaction(&mut *tx, msg.id, &format!("user:{}", user.id), &req.emoji).await?;
+    if conv.channel == "whatsapp" && conv.agent_id == user.id {
+        if let (Some(link), Some(wa)) = (conv.link_id, msg.wa_message_id.as_deref()) {
+            outbox::enqueue(
+                &mut tx,
+                outbox::REACT,
+                None,
+                Some(link),
+                outbox::reaction_payload(wa, &req.emoji),
+                None,
+            )
+            .await?;
+        }
+    }
+    chat::publish_message(&mut tx, &conv, msg.id, "message.updated").await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    let mut conn = state.db.acquire().await?;
+    Ok(AppJson(
+        chat::message_dto(&mut conn, msg.id)
+            .await?
+            .ok_or(AppError::NotFound)?,
+    ))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FileDto {
+    pub id: Uuid,
+    pub mimetype: String,
+    pub size_bytes: i64,
+    pub file_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct UploadQuery {
+    /// The file's name, shown to the other side.
+    pub name: Option<String>,
+}
+
+/// Upload a file (raw bytes, `Content-Type` set) to send in a message. 16 MiB at most.
+#[utoipa::path(post, path = "/api/v1/files", tag = "conversations", security(("bearer" = [])), params(UploadQuery),
+    request_body(content = String, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses((status = 201, body = FileDto), (status = 413, body = Problem), (status = 415, body = Problem)))]
+pub async fn upload_file(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    AppQuery(uq): AppQuery<UploadQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, AppJson<FileDto>)> {
+    if user.role == Role::Operator {
+        return Err(AppError::forbidden(
+            "forbidden_role",
+            "Operators do not upload files.",
+        ));
+    }
+    let mimetype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+        })
+        .filter(|m| UPLOAD_TYPES.contains(&m.as_str()))
+        .ok_or(AppError::UnsupportedMediaType)?;
+    if body.is_empty() {
+        return Err(AppError::invalid("body", "the file is empty"));
+    }
+    let name = uq.name.map(|n| {
+        n.chars()
+            .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
+            .take(200)
+            .collect::<String>()
+    });
+    let key = crate::files::new_key();
+    state
+        .files
+        .put(&key, &body)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("file store: {e}")))?;
+    let id = Uuid::now_v7();
+    let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
+    sqlx::query!(
+        "insert into files (id, owner_user_id, storage_key, mimetype, size_bytes, sha256, original_name) values ($1, $2, $3, $4, $5, $6, $7)",
+        id,
+        user.id,
+        key,
+        mimetype,
+        size,
+        crate::files::sha256(&body),
+        name
+    )
+    .execute(&state.db)
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        AppJson(FileDto {
+            id,
+            mimetype,
+            size_bytes: size,
+            file_name: name,
+        }),
+    ))
+}
+
+/// Download a file: your own upload, or media of a conversation you can see.
+#[utoipa::path(get, path = "/api/v1/files/{id}", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200), (status = 404, body = Problem)))]
+pub async fn download_file(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Response> {
+    let file = sqlx::query!(
+        "select storage_key, mimetype, original_name, owner_user_id from files where id = $1",
+        id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let mut allowed = file.owner_user_id == Some(user.id);
+    if !allowed {
+        let convs = sqlx::query_scalar!("select distinct conversation_id from messages where media_file_id = $1 and deleted_at is null", id)
+            .fetch_all(&state.db)
+            .await?;
+        for c in convs {
+            if let Some(conv) = q::conversation(&state.db, c).await? {
+                if can_see(&user, &conv) {
+                    allowed = true;
+                    break;
+                }
+            }
+        }
+    }
+    if !allowed {
+        return Err(AppError::NotFound);
+    }
+    let bytes = state
+        .files
+        .get(&file.storage_key)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("file store: {e}")))?;
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        file.original_name
+            .as_deref()
+            .unwrap_or("file")
+            .replace(['"', '\r', '\n'], "")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, file.mimetype),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}

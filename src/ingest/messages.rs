@@ -1,0 +1,565 @@
+//! Applying WhatsApp message events to contacts, conversations and messages.
+//!
+//! Every function runs inside the transaction that holds the stored event (and a per-link
+//! advisory lock, so one link's events apply one at a time across replicas). Writes are
+//! idempotent: messages are unique per link and WhatsApp id, statuses only move forward, and
+//! an event about a message not seen yet is deferred until that message arrives.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::chat;
+use crate::db::chat::{self as q, ContactRow, ConversationRow, NewMessage};
+use crate::db::links::LinkRow;
+use crate::waha::types::{
+    self, AckPayload, EditedPayload, MessagePayload, PresencePayload, ReactionPayload,
+    RevokedPayload, WebhookEnvelope,
+};
+
+/// Largest media file downloaded from WAHA.
+pub const MAX_MEDIA_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Nothing to do (a duplicate, an ignored chat, an unknown status…).
+    Skipped,
+    /// Refers to a message not seen yet (its serialized or raw id).
+    Deferred(String),
+}
+
+fn ts(seconds: Option<i64>) -> DateTime<Utc> {
+    seconds
+        .and_then(|s| Utc.timestamp_opt(s, 0).single())
+        .unwrap_or_else(Utc::now)
+}
+
+fn raw_id(serialized: &str) -> Option<String> {
+    types::parse_message_id(serialized).map(|k| k.id)
+}
+
+/// The contact behind a WhatsApp id (`@c.us` or `@lid`), creating or merging as needed: a
+/// person first seen by `@lid` and later by phone ends up as one contact.
+async fn contact_for(
+    state: &AppState,
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    wa: &str,
+    push_name: Option<&str>,
+) -> anyhow::Result<ContactRow> {
+    let (mut wa_id, mut lid) = if types::is_lid(wa) {
+        (None, Some(wa.to_string()))
+    } else {
+        (Some(types::to_cus(wa)), None)
+    };
+    if let (None, Some(l)) = (&wa_id, &lid) {
+        // Ask WAHA for the phone behind the @lid; it may not know (real life).
+        if let Ok(client) = crate::links::service::client(state, link).await {
+            if let Ok(Some(pn)) = client.lid_to_phone(l).await {
+                wa_id = Some(types::to_cus(&pn));
+            }
+        }
+    }
+    if lid.is_none() && wa_id.is_none() {
+        lid = Some(wa.to_string());
+    }
+    let phone = wa_id.as_deref().and_then(types::phone_from_cus);
+    let found = q::contacts_matching(&mut *conn, link.id, wa_id.as_deref(), lid.as_deref()).await?;
+    let contact = match found.as_slice() {
+        [] => {
+            q::insert_contact(
+                &mut *conn,
+                link.id,
+                wa_id.as_deref(),
+                lid.as_deref(),
+                phone.as_deref(),
+                push_name,
+            )
+            .await?
+        }
+        [one] => {
+            q::enrich_contact(
+                &mut *conn,
+                one.id,
+                wa_id.as_deref(),
+                lid.as_deref(),
+                phone.as_deref(),
+                push_name,
+            )
+            .await?
+        }
+        [keep, gone, ..] => {
+            q::merge_contacts(&mut *conn, keep.id, gone.id).await?;
+            q::enrich_contact(
+                &mut *conn,
+                keep.id,
+                wa_id.as_deref(),
+                lid.as_deref(),
+                phone.as_deref(),
+                push_name,
+            )
+            .await?
+        }
+    };
+    Ok(contact)
+}
+
+fn kind_of(m: &MessagePayload) -> (&'static str, Value) {
+    if let Some(loc) = &m.location {
+        if loc.latitude.is_some() {
+            return ("location", json!({"location": loc}));
+        }
+    }
+    if !m.v_cards.is_empty() {
+        return ("contact", json!({"vcards": m.v_cards}));
+    }
+    if m.has_media {
+        let mime = m
+            .media
+            .as_ref()
+            .and_then(|x| x.mimetype.as_deref())
+            .unwrap_or_default();
+        let kind = if mime.starts_with("image/") {
+            "image"
+        } else if mime.starts_with("video/") {
+            "video"
+        } else if mime.starts_with("audio/ogg")
+            || m.data.get("ptt").and_then(Value::as_bool) == Some(true)
+        {
+            "voice"
+        } else if mime.starts_with("audio/") {
+            "audio"
+        } else {
+            "file"
+        };
+        return (kind, json!({}));
+    }
+    ("text", json!({}))
+}
+
+/// Download a message's media from WAHA into the file store; the file's id, or the error.
+async fn fetch_media(
+    state: &AppState,
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    m: &MessagePayload,
+) -> Result<Option<Uuid>, String> {
+    let Some(media) = m.media.as_ref() else {
+        return Ok(None);
+    };
+    let Some(url) = media.url.as_deref() else {
+        return Err("no media url".into());
+    };
+    let client = crate::links::service::client(state, link)
+        .await
+        .map_err(|e| e.code().to_string())?;
+    let (bytes, content_type) = client
+        .download_media(url, MAX_MEDIA_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
+    let key = crate::files::new_key();
+    state
+        .files
+        .put(&key, &bytes)
+        .await
+        .map_err(|e| format!("file store: {e}"))?;
+    let mimetype = media
+        .mimetype
+        .clone()
+        .or(content_type)
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        r#"insert into files (id, link_id, storage_key, mimetype, size_bytes, sha256, original_name)
+           values ($1, $2, $3, $4, $5, $6, $7)"#,
+        id,
+        link.id,
+        key,
+        mimetype,
+        i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        crate::files::sha256(&bytes),
+        media.filename
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Some(id))
+}
+
+/// Find or create the conversation of a link with a chat.
+async fn conversation_for(
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    chat_id: &str,
+    contact: Option<&ContactRow>,
+    is_group: bool,
+) -> anyhow::Result<(ConversationRow, bool)> {
+    if let Some(c) =
+        q::find_wa_conversation(&mut *conn, link.id, chat_id, contact.map(|c| c.id)).await?
+    {
+        return Ok((c, false));
+    }
+    let c = q::insert_wa_conversation(
+        &mut *conn,
+        link.agency_id,
+        link.agent_id,
+        link.id,
+        contact.map(|c| c.id),
+        chat_id,
+        is_group,
+    )
+    .await?;
+    Ok((c, true))
+}
+
+/// `message` / `message.any`: store the message (once), its contact and conversation.
+pub async fn apply_message(
+    state: &AppState,
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    env: &WebhookEnvelope,
+) -> anyhow::Result<(Outcome, Vec<String>)> {
+    let m: MessagePayload = env.payload_as()?;
+    apply_message_payload(state, conn, link, &m).await
+}
+
+/// The idempotent core shared by webhooks and catch-up. Returns the outcome and the ids
+/// (serialized and raw) other events may be waiting on.
+pub async fn apply_message_payload(
+    state: &AppState,
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    m: &MessagePayload,
+) -> anyhow::Result<(Outcome, Vec<String>)> {
+    if m.id.is_empty() {
+        return Ok((Outcome::Skipped, Vec::new()));
+    }
+    let Some(chat_id) = types::chat_id_of(m) else {
+        return Ok((Outcome::Skipped, Vec::new()));
+    };
+    if types::is_status_broadcast(&chat_id)
+        || chat_id.ends_with("@newsletter")
+        || chat_id.ends_with("@broadcast")
+    {
+        return Ok((Outcome::Skipped, Vec::new()));
+    }
+    let raw = raw_id(&m.id);
+    let keys = vec![m.id.clone()]
+        .into_iter()
+        .chain(raw.clone())
+        .collect::<Vec<_>>();
+    if let Some(existing) = q::message_by_wa(&mut *conn, link.id, Some(&m.id), None).await? {
+        // Seen before; a catch-up may still bring a newer ack of an own message.
+        let status = match m.ack {
+            Some(a) if a >= 3 => Some("read"),
+            Some(2) => Some("delivered"),
+            _ => None,
+        };
+        if let (true, Some(s)) = (m.from_me, status) {
+            if q::advance_status(&mut *conn, existing.id, s, None)
+                .await?
+                .is_some()
+            {
+                publish_update(state, conn, existing.id).await?;
+            }
+        }
+        return Ok((Outcome::Skipped, keys));
+    }
+    let is_group = types::is_group(&chat_id);
+    let sender = if is_group {
+        m.participant.clone().or_else(|| m.author.clone())
+    } else {
+        Some(chat_id.clone())
+    };
+    let push_name = types::push_name_of(m);
+    let contact = match (&sender, m.from_me && !is_group) {
+        (Some(s), _) => Some(
+            contact_for(
+                state,
+                conn,
+                link,
+                s,
+                if m.from_me {
+                    None
+                } else {
+                    push_name.as_deref()
+                },
+            )
+            .await?,
+        ),
+        (None, _) => None,
+    };
+    let conv_contact = if is_group { None } else { contact.as_ref() };
+    let (conv, created) = conversation_for(conn, link, &chat_id, conv_contact, is_group).await?;
+    let sent_at = ts(m.timestamp);
+
+    // Our own API send, echoed before the worker recorded its WhatsApp id: attach, don't copy.
+    if m.from_me {
+        let echo = sqlx::query_scalar!(
+            r#"select id from messages
+               where conversation_id = $1 and direction = 'out' and wa_message_id is null
+                 and coalesce(body, '') = coalesce($2, '') and created_at > now() - interval '10 minutes'
+               order by created_at limit 1"#,
+            conv.id,
+            m.body
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = echo {
+            q::set_wa_id(&mut *conn, id, &m.id, raw.as_deref()).await?;
+            return Ok((Outcome::Applied, keys));
+        }
+    }
+
+    let (kind, mut meta) = kind_of(m);
+    let media_file = if m.has_media {
+        match fetch_media(state, conn, link, m).await {
+            Ok(f) => f,
+            Err(e) => {
+                meta["media_error"] = json!(e.chars().take(200).collect::<String>());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let reply_to_wa = m.reply_to.as_ref().and_then(|r| r.id.clone());
+    let reply_to = match &reply_to_wa {
+        Some(r) => q::message_by_wa(
+            &mut *conn,
+            link.id,
+            Some(r),
+            raw_id(r).as_deref().or(Some(r)),
+        )
+        .await?
+        .map(|x| x.id),
+        None => None,
+    };
+    if let Some(r) = &reply_to_wa {
+        meta["reply_to_wa_id"] = json!(r);
+    }
+    if is_group {
+        meta["participant"] = json!(sender);
+    }
+    let ack_status = match m.ack {
+        Some(a) if a >= 3 => "read",
+        Some(2) => "delivered",
+        Some(-1) => "failed",
+        _ => "sent",
+    };
+    let inserted = q::insert_message(
+        &mut *conn,
+        NewMessage {
+            conversation: conv.id,
+            direction: if m.from_me { "out" } else { "in" },
+            author_user: m.from_me.then_some(link.agent_id),
+            author_contact: if m.from_me {
+                None
+            } else {
+                contact.as_ref().map(|c| c.id)
+            },
+            kind,
+            body: m.body.as_deref().filter(|b| !b.is_empty()),
+            media_file,
+            meta,
+            reply_to,
+            status: if m.from_me { ack_status } else { "delivered" },
+            link: Some(link.id),
+            wa_message_id: Some(&m.id),
+            wa_key_id: raw.as_deref(),
+            client_id: None,
+            sent_at,
+        },
+    )
+    .await?;
+    let Some(msg) = inserted else {
+        return Ok((Outcome::Skipped, keys));
+    };
+    q::touch_conversation(&mut *conn, conv.id, sent_at).await?;
+    sqlx::query!(
+        "update whatsapp_links set watermark_at = greatest(coalesce(watermark_at, $2), $2) where id = $1",
+        link.id,
+        sent_at
+    )
+    .execute(&mut *conn)
+    .await?;
+    if !is_group || state.config.inbox_groups {
+        chat::publish_message(&mut *conn, &conv, msg.id, "message.created").await?;
+        let conv = q::conversation(&mut *conn, conv.id).await?.unwrap_or(conv);
+        if created || conv.last_message_at == Some(sent_at) {
+            chat::publish_conversation(&mut *conn, &conv).await?;
+        }
+    }
+    Ok((Outcome::Applied, keys))
+}
+
+async fn publish_update(
+    state: &AppState,
+    conn: &mut PgConnection,
+    msg_id: Uuid,
+) -> anyhow::Result<()> {
+    if let Some(msg) = q::message(&mut *conn, msg_id).await? {
+        if let Some(conv) = q::conversation(&mut *conn, msg.conversation_id).await? {
+            if !conv.is_group || state.config.inbox_groups {
+                chat::publish_message(&mut *conn, &conv, msg.id, "message.updated").await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `message.ack`: move an own message's status forward.
+pub async fn apply_ack(
+    state: &AppState,
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    env: &WebhookEnvelope,
+) -> anyhow::Result<Outcome> {
+    let a: AckPayload = env.payload_as()?;
+    let status = match a.level() {
+        Some(-1) => "failed",
+        Some(1) => "sent",
+        Some(2) => "delivered",
+        Some(l) if l >= 3 => "read",
+        _ => return Ok(Outcome::Skipped),
+    };
+    let Some(msg) = q::message_by_wa(&mut *conn, link.id, Some(&a.id), None).await? else {
+        return Ok(Outcome::Deferred(a.id));
+    };
+    let reason = (status == "failed").then_some("whatsapp_error");
+    if q::advance_status(&mut *conn, msg.id, status, reason)
+        .await?
+        .is_some()
+    {
+        publish_update(state, conn, msg.id).await?;
+        Ok(Outcome::Applied)
+    } else {
+        Ok(Outcome::Skipped)
+    }
+}
+
+/// `message.reaction`: one reaction per author per message; empty text removes it.
+pub async fn apply_reaction(
+    state: &AppState,
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    env: &WebhookEnvelope,
+) -> anyhow::Result<Outcome> {
+    let r: ReactionPayload = env.payload_as()?;
+    let target = r.reaction.message_id.clone();
+    let Some(msg) = q::message_by_wa(
+        &mut *conn,
+        link.id,
+        Some(&target),
+        raw_id(&target).as_deref(),
+    )
+    .await?
+    else {
+        return Ok(Outcome::Deferred(target));
+    };
+    let author = if r.from_me {
+        format!("user:{}", link.agent_id)
+    } else {
+        let who = r.participant.clone().or(r.from.clone()).unwrap_or_default();
+        match q::contacts_matching(&mut *conn, link.id, Some(&types::to_cus(&who)), Some(&who))
+            .await?
+            .first()
+        {
+            Some(c) => format!("contact:{}", c.id),
+            None => format!("wa:{who}"),
+        }
+    };
+    q::set_reaction(&mut *conn, msg.id, &author, &r.reaction.text).await?;
+    publish_update(state, conn, msg.id).await?;
+    Ok(Outcome::Applied)
+}
+
+/// `message.revoked`: the message was deleted for everyone.
+pub async fn apply_revoked(
+    state: &AppState,
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    env: &WebhookEnvelope,
+) -> anyhow::Result<Outcome> {
+    let r: RevokedPayload = env.payload_as()?;
+    let serialized = r
+        .before
+        .as_ref()
+        .map(|b| b.id.clone())
+        .filter(|s| !s.is_empty());
+    let raw = r
+        .revoked_message_id
+        .clone()
+        .or_else(|| serialized.as_deref().and_then(raw_id));
+    let Some(key) = raw.clone().or(serialized.clone()) else {
+        return Ok(Outcome::Skipped);
+    };
+    let Some(msg) =
+        q::message_by_wa(&mut *conn, link.id, serialized.as_deref(), raw.as_deref()).await?
+    else {
+        return Ok(Outcome::Deferred(key));
+    };
+    q::mark_deleted(&mut *conn, msg.id).await?;
+    publish_update(state, conn, msg.id).await?;
+    Ok(Outcome::Applied)
+}
+
+/// `message.edited`: new text for an existing message.
+pub async fn apply_edited(
+    state: &AppState,
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    env: &WebhookEnvelope,
+) -> anyhow::Result<Outcome> {
+    let e: EditedPayload = env.payload_as()?;
+    let Some(raw) = e.edited_message_id.clone() else {
+        return Ok(Outcome::Skipped);
+    };
+    let Some(msg) = q::message_by_wa(&mut *conn, link.id, None, Some(&raw)).await? else {
+        return Ok(Outcome::Deferred(raw));
+    };
+    let body = e.message.body.clone().unwrap_or_default();
+    q::edit_body(&mut *conn, msg.id, &body).await?;
+    publish_update(state, conn, msg.id).await?;
+    Ok(Outcome::Applied)
+}
+
+/// `presence.update`: typing / online of the buyer, pushed live (not stored on messages).
+pub async fn apply_presence(
+    conn: &mut PgConnection,
+    link: &LinkRow,
+    env: &WebhookEnvelope,
+) -> anyhow::Result<Outcome> {
+    let p: PresencePayload = env.payload_as()?;
+    let contact = q::contacts_matching(
+        &mut *conn,
+        link.id,
+        Some(&types::to_cus(&p.id)),
+        Some(&p.id),
+    )
+    .await?;
+    let Some(conv) =
+        q::find_wa_conversation(&mut *conn, link.id, &p.id, contact.first().map(|c| c.id)).await?
+    else {
+        return Ok(Outcome::Skipped);
+    };
+    for pr in &p.presences {
+        let state = pr.last_known_presence.as_str();
+        let (kind, data) = match state {
+            "typing" | "recording" | "paused" => (
+                "typing",
+                json!({"conversation_id": conv.id, "who": "contact", "state": state, "typing": state != "paused"}),
+            ),
+            "online" | "offline" => (
+                "presence",
+                json!({"conversation_id": conv.id, "who": "contact", "online": state == "online", "last_seen": pr.last_seen}),
+            ),
+            _ => continue,
+        };
+        crate::realtime::publish(&mut *conn, &[conv.agent_id], kind, &data).await?;
+    }
+    Ok(Outcome::Applied)
+}
