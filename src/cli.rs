@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::service::normalize_email;
 use crate::auth::{password, Role};
-use crate::config::{AdminCommand, LinksCommand, Secret, ServeConfig};
+use crate::config::{AdminCommand, EventsCommand, LinksCommand, Secret, ServeConfig};
 use crate::db;
 
 pub async fn run_admin(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
@@ -177,6 +177,40 @@ pub async fn run_links(config: ServeConfig, command: LinksCommand) -> anyhow::Re
             println!("restarting {id}");
             // Let the reconcile kicked by the restart finish before the process exits.
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+    Ok(())
+}
+
+/// `puente events …`.
+pub async fn run_events(config: ServeConfig, command: EventsCommand) -> anyhow::Result<()> {
+    config.validate()?;
+    let pool = db::connect(config.db.database_url.expose(), 4).await?;
+    db::migrate(&pool).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let app = crate::app::App::build_with_pool(config, pool, listener);
+    let state = app.state().clone();
+    match command {
+        EventsCommand::Replay { link, since } => {
+            db::links::find(&state.db, link)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .context("no such link")?;
+            let n = crate::ingest::apply::replay(&state, link, since).await?;
+            let audit = db::audit::Entry {
+                actor: None,
+                actor_role: Some("cli"),
+                action: "events.replay",
+                target_type: Some("whatsapp_link"),
+                target_id: Some(link.to_string()),
+                ok: true,
+                detail: serde_json::json!({"replayed": n, "since": since}),
+                ip: None,
+            };
+            db::audit::record(&state.db, audit)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("replayed {n} event(s) of link {link}");
         }
     }
     Ok(())

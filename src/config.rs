@@ -90,6 +90,13 @@ pub enum Command {
         #[command(subcommand)]
         command: LinksCommand,
     },
+    /// Stored WAHA webhook events.
+    Events {
+        #[command(flatten)]
+        config: Box<ServeConfig>,
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Administrative tasks.
     Admin {
         #[command(flatten)]
@@ -110,6 +117,18 @@ pub enum LinksCommand {
     /// Print the URL of the emulator's simulated phone for a link (emulator image only;
     /// the URL carries the link's WAHA API key: keep it to yourself).
     Phone { id: uuid::Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Re-apply a link's stored events (idempotent), oldest first.
+    Replay {
+        #[arg(long)]
+        link: uuid::Uuid,
+        /// Only events received since this time (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

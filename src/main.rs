@@ -24,6 +24,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Links { config, command } => puente::cli::run_links(*config, command).await,
+        Command::Events { config, command } => puente::cli::run_events(*config, command).await,
         Command::Admin { db, command } => {
             let pool = puente::db::connect(db.database_url.expose(), 2)
                 .await

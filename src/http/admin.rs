@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/links/{id}/restart", post(restart_link))
         .route("/admin/links/{id}/stop", post(stop_link))
         .route("/admin/links/{id}", delete(delete_link))
+        .route("/admin/links/{id}/events/replay", post(replay_events))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -301,4 +302,45 @@ pub async fn list_audit(
         return Err(AppError::invalid("limit", "must be between 1 and 500"));
     }
     Ok(AppJson(db::audit::list(&state.db, q.before, limit).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Only events received since this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Replayed {
+    pub replayed: usize,
+}
+
+/// Re-apply a link's stored webhook events (idempotent). Operators only; audited.
+#[utoipa::path(post, path = "/api/v1/admin/links/{id}/events/replay", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = ReplayRequest,
+    responses((status = 200, body = Replayed), (status = 404, body = Problem)))]
+pub async fn replay_events(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    ClientIp(ip): ClientIp,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(req): AppJson<ReplayRequest>,
+) -> Result<AppJson<Replayed>> {
+    let link = live_link(&state, id).await?;
+    let n = crate::ingest::apply::replay(&state, link.id, req.since)
+        .await
+        .map_err(AppError::Internal)?;
+    let entry = db::audit::Entry {
+        actor: Some(op.id),
+        actor_role: Some(op.role.as_str()),
+        action: "events.replay",
+        target_type: Some("whatsapp_link"),
+        target_id: Some(id.to_string()),
+        ok: true,
+        detail: serde_json::json!({"replayed": n, "since": req.since}),
+        ip: Some(&ip),
+    };
+    db::audit::record(&state.db, entry).await?;
+    Ok(AppJson(Replayed { replayed: n }))
 }

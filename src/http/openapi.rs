@@ -23,7 +23,7 @@ use crate::app::AppState;
         super::conversations::list_messages, super::conversations::send_message, super::conversations::mark_read,
         super::conversations::react, super::conversations::upload_file, super::conversations::download_file,
         super::admin::list_audit, super::admin::list_links, super::admin::link_logs, super::admin::restart_link,
-        super::admin::stop_link, super::admin::delete_link,
+        super::admin::stop_link, super::admin::delete_link, super::admin::replay_events,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError, crate::auth::Role)),
     modifiers(&BearerAuth),

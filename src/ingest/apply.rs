@@ -187,3 +187,28 @@ pub async fn sweep(state: &AppState) {
         apply_stored(state, id).await;
     }
 }
+
+/// Re-apply a link's stored events (all but malformed ones), oldest first, optionally only
+/// those received since a time. Safe at any time: applying is idempotent. Returns how many
+/// events were replayed.
+pub async fn replay(
+    state: &AppState,
+    link: Uuid,
+    since: Option<chrono::DateTime<Utc>>,
+) -> anyhow::Result<usize> {
+    let mut ids = sqlx::query_scalar!(
+        r#"update waha_events set status = 'pending', attempts = 0, error = null, refers_to = null
+           where link_id = $1 and status in ('applied', 'skipped', 'failed', 'deferred')
+             and ($2::timestamptz is null or received_at >= $2)
+           returning id"#,
+        link,
+        since
+    )
+    .fetch_all(&state.db)
+    .await?;
+    ids.sort_unstable();
+    for id in &ids {
+        apply_stored(state, *id).await;
+    }
+    Ok(ids.len())
+}

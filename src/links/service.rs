@@ -669,7 +669,41 @@ async fn create_and_start(state: &AppState, link: &LinkRow) -> Result<()> {
         tracing::warn!(link = %link.id, "container was missing; re-created it on the same volume");
     }
     transition(state, link.id, LinkStatus::Starting, None, None, None).await?;
+    if let Some(config) = session_config(&link.engine) {
+        let state = state.clone();
+        let link = link.clone();
+        tokio::spawn(async move { configure_session(&state, &link, config).await });
+    }
     Ok(())
+}
+
+/// Session settings Puente needs beyond WAHA's defaults: NOWEB keeps no message history
+/// unless its store is enabled, and the catch-up after downtime reads that history.
+/// (GOWS stores messages by default; WEBJS reads them from WhatsApp Web.)
+pub fn session_config(engine: &str) -> Option<serde_json::Value> {
+    (engine == "NOWEB").then(
+        || json!({"noweb": {"store": {"enabled": true, "fullSync": false}, "markOnline": true}}),
+    )
+}
+
+/// Apply the session config as soon as the new container answers (while the session is
+/// still starting, so the restart a config change causes costs no QR code).
+async fn configure_session(state: &AppState, link: &LinkRow, config: serde_json::Value) {
+    for _ in 0..100 {
+        if let Ok(c) = client(state, link).await {
+            if c.ping().await.is_ok() {
+                match c.ensure_started(Some(config)).await {
+                    Ok(_) => tracing::info!(link = %link.id, "session history storage enabled"),
+                    Err(e) => {
+                        tracing::warn!(link = %link.id, error = %e, "could not configure the session")
+                    }
+                }
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::warn!(link = %link.id, "the new container never answered; session not configured");
 }
 
 /// For a running container: catch up a status we may have missed, and probe silent links.

@@ -755,3 +755,169 @@ fn the_webhook_parser_never_panics_on_arbitrary_input() {
         }
     }
 }
+
+#[sqlx::test]
+async fn one_person_by_phone_and_by_lid_is_one_contact(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |_| {}).await;
+    let (agent, link) = working_link(&app).await;
+    app.phone(
+        &link,
+        "inbound",
+        &json!({"from": "34600000008@c.us", "pushName": "Marta", "body": "por teléfono"}),
+    )
+    .await;
+    let conv = wait_conversation(&app, &agent.access).await;
+    // WAHA knows the @lid of this phone now; the next message arrives under it.
+    let (base, key) = app.emulator(&link).await;
+    let map: Value = app
+        .client
+        .get(format!("{base}/api/default/lids/pn/34600000008"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lid = map["lid"]
+        .as_str()
+        .expect("the emulator maps seen phones to a lid")
+        .to_string();
+    app.phone(
+        &link,
+        "inbound",
+        &json!({"from": lid, "pushName": "Marta", "body": "por lid"}),
+    )
+    .await;
+    wait_messages(
+        &app,
+        &agent.access,
+        &conv,
+        "both in one conversation",
+        |m| m.len() == 2,
+    )
+    .await;
+    assert_eq!(conversations(&app, &agent.access).await.len(), 1);
+    let (n, wa, l): (i64, Option<String>, Option<String>) =
+        sqlx::query_as("select count(*) over (), wa_id, lid from contacts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 1, "one contact");
+    assert_eq!(wa.as_deref(), Some("34600000008@c.us"));
+    assert_eq!(l.as_deref(), Some(lid.as_str()));
+}
+
+#[sqlx::test]
+async fn stored_events_can_be_replayed_without_doubling(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool.clone(), |_| {}).await;
+    let (agent, link) = working_link(&app).await;
+    for i in 0..3 {
+        app.phone(
+            &link,
+            "inbound",
+            &json!({"from": "34600000002@c.us", "body": format!("m{i}")}),
+        )
+        .await;
+    }
+    let conv = wait_conversation(&app, &agent.access).await;
+    wait_messages(&app, &agent.access, &conv, "3", |m| m.len() == 3).await;
+    // Lose the applied state (as after restoring an old backup of the messages).
+    sqlx::query("delete from messages")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let op = app.operator("ops@puente.example").await;
+    expect_problem(
+        app.post(
+            &format!("/api/v1/admin/links/{link}/events/replay"),
+            &json!({}),
+            Some(&agent.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+    )
+    .await;
+    let r = expect_status(
+        app.post(
+            &format!("/api/v1/admin/links/{link}/events/replay"),
+            &json!({}),
+            Some(&op.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(r["replayed"].as_u64().unwrap() >= 3, "{r}");
+    wait_messages(&app, &agent.access, &conv, "back", |m| m.len() == 3).await;
+    // Again, from the command line: nothing doubles.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_puente"))
+        .args(["events", "replay", "--link", &link])
+        .env("DATABASE_URL", crate::cli::database_url(&pool))
+        .env(
+            "PUENTE_JWT_SECRET",
+            "test-secret-test-secret-test-secret-0123456789",
+        )
+        .env(
+            "PUENTE_MASTER_SECRET",
+            "test-master-secret-test-master-secret-0123456789",
+        )
+        .env("PUENTE_SUPERVISE", "false")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed"));
+    assert_eq!(messages(&app, &agent.access, &conv).await.len(), 3);
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'events.replay'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 2);
+}
+
+#[sqlx::test]
+async fn noweb_links_get_their_message_store_enabled(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |c| c.waha.waha_engine = "NOWEB".into()).await;
+    let admin = app
+        .register_admin("admin@costa.example", "Costa Homes")
+        .await;
+    let agent = app.register_agent(&admin, "diego@costa.example").await;
+    let body = expect_status(
+        app.post("/api/v1/whatsapp/links", &json!({}), Some(&agent.access))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = body["id"].as_str().unwrap().to_string();
+    app.wait_link(&agent.access, &id, "scan_qr", |l| l["status"] == "scan_qr")
+        .await;
+    let (base, key) = app.emulator(&id).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s: Value = app
+            .client
+            .get(format!("{base}/api/sessions/default"))
+            .header("x-api-key", &key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if s["config"]["noweb"]["store"]["enabled"] == true {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "store never enabled: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
