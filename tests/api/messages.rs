@@ -921,3 +921,85 @@ async fn noweb_links_get_their_message_store_enabled(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+#[sqlx::test]
+async fn agents_send_uploaded_files_as_whatsapp_media(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |_| {}).await;
+    let (agent, link) = working_link(&app).await;
+    app.phone(
+        &link,
+        "inbound",
+        &json!({"from": "34600000002@c.us", "body": "¿Tienes fotos?"}),
+    )
+    .await;
+    let conv = wait_conversation(&app, &agent.access).await;
+    // A tiny real PNG.
+    let png = {
+        let img = image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 30]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let resp = app
+        .client
+        .post(app.url("/api/v1/files?name=salon.png"))
+        .bearer_auth(&agent.access)
+        .header("content-type", "image/png")
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap();
+    let file = expect_status(resp, StatusCode::CREATED).await;
+    // Types outside the allowed list are refused.
+    let bad = app
+        .client
+        .post(app.url("/api/v1/files"))
+        .bearer_auth(&agent.access)
+        .header("content-type", "application/x-msdownload")
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .unwrap();
+    expect_problem(
+        bad,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let sent = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({"client_id": "photo-1", "body": "El salón", "file_id": file["id"]}),
+            Some(&agent.access),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(sent["kind"], "image");
+    let id = sent["id"].as_str().unwrap().to_string();
+    wait_messages(&app, &agent.access, &conv, "image sent", |m| {
+        m.iter()
+            .any(|x| x["id"] == id.as_str() && x["status"] != "pending")
+    })
+    .await;
+    let on_phone = sent_by_api(&app, &link).await;
+    let images: Vec<&Value> = on_phone
+        .iter()
+        .filter(|s| s["endpoint"] == "sendImage")
+        .collect();
+    assert_eq!(images.len(), 1, "{on_phone:#?}");
+    assert!(images[0].to_string().contains("El salón"));
+    // Another agent cannot send someone else's upload.
+    let admin = app.register_admin("x@other.example", "Other").await;
+    expect_problem(
+        app.get(
+            &format!("/api/v1/files/{}", file["id"].as_str().unwrap()),
+            Some(&admin.access),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
