@@ -7,6 +7,7 @@
 //!
 //! Layout: [`outbox`] (the worker that sends agents' WhatsApp messages through WAHA).
 
+pub mod inbox;
 pub mod outbox;
 
 use chrono::{DateTime, Utc};

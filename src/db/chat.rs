@@ -231,6 +231,8 @@ pub struct MessageRow {
     pub reply_to_id: Option<Uuid>,
     pub status: String,
     pub failure_reason: Option<String>,
+    /// An internal note: agency staff only.
+    pub internal: bool,
     pub link_id: Option<Uuid>,
     pub wa_message_id: Option<String>,
     pub wa_key_id: Option<String>,
@@ -273,7 +275,7 @@ pub async fn insert_message(
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
            on conflict do nothing
            returning id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                     meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                     meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                      sent_at, created_at, edited_at, deleted_at"#,
         Uuid::now_v7(),
         m.conversation,
@@ -300,7 +302,7 @@ pub async fn message(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Message
     Ok(sqlx::query_as!(
         MessageRow,
         r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                  meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                  meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages where id = $1"#,
         id
@@ -319,7 +321,7 @@ pub async fn message_by_wa(
     Ok(sqlx::query_as!(
         MessageRow,
         r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                  meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                  meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages
            where link_id = $1 and (($2::text is not null and wa_message_id = $2) or ($3::text is not null and wa_key_id = $3))
@@ -340,7 +342,7 @@ pub async fn message_by_client_id(
     Ok(sqlx::query_as!(
         MessageRow,
         r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                  meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                  meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages where author_user_id = $1 and client_id = $2"#,
         author,
@@ -367,7 +369,7 @@ pub async fn advance_status(
                or ($2 = 'failed' and status in ('pending', 'sent'))
            ) and status <> $2
            returning id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                     meta, reply_to_id, status, failure_reason, link_id, wa_message_id, wa_key_id, client_id,
+                     meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                      sent_at, created_at, edited_at, deleted_at"#,
         id,
         status,

@@ -17,7 +17,8 @@ use super::extract::{AppJson, AppPath, AppQuery};
 use crate::app::AppState;
 use crate::auth::extract::AuthUser;
 use crate::auth::Role;
-use crate::chat::{self, outbox, ConversationDto, MessageDto};
+use crate::chat::inbox::ConversationView;
+use crate::chat::{self, outbox, MessageDto};
 use crate::db::chat::{self as q, ConversationRow, NewMessage};
 use crate::error::{AppError, Problem, Result};
 
@@ -40,7 +41,7 @@ const UPLOAD_TYPES: &[&str] = &[
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/conversations", get(list_conversations))
+        .route("/conversations", get(list_conversations).post(super::inbox::start_conversation))
         .route("/conversations/{id}", get(get_conversation))
         .route(
             "/conversations/{id}/messages",
@@ -84,11 +85,19 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     /// Cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// `whatsapp` or `in_app`.
+    pub channel: Option<String>,
+    /// `open`, `archived` or `closed` (default: open and archived).
+    pub status: Option<String>,
+    /// Only conversations with something unread.
+    pub unread: Option<bool>,
+    /// Only conversations about this listing.
+    pub property_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationPage {
-    pub items: Vec<ConversationDto>,
+    pub items: Vec<ConversationView>,
     pub next_cursor: Option<String>,
 }
 
@@ -102,7 +111,8 @@ fn parse_cursor(c: &str) -> Result<(DateTime<Utc>, Uuid)> {
     ))
 }
 
-/// The caller's conversations, newest activity first.
+/// The caller's conversations, newest activity first, with unread counts, the last
+/// message's preview and who is on the other side.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = ConversationPage), (status = 401, body = Problem)))]
 pub async fn list_conversations(
@@ -120,56 +130,83 @@ pub async fn list_conversations(
     if !(1..=100).contains(&limit) {
         return Err(AppError::invalid("limit", "must be between 1 and 100"));
     }
-    let (c_at, c_id) = match lq.cursor.as_deref() {
+    if lq.channel.as_deref().is_some_and(|c| !matches!(c, "whatsapp" | "in_app")) {
+        return Err(AppError::invalid("channel", "must be whatsapp or in_app"));
+    }
+    if lq.status.as_deref().is_some_and(|c| !matches!(c, "open" | "archived" | "closed")) {
+        return Err(AppError::invalid("status", "must be open, archived or closed"));
+    }
+    let (mut c_at, mut c_id) = match lq.cursor.as_deref() {
         Some(c) => {
             let (t, i) = parse_cursor(c)?;
             (Some(t), Some(i))
         }
         None => (None, None),
     };
-    let ids = sqlx::query!(
-        r#"select id, coalesce(last_message_at, created_at) as "at!" from conversations
-           where (($1 = 'agent' and agent_id = $2) or ($1 = 'agency_admin' and agency_id = $3) or ($1 = 'buyer' and buyer_id = $2))
-             and (not is_group or $4)
-             and ($5::timestamptz is null or (coalesce(last_message_at, created_at), id) < ($5, $6))
-           order by coalesce(last_message_at, created_at) desc, id desc limit $7"#,
-        user.role.as_str(),
-        user.id,
-        user.agency_id,
-        state.config.inbox_groups,
-        c_at,
-        c_id,
-        limit
-    )
-    .fetch_all(&state.db)
-    .await?;
-    let next_cursor = (ids.len() as i64 == limit)
-        .then(|| {
-            ids.last()
-                .map(|r| format!("{}_{}", r.at.timestamp_micros(), r.id))
-        })
-        .flatten();
     let mut conn = state.db.acquire().await?;
-    let mut items = Vec::with_capacity(ids.len());
-    for r in &ids {
-        if let Some(dto) = chat::conversation_dto(&mut conn, r.id).await? {
-            items.push(dto);
+    let mut items = Vec::new();
+    let mut next_cursor = None;
+    // With `unread=true` some rows are filtered after the fact: keep reading pages.
+    for _ in 0..20 {
+        let rows = sqlx::query!(
+            r#"select id, coalesce(last_message_at, created_at) as "at!" from conversations
+               where (($1 = 'agent' and agent_id = $2) or ($1 = 'agency_admin' and agency_id = $3) or ($1 = 'buyer' and buyer_id = $2))
+                 and (not is_group or $4)
+                 and ($5::timestamptz is null or (coalesce(last_message_at, created_at), id) < ($5, $6))
+                 and ($8::text is null or channel = $8)
+                 and (case when $9::text is null then status <> 'closed' else status = $9 end)
+                 and ($10::uuid is null or property_id = $10)
+               order by coalesce(last_message_at, created_at) desc, id desc limit $7"#,
+            user.role.as_str(),
+            user.id,
+            user.agency_id,
+            state.config.inbox_groups,
+            c_at,
+            c_id,
+            limit,
+            lq.channel,
+            lq.status,
+            lq.property_id
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let full = rows.len() as i64 == limit;
+        for r in &rows {
+            c_at = Some(r.at);
+            c_id = Some(r.id);
+            if items.len() as i64 == limit {
+                break;
+            }
+            let Some(conv) = q::conversation(&mut *conn, r.id).await? else { continue };
+            if let Some(v) = chat::inbox::view(&mut conn, &user, &conv).await? {
+                if lq.unread == Some(true) && v.unread_count == 0 {
+                    continue;
+                }
+                items.push(v);
+                next_cursor = Some(format!("{}_{}", r.at.timestamp_micros(), r.id));
+            }
+        }
+        if !full || items.len() as i64 == limit {
+            if !full || items.len() as i64 != limit {
+                next_cursor = None;
+            }
+            break;
         }
     }
     Ok(AppJson(ConversationPage { items, next_cursor }))
 }
 
-/// One conversation.
+/// One conversation, as the caller sees it.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, body = ConversationDto), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = ConversationView), (status = 404, body = Problem)))]
 pub async fn get_conversation(
     State(state): State<AppState>,
     user: AuthUser,
     AppPath(id): AppPath<Uuid>,
-) -> Result<AppJson<ConversationDto>> {
+) -> Result<AppJson<ConversationView>> {
     let conv = visible(&state, &user, id).await?;
     let mut conn = state.db.acquire().await?;
-    chat::conversation_dto(&mut conn, conv.id)
+    chat::inbox::view(&mut conn, &user, &conv)
         .await?
         .map(AppJson)
         .ok_or(AppError::NotFound)
@@ -179,11 +216,16 @@ pub async fn get_conversation(
 pub struct MessagesQueryParams {
     /// Messages older than this message id.
     pub before: Option<Uuid>,
+    /// Messages newer than this message id (then oldest first).
+    pub after: Option<Uuid>,
     /// 1–200, default 50.
     pub limit: Option<i64>,
+    /// Staff: include the related conversations on the other channel (one timeline for the
+    /// same person on WhatsApp and in the app).
+    pub merged: Option<bool>,
 }
 
-/// A conversation's messages, newest first.
+/// A conversation's messages, newest first (or oldest first after `after`).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])),
     params(("id" = Uuid, Path), MessagesQueryParams), responses((status = 200, body = Vec<MessageDto>), (status = 404, body = Problem)))]
 pub async fn list_messages(
@@ -197,20 +239,44 @@ pub async fn list_messages(
     if !(1..=200).contains(&limit) {
         return Err(AppError::invalid("limit", "must be between 1 and 200"));
     }
+    if mq.before.is_some() && mq.after.is_some() {
+        return Err(AppError::invalid("after", "use either before or after"));
+    }
     let internal_ok = user.role != Role::Buyer;
+    let mut conn = state.db.acquire().await?;
+    let mut convs = vec![conv.id];
+    if mq.merged == Some(true) && internal_ok {
+        convs.extend(chat::inbox::related(&mut conn, &conv).await?);
+    }
+    let anchor = match mq.before.or(mq.after) {
+        Some(m) => Some(
+            sqlx::query!("select sent_at, id from messages where id = $1 and conversation_id = any($2)", m, &convs)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| AppError::invalid("before", "no such message in this conversation"))?,
+        ),
+        None => None,
+    };
+    let (a_at, a_id) = (anchor.as_ref().map(|a| a.sent_at), anchor.as_ref().map(|a| a.id));
+    let after = mq.after.is_some();
     let ids = sqlx::query_scalar!(
         r#"select m.id from messages m
-           where m.conversation_id = $1 and (not m.internal or $2)
-             and ($3::uuid is null or (m.sent_at, m.id) < (select sent_at, id from messages where id = $3 and conversation_id = $1))
-           order by m.sent_at desc, m.id desc limit $4"#,
-        conv.id,
+           where m.conversation_id = any($1) and (not m.internal or $2)
+             and ($3::timestamptz is null
+                  or ($6 and (m.sent_at, m.id) > ($3, $4))
+                  or (not $6 and (m.sent_at, m.id) < ($3, $4)))
+           order by case when $6 then m.sent_at end asc, case when $6 then m.id end asc,
+                    m.sent_at desc, m.id desc
+           limit $5"#,
+        &convs,
         internal_ok,
-        mq.before,
-        limit
+        a_at,
+        a_id,
+        limit,
+        after
     )
-    .fetch_all(&state.db)
+    .fetch_all(&mut *conn)
     .await?;
-    let mut conn = state.db.acquire().await?;
     Ok(AppJson(chat::message_dtos(&mut conn, &ids).await?))
 }
 
@@ -251,17 +317,16 @@ pub async fn send_message(
     AppJson(req): AppJson<SendRequest>,
 ) -> Result<(StatusCode, AppJson<MessageDto>)> {
     let conv = visible(&state, &user, id).await?;
-    if conv.channel != "whatsapp" {
-        return Err(AppError::conflict(
-            "channel_not_supported",
-            "In-app conversations are not available yet.",
-        ));
-    }
-    if conv.agent_id != user.id {
+    let in_app = conv.channel == "in_app";
+    let participant = conv.agent_id == user.id || (in_app && conv.buyer_id == Some(user.id));
+    if !participant {
         return Err(AppError::forbidden(
             "not_your_conversation",
-            "Only the conversation's agent can write on WhatsApp.",
+            "Only the conversation's agent (and, in the app, its buyer) can write here.",
         ));
+    }
+    if conv.status == "closed" {
+        return Err(AppError::conflict("conversation_closed", "This conversation is closed."));
     }
     let client_id = req.client_id.trim();
     let mut errors = Vec::new();
@@ -317,13 +382,31 @@ pub async fn send_message(
         ),
         None => None,
     };
-    let link = conv.link_id.ok_or_else(|| {
-        AppError::conflict(
-            "link_deleted",
-            "This conversation's WhatsApp link was deleted.",
-        )
-    })?;
+    let link = match (in_app, conv.link_id) {
+        (true, _) => None,
+        (false, Some(l)) => Some(l),
+        (false, None) => {
+            return Err(AppError::conflict(
+                "link_deleted",
+                "This conversation's WhatsApp link was deleted.",
+            ))
+        }
+    };
     let mut tx = state.db.begin().await?;
+    if in_app {
+        if let Some(other) = super::inbox::other_side(&conv, user.id) {
+            let blocked = sqlx::query_scalar!(
+                r#"select exists(select 1 from blocks where blocker_id = $1 and blocked_id = $2) as "b!""#,
+                other,
+                user.id
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if blocked {
+                return Err(AppError::forbidden("blocked", "You cannot write to this person."));
+            }
+        }
+    }
     let inserted = q::insert_message(
         &mut *tx,
         NewMessage {
@@ -336,8 +419,8 @@ pub async fn send_message(
             media_file: req.file_id,
             meta: json!({}),
             reply_to,
-            status: "pending",
-            link: Some(link),
+            status: if in_app { "sent" } else { "pending" },
+            link,
             wa_message_id: None,
             wa_key_id: None,
             client_id: Some(client_id),
@@ -357,17 +440,19 @@ pub async fn send_message(
             .ok_or(AppError::NotFound)?;
         return Ok((StatusCode::OK, AppJson(dto)));
     };
-    let deadline = Utc::now()
-        + chrono::Duration::seconds(i64::try_from(state.config.send_deadline_secs).unwrap_or(600));
-    outbox::enqueue(
-        &mut tx,
-        outbox::SEND,
-        Some(msg.id),
-        Some(link),
-        json!({}),
-        Some(deadline),
-    )
-    .await?;
+    if let Some(link) = link {
+        let deadline = Utc::now()
+            + chrono::Duration::seconds(i64::try_from(state.config.send_deadline_secs).unwrap_or(600));
+        outbox::enqueue(
+            &mut tx,
+            outbox::SEND,
+            Some(msg.id),
+            Some(link),
+            json!({}),
+            Some(deadline),
+        )
+        .await?;
+    }
     q::touch_conversation(&mut *tx, conv.id, msg.sent_at).await?;
     chat::publish_message(&mut tx, &conv, msg.id, "message.created").await?;
     chat::publish_conversation(&mut tx, &conv).await?;
@@ -396,15 +481,27 @@ pub async fn mark_read(
     AppPath(id): AppPath<Uuid>,
     AppJson(req): AppJson<ReadRequest>,
 ) -> Result<StatusCode> {
-    let conv = visible(&state, &user, id).await?;
-    let upto = match req.up_to {
+    mark_read_as(&state, &user, id, req.up_to).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mark a conversation read for `user` up to a message (default: the newest), announce it,
+/// and on WhatsApp queue the blue ticks. Shared by the HTTP handler and the WebSocket.
+pub async fn mark_read_as(
+    state: &AppState,
+    user: &AuthUser,
+    conv_id: Uuid,
+    up_to: Option<Uuid>,
+) -> Result<()> {
+    let conv = visible(state, user, conv_id).await?;
+    let upto = match up_to {
         Some(m) => q::message(&state.db, m).await?.filter(|x| x.conversation_id == conv.id).ok_or_else(|| AppError::invalid("up_to", "no such message in this conversation"))?,
         None => match sqlx::query_scalar!("select id from messages where conversation_id = $1 order by sent_at desc, id desc limit 1", conv.id)
             .fetch_optional(&state.db)
             .await?
         {
             Some(m) => q::message(&state.db, m).await?.ok_or(AppError::NotFound)?,
-            None => return Ok(StatusCode::NO_CONTENT),
+            None => return Ok(()),
         },
     };
     let mut tx = state.db.begin().await?;
@@ -451,7 +548,7 @@ pub async fn mark_read(
     .await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -588,7 +685,8 @@ pub async fn upload_file(
     ))
 }
 
-/// Download a file: your own upload, or media of a conversation you can see.
+/// Download a file: your own upload, media of a conversation you can see, or a photo of a
+/// listing you can see.
 #[utoipa::path(get, path = "/api/v1/files/{id}", tag = "conversations", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200), (status = 404, body = Problem)))]
 pub async fn download_file(
@@ -616,6 +714,13 @@ pub async fn download_file(
                 }
             }
         }
+    }
+    if !allowed {
+        // A listing's photo: public while the listing is active, else for its agency's staff.
+        allowed = crate::db::properties::listings_with_photo(&state.db, id)
+            .await?
+            .iter()
+            .any(|l| super::properties::can_see(&user, &l.status, l.agency_id));
     }
     if !allowed {
         return Err(AppError::NotFound);

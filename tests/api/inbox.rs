@@ -1,0 +1,810 @@
+//! One inbox: in-app conversations about listings, live on both sides, with read receipts,
+//! edit/delete while unread, notes, archive/close, reassignment, search and the
+//! cross-channel view — and who may see what.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{expect_problem, expect_status, Session, TestApp, Ws};
+
+struct World {
+    admin: Session,
+    agent: Session,
+    agent2: Session,
+    buyer: Session,
+    buyer2: Session,
+    property: Uuid,
+}
+
+async fn world(app: &TestApp) -> World {
+    let admin = app
+        .register_admin("admin@costa.example", "Costa Homes")
+        .await;
+    let agent = app.register_agent(&admin, "diego@costa.example").await;
+    let agent2 = app.register_agent(&admin, "eva@costa.example").await;
+    let buyer = app.register_buyer("bea@example.com").await;
+    let buyer2 = app.register_buyer("bob@example.com").await;
+    let property = Uuid::now_v7();
+    sqlx::query(
+        "insert into properties (id, agency_id, agent_id, title, description, price_cents, city, property_type)
+         select $1, agency_id, id, 'Ático en la calle Mayor', 'Luminoso, con terraza', 35000000, 'Madrid', 'apartment' from users where id = $2",
+    )
+    .bind(property)
+    .bind(agent.id.parse::<Uuid>().unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    World {
+        admin,
+        agent,
+        agent2,
+        buyer,
+        buyer2,
+        property,
+    }
+}
+
+async fn start(app: &TestApp, buyer: &Session, property: Uuid) -> (StatusCode, Value) {
+    let resp = app
+        .post(
+            "/api/v1/conversations",
+            &json!({"property_id": property}),
+            Some(&buyer.access),
+        )
+        .await;
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+async fn send(app: &TestApp, who: &Session, conv: &str, client_id: &str, body: &str) -> Value {
+    expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({"client_id": client_id, "body": body}),
+            Some(&who.access),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+#[sqlx::test]
+async fn a_buyer_and_an_agent_talk_live_in_the_app(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let (status, conv) = start(&app, &w.buyer, w.property).await;
+    assert_eq!(status, StatusCode::CREATED, "{conv}");
+    assert_eq!(conv["channel"], "in_app");
+    assert_eq!(conv["counterpart"]["kind"], "agent");
+    assert_eq!(conv["property_title"], "Ático en la calle Mayor");
+    let id = conv["id"].as_str().unwrap().to_string();
+    let (status, again) = start(&app, &w.buyer, w.property).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        again["id"],
+        id.as_str(),
+        "one conversation per buyer, listing and agent"
+    );
+
+    let mut agent_ws = Ws::connect(&app, &w.agent.access, None).await;
+    let mut buyer_ws = Ws::connect(&app, &w.buyer.access, None).await;
+    agent_ws.next(5).await;
+    buyer_ws.next(5).await;
+
+    let m = send(
+        &app,
+        &w.buyer,
+        &id,
+        "b-1",
+        "Hola, ¿se puede visitar el sábado?",
+    )
+    .await;
+    assert_eq!(m["status"], "sent");
+    let got = agent_ws
+        .wait(10, "message.created", |v| v["type"] == "message.created")
+        .await;
+    assert_eq!(
+        got["data"]["message"]["body"],
+        "Hola, ¿se puede visitar el sábado?"
+    );
+    let list = expect_status(
+        app.get("/api/v1/conversations", Some(&w.agent.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let item = &list["items"][0];
+    assert_eq!(item["unread_count"], 1);
+    assert_eq!(
+        item["last_message"]["preview"],
+        "Hola, ¿se puede visitar el sábado?"
+    );
+    assert_eq!(item["counterpart"]["kind"], "buyer");
+    assert_eq!(item["counterpart"]["name"], "Bea Buyer");
+    let unread = expect_status(
+        app.get("/api/v1/unread-count", Some(&w.agent.access)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(unread, json!({"conversations": 1, "messages": 1}));
+
+    let reply = send(&app, &w.agent, &id, "a-1", "¡Claro! A las 11.").await;
+    let heard = buyer_ws
+        .wait(10, "reply", |v| {
+            v["type"] == "message.created" && v["data"]["message"]["body"] == "¡Claro! A las 11."
+        })
+        .await;
+    assert_eq!(heard["data"]["message"]["id"], reply["id"]);
+    // The agent reads: the buyer sees the receipt.
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/conversations/{id}/read"),
+            &json!({}),
+            Some(&w.agent.access)
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    let read = buyer_ws
+        .wait(10, "read receipt", |v| v["type"] == "read")
+        .await;
+    assert_eq!(read["data"]["user_id"], w.agent.id.as_str());
+    let unread = expect_status(
+        app.get("/api/v1/unread-count", Some(&w.agent.access)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(unread["messages"], 0);
+
+    // 5,000 characters at most; text is stored verbatim (never rendered as HTML).
+    let e = expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "b-2", "body": "x".repeat(5001)}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(e["errors"][0]["field"], "body");
+    let html = send(&app, &w.buyer, &id, "b-3", "<script>alert(1)</script>").await;
+    assert_eq!(html["body"], "<script>alert(1)</script>");
+
+    // Nobody else reads it.
+    for who in [&w.buyer2, &w.agent2] {
+        expect_problem(
+            app.get(&format!("/api/v1/conversations/{id}"), Some(&who.access))
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+        expect_problem(
+            app.get(
+                &format!("/api/v1/conversations/{id}/messages"),
+                Some(&who.access),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+        expect_problem(
+            app.post(
+                &format!("/api/v1/conversations/{id}/messages"),
+                &json!({"client_id": "x", "body": "x"}),
+                Some(&who.access),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    // The agency admin sees it but cannot write as the agent.
+    expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(&w.admin.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "x", "body": "x"}),
+            Some(&w.admin.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "not_your_conversation",
+    )
+    .await;
+    let op = app.operator("ops@puente.example").await;
+    expect_problem(
+        app.get("/api/v1/conversations", Some(&op.access)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+    )
+    .await;
+    expect_problem(
+        app.get(
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(&op.access),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_problem(
+        app.get("/api/v1/conversations", None).await,
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+    )
+    .await;
+    // Only buyers start conversations, only about active listings.
+    expect_problem(
+        app.post(
+            "/api/v1/conversations",
+            &json!({"property_id": w.property}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+    )
+    .await;
+    expect_problem(
+        app.post(
+            "/api/v1/conversations",
+            &json!({"property_id": Uuid::now_v7()}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn own_messages_can_change_only_while_unread(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = send(&app, &w.buyer, &id, "1", "Hola").await;
+    let fid = first["id"].as_str().unwrap();
+    let edited = expect_status(
+        app.patch(
+            &format!("/api/v1/conversations/{id}/messages/{fid}"),
+            &json!({"body": "Hola, buenas"}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(edited["body"], "Hola, buenas");
+    assert!(edited["edited_at"].is_string());
+    // Not someone else's.
+    expect_problem(
+        app.patch(
+            &format!("/api/v1/conversations/{id}/messages/{fid}"),
+            &json!({"body": "hack"}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "not_your_message",
+    )
+    .await;
+    // Once read, frozen.
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/conversations/{id}/read"),
+            &json!({}),
+            Some(&w.agent.access)
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    expect_problem(
+        app.patch(
+            &format!("/api/v1/conversations/{id}/messages/{fid}"),
+            &json!({"body": "changed"}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "already_read",
+    )
+    .await;
+    expect_problem(
+        app.delete(
+            &format!("/api/v1/conversations/{id}/messages/{fid}"),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "already_read",
+    )
+    .await;
+    // A newer, unread one can go.
+    let second = send(&app, &w.buyer, &id, "2", "¿Tiene garaje?").await;
+    let sid = second["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(
+            &format!("/api/v1/conversations/{id}/messages/{sid}"),
+            Some(&w.buyer.access)
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    let msgs = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let gone = msgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == sid)
+        .unwrap();
+    assert!(gone["body"].is_null() && gone["deleted_at"].is_string());
+}
+
+#[sqlx::test]
+async fn blocks_notes_archive_reassign_and_filters(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&app, &w.buyer, &id, "1", "Hola").await;
+
+    // Internal notes: staff only.
+    let mut buyer_ws = Ws::connect(&app, &w.buyer.access, None).await;
+    buyer_ws.next(5).await;
+    let note = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/notes"),
+            &json!({"body": "Cliente con hipoteca preaprobada"}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(note["kind"], "note");
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/notes"),
+            &json!({"body": "x"}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+    )
+    .await;
+    let buyer_view = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(buyer_view
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["kind"] != "note"));
+    let agent_view = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(agent_view
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["kind"] == "note"));
+    assert!(
+        buyer_ws.next(2).await.is_none(),
+        "no note reaches the buyer: {:?}",
+        buyer_ws.seen
+    );
+    let search = expect_status(
+        app.get("/api/v1/search?q=hipoteca", Some(&w.buyer.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        search.as_array().unwrap().len(),
+        0,
+        "notes are not searchable by buyers"
+    );
+
+    // Blocked: the buyer can no longer write to the agent.
+    sqlx::query("insert into blocks (blocker_id, blocked_id) values ($1, $2)")
+        .bind(w.agent.id.parse::<Uuid>().unwrap())
+        .bind(w.buyer.id.parse::<Uuid>().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "2", "body": "¿hola?"}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "blocked",
+    )
+    .await;
+
+    // Archive, filters, close.
+    let archived = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/archive"),
+            &json!({}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(archived["status"], "archived");
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/archive"),
+            &json!({}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+    )
+    .await;
+    let by_property = format!("property_id={}", w.property);
+    for (q, n) in [
+        ("status=archived", 1),
+        ("status=open", 0),
+        ("channel=whatsapp", 0),
+        ("channel=in_app", 1),
+        ("unread=true", 1),
+        (by_property.as_str(), 1),
+    ] {
+        let page = expect_status(
+            app.get(&format!("/api/v1/conversations?{q}"), Some(&w.agent.access))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(page["items"].as_array().unwrap().len(), n, "{q}");
+    }
+    expect_problem(
+        app.get("/api/v1/conversations?channel=fax", Some(&w.agent.access))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/unarchive"),
+            &json!({}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    // The agency admin reassigns it to another agent.
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/assign"),
+            &json!({"agent_id": w.agent2.id}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+    )
+    .await;
+    let moved = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/assign"),
+            &json!({"agent_id": w.agent2.id}),
+            Some(&w.admin.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(moved["agent_id"], w.agent2.id.as_str());
+    expect_problem(
+        app.get(
+            &format!("/api/v1/conversations/{id}"),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}"),
+            Some(&w.agent2.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let other_admin = app.register_admin("admin@other.example", "Other").await;
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/assign"),
+            &json!({"agent_id": w.agent2.id}),
+            Some(&other_admin.access),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    let closed = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/close"),
+            &json!({}),
+            Some(&w.agent2.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(closed["status"], "closed");
+    assert_eq!(
+        expect_status(
+            app.get("/api/v1/conversations", Some(&w.agent2.access))
+                .await,
+            StatusCode::OK
+        )
+        .await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "closed ones leave the inbox"
+    );
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "3", "body": "x"}),
+            Some(&w.agent2.access),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "conversation_closed",
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn search_finds_spanish_and_english_words_in_your_messages_only(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(
+        &app,
+        &w.buyer,
+        &id,
+        "1",
+        "Buscamos apartamentos luminosos con terrazas",
+    )
+    .await;
+    send(
+        &app,
+        &w.agent,
+        &id,
+        "2",
+        "We also have houses with big balconies",
+    )
+    .await;
+    for (q, expect) in [
+        ("apartamento", 1),
+        ("terraza", 1),
+        ("balcony", 1),
+        ("house", 1),
+        ("piscina", 0),
+    ] {
+        let hits = expect_status(
+            app.get(&format!("/api/v1/search?q={q}"), Some(&w.agent.access))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(hits.as_array().unwrap().len(), expect, "{q}: {hits}");
+    }
+    let hits = expect_status(
+        app.get("/api/v1/search?q=balcony", Some(&w.buyer2.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        hits.as_array().unwrap().len(),
+        0,
+        "another buyer finds nothing"
+    );
+    expect_problem(
+        app.get("/api/v1/search?q=", Some(&w.agent.access)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn one_person_on_both_channels_is_one_timeline_for_the_agent(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    // The buyer has a phone; the agent's WhatsApp already talks to that number.
+    assert_eq!(
+        app.patch(
+            "/api/v1/me",
+            &json!({"phone": "+34 611 000 111"}),
+            Some(&w.buyer.access)
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let agent_id: Uuid = w.agent.id.parse().unwrap();
+    let agency: Uuid = w.admin.body["user"]["agency_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let link = Uuid::now_v7();
+    puente::db::links::insert(&app.pool, link, agent_id, agency, "GOWS", "img", "x")
+        .await
+        .unwrap();
+    let contact = puente::db::chat::insert_contact(
+        &app.pool,
+        link,
+        Some("34611000111@c.us"),
+        None,
+        Some("34611000111"),
+        Some("Bea"),
+    )
+    .await
+    .unwrap();
+    let wa = puente::db::chat::insert_wa_conversation(
+        &app.pool,
+        agency,
+        agent_id,
+        link,
+        Some(contact.id),
+        "34611000111@c.us",
+        false,
+    )
+    .await
+    .unwrap();
+    sqlx::query("insert into messages (id, conversation_id, direction, kind, body, status, link_id, sent_at) values ($1, $2, 'in', 'text', 'por WhatsApp', 'delivered', $3, now() - interval '1 hour')")
+        .bind(Uuid::now_v7()).bind(wa.id).bind(link).execute(&app.pool).await.unwrap();
+
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&app, &w.buyer, &id, "1", "por la app").await;
+    let view = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}"),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(view["related_conversation_ids"], json!([wa.id]));
+    let wa_view = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{}", wa.id),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(wa_view["related_conversation_ids"], json!([id]));
+    let merged = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}/messages?merged=true"),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let bodies: Vec<&str> = merged
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["por la app", "por WhatsApp"],
+        "one timeline, newest first"
+    );
+    // The buyer sees only their own thread.
+    let buyer_view = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}/messages?merged=true"),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(buyer_view.as_array().unwrap().len(), 1);
+    let mine = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}"),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(mine["related_conversation_ids"], json!([]));
+    // Paging with after/before over the merged timeline.
+    let oldest = merged[1]["id"].as_str().unwrap();
+    let newer = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{id}/messages?merged=true&after={oldest}"),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(newer.as_array().unwrap().len(), 1);
+    assert_eq!(newer[0]["body"], "por la app");
+}
