@@ -40,6 +40,8 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Where WAHA containers post their webhooks (scheme, host, port; no path).
     pub webhook_base: String,
+    /// The in-app word filter, built once from `--blocked-word`.
+    pub word_filter: Arc<crate::moderation::WordFilter>,
     /// Cancelled when the server begins shutting down; long-lived tasks (sockets, loops)
     /// watch it to finish cleanly.
     pub shutdown: CancellationToken,
@@ -99,6 +101,7 @@ impl App {
             webhook_base,
             files: Arc::new(crate::files::LocalDisk::new(config.data_dir.clone())),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            word_filter: Arc::new(crate::moderation::WordFilter::new(&config.blocked_words)),
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
         };

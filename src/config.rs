@@ -216,6 +216,14 @@ pub struct ServeConfig {
     /// WebSockets one user may hold open at once.
     #[arg(long, env = "PUENTE_WS_MAX_PER_USER", default_value_t = 10)]
     pub ws_max_per_user: usize,
+    /// Words and phrases refused in in-app messages (repeatable; comma-separated in the env
+    /// var). Matched as whole words, ignoring case and accents.
+    #[arg(
+        long = "blocked-word",
+        env = "PUENTE_BLOCKED_WORDS",
+        value_delimiter = ','
+    )]
+    pub blocked_words: Vec<String>,
     #[command(flatten)]
     pub waha: WahaConfig,
 }

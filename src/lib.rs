@@ -14,6 +14,7 @@
 //! - [`auth`] — roles, passwords, tokens, the extractors that guard every handler.
 //! - [`db`] — the queries, by table family; migrations live in `migrations/`.
 //! - [`runtime`] — the container runtime interface and its Docker implementation.
+//! - [`moderation`] — blocks, reports and their operator queue, the in-app word filter.
 //! - [`links`] — WhatsApp links: status, QR, keys, container spec, operations.
 //! - [`ingest`] — the WAHA webhook endpoint: verify, store durably, apply.
 //! - [`realtime`] — per-user event streams, the NOTIFY bridge, the WebSocket.
@@ -35,6 +36,7 @@ pub mod http;
 pub mod ingest;
 pub mod links;
 pub mod metrics;
+pub mod moderation;
 pub mod realtime;
 pub mod runtime;
 pub mod supervise;

@@ -1,7 +1,8 @@
 //! Password hashing (argon2id, PHC strings) and the password policy.
 //!
-//! Hashing is CPU-bound (tens of milliseconds by design), so callers run it on the blocking
-//! pool through [`hash`] and [`verify`]. An unknown account is checked against a fixed dummy
+//! Hashing is CPU-bound (tens of milliseconds by design) and memory-hard (~19 MiB each), so
+//! callers run it on the blocking pool through [`hash`] and [`verify`], at most one per core
+//! at a time: a burst of logins queues instead of multiplying the process's memory. An unknown account is checked against a fixed dummy
 //! hash, so "no such user" and "wrong password" take the same time.
 
 use std::sync::OnceLock;
@@ -82,6 +83,15 @@ fn verify_sync(password: &str, phc: &str) -> bool {
     }
 }
 
+/// Limits concurrent hashes to the number of cores.
+fn permits() -> &'static tokio::sync::Semaphore {
+    static SEM: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SEM.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| hash_sync("dummy-password-never-matches").unwrap_or_default())
@@ -89,6 +99,7 @@ fn dummy_hash() -> &'static str {
 
 /// Hash a password on the blocking pool.
 pub async fn hash(password: String) -> Result<String> {
+    let _permit = permits().acquire().await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     tokio::task::spawn_blocking(move || hash_sync(&password))
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("hash task failed: {e}")))?
@@ -97,6 +108,7 @@ pub async fn hash(password: String) -> Result<String> {
 /// Verify a password against a stored hash (or the dummy hash when `phc` is `None`) on the
 /// blocking pool. Always does the full amount of work.
 pub async fn verify(password: String, phc: Option<String>) -> Result<bool> {
+    let _permit = permits().acquire().await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     tokio::task::spawn_blocking(move || match phc {
         Some(phc) => verify_sync(&password, &phc),
         None => {

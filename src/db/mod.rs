@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod chat;
 pub mod links;
+pub mod moderation;
 pub mod tokens;
 pub mod users;
 

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod links;
 pub mod me;
+pub mod moderation;
 pub mod observe;
 pub mod openapi;
 pub mod request_id;
@@ -38,6 +39,7 @@ fn api_v1() -> Router<AppState> {
         .merge(agency::router())
         .merge(links::router())
         .merge(conversations::router())
+        .merge(moderation::router())
         .merge(admin::router())
         .route("/ws", axum::routing::get(crate::realtime::ws::ws_handler))
 }

@@ -24,6 +24,7 @@ use crate::app::AppState;
         super::conversations::react, super::conversations::upload_file, super::conversations::download_file,
         super::admin::list_audit, super::admin::list_links, super::admin::link_logs, super::admin::restart_link,
         super::admin::stop_link, super::admin::delete_link, super::admin::replay_events,
+        super::moderation::block_user, super::moderation::unblock_user, super::moderation::list_blocks, super::moderation::report_user, super::moderation::list_reports, super::moderation::resolve_report,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError, crate::auth::Role)),
     modifiers(&BearerAuth),
@@ -33,6 +34,7 @@ use crate::app::AppState;
         (name = "agency", description = "Agency administration"),
         (name = "conversations", description = "Conversations, messages, files"),
         (name = "links", description = "WhatsApp links (one WAHA session container each)"),
+        (name = "moderation", description = "Blocking and reporting users; the operators' report queue"),
         (name = "admin", description = "Operator views"),
         (name = "ops", description = "Health and metrics"),
     )

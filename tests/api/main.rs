@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod links;
 mod messages;
+mod moderation;
 mod runtime;
 mod waha_client;
 mod webhooks;

@@ -1,0 +1,493 @@
+//! Moderation: blocks, reports and the word filter for in-app messages.
+//!
+//! - **Blocks.** Any user but an operator may block another user (idempotently) and lift the
+//!   block. A blocked user cannot write to the person who blocked them: the in-app send path
+//!   calls [`ensure_can_write`] before it stores a message.
+//! - **Reports.** Any user but an operator may report another user, optionally pointing at a
+//!   conversation or message they can see. A report about a message keeps the first
+//!   [`EXCERPT_CHARS`] characters of its text, as it was then, as the report's evidence: that
+//!   excerpt is the only message content operators ever see. Reports are rate-limited per
+//!   reporter ([`REPORTS_PER_HOUR`], counted in the database so every replica agrees).
+//!   Operators work through the queue and close each report as resolved or dismissed; every
+//!   closing is written to the audit log (`report.resolve`).
+//! - **Word filter.** [`WordFilter`] is built once from `--blocked-word` /
+//!   `PUENTE_BLOCKED_WORDS` and kept in [`AppState`]; the in-app send path calls
+//!   [`check_words`]. Matching is by whole words, ignoring case and accents.
+
+use std::collections::HashSet;
+
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::extract::AuthUser;
+use crate::auth::Role;
+use crate::db;
+use crate::db::moderation::{AdminReportRow, BlockRow, NewReport, ReportRow};
+use crate::db::users::UserRow;
+use crate::error::{AppError, Result};
+use crate::http::conversations::can_see;
+
+/// Reports one user may file per hour.
+pub const REPORTS_PER_HOUR: i64 = 20;
+/// Longest report reason (and resolution note), in characters.
+pub const MAX_REASON_CHARS: usize = 2000;
+/// How much of a reported message's text a report keeps as evidence, in characters.
+pub const EXCERPT_CHARS: usize = 500;
+
+// ---------------------------------------------------------------------------------------------
+// The two checks of the in-app send path.
+
+/// Refuse a message from `from` to `to` when `to` has blocked `from`.
+///
+/// Call it in the send path's transaction, before the message is stored, with the author as
+/// `from` and each user the message is for as `to` (in an in-app conversation: the buyer when
+/// staff write, the conversation's agent when the buyer writes). Blocking is one-way: the
+/// person who blocked can still write to the one they blocked. Writing to oneself is never
+/// blocked.
+///
+/// Errors: `403 blocked` (`AppError::Forbidden`) when blocked; database errors as usual.
+pub async fn ensure_can_write(conn: &mut PgConnection, from: Uuid, to: Uuid) -> Result<()> {
+    if from != to && db::moderation::has_blocked(&mut *conn, to, from).await? {
+        return Err(AppError::forbidden(
+            "blocked",
+            "This person is not accepting messages from you.",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse a message text containing a blocked word or phrase.
+///
+/// Errors: `422 validation_failed` with the field `body` and the message "contains a word that
+/// is not allowed" (the word itself is not echoed). An empty filter accepts everything.
+pub fn check_words(filter: &WordFilter, text: &str) -> Result<()> {
+    if filter.matches(text) {
+        return Err(AppError::invalid(
+            "body",
+            "contains a word that is not allowed",
+        ));
+    }
+    Ok(())
+}
+
+/// Blocked words and phrases, folded once when built.
+///
+/// Text and entries are split into words (runs of letters and digits) and each word is folded:
+/// lowercased, with accents and other Latin diacritics removed (`Á`→`a`, `ñ`→`n`, `ß`→`ss`),
+/// combining marks dropped. An entry matches when its words occur in the text as whole,
+/// consecutive words, so `ass` does not match "class" and `mala palabra` matches
+/// "¡MALA  palabra!". Punctuation between letters separates words, so deliberately spelled-out
+/// evasions ("a.s.s") are not caught.
+#[derive(Debug, Clone, Default)]
+pub struct WordFilter {
+    /// One-word entries.
+    words: HashSet<String>,
+    /// Entries of several words, matched as consecutive words.
+    phrases: Vec<Vec<String>>,
+}
+
+impl WordFilter {
+    /// Build from configured entries; blank entries are ignored.
+    pub fn new<I, S>(entries: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut filter = Self::default();
+        for entry in entries {
+            let mut w = words(entry.as_ref());
+            match w.len() {
+                0 => {}
+                1 => {
+                    filter.words.extend(w.pop());
+                }
+                _ => {
+                    if !filter.phrases.contains(&w) {
+                        filter.phrases.push(w);
+                    }
+                }
+            }
+        }
+        filter
+    }
+
+    /// No entries: every text passes.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.phrases.is_empty()
+    }
+
+    /// Does `text` contain a blocked word or phrase?
+    pub fn matches(&self, text: &str) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        let text = words(text);
+        text.iter().any(|w| self.words.contains(w))
+            || self
+                .phrases
+                .iter()
+                .any(|p| text.windows(p.len()).any(|window| window == p.as_slice()))
+    }
+}
+
+/// Split into folded words.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for c in text.chars() {
+        if is_combining_mark(c) {
+            // "e\u{301}" is "é" decomposed: drop the accent, stay in the word.
+            continue;
+        }
+        if c.is_alphanumeric() {
+            for lower in c.to_lowercase() {
+                push_folded(lower, &mut current);
+            }
+        } else if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn is_combining_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
+}
+
+/// Append a lowercase character without its diacritics (Latin letters; others as they are).
+fn push_folded(c: char, out: &mut String) {
+    let base = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => 'a',
+        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => 'c',
+        'ď' | 'đ' | 'ð' => 'd',
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => 'e',
+        'ĝ' | 'ğ' | 'ġ' | 'ģ' => 'g',
+        'ĥ' | 'ħ' => 'h',
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => 'i',
+        'ĵ' => 'j',
+        'ķ' => 'k',
+        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => 'l',
+        'ñ' | 'ń' | 'ņ' | 'ň' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => 'o',
+        'ŕ' | 'ŗ' | 'ř' => 'r',
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => 's',
+        'ţ' | 'ť' | 'ŧ' | 'ț' => 't',
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => 'u',
+        'ŵ' => 'w',
+        'ý' | 'ÿ' | 'ŷ' => 'y',
+        'ź' | 'ż' | 'ž' => 'z',
+        'ß' => return out.push_str("ss"),
+        'æ' => return out.push_str("ae"),
+        'œ' => return out.push_str("oe"),
+        'þ' => return out.push_str("th"),
+        other => other,
+    };
+    out.push(base);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocks.
+
+/// Operators run the platform; they neither block nor report.
+fn ensure_member(user: &AuthUser) -> Result<()> {
+    if user.role == Role::Operator {
+        return Err(AppError::forbidden(
+            "forbidden_role",
+            "Operators do not block or report users.",
+        ));
+    }
+    Ok(())
+}
+
+/// The user on the other side of a block or report: any account but an operator's (operators
+/// are not "found" here, as they take no part in conversations).
+async fn counterpart(db: &PgPool, id: Uuid) -> Result<UserRow> {
+    db::users::find(db, id)
+        .await?
+        .filter(|u| u.role != Role::Operator.as_str())
+        .ok_or(AppError::NotFound)
+}
+
+/// Block `target` for `user`. Blocking again is a no-op that returns the same block.
+pub async fn block(db: &PgPool, user: &AuthUser, target: Uuid) -> Result<BlockRow> {
+    ensure_member(user)?;
+    if target == user.id {
+        return Err(AppError::conflict(
+            "cannot_block_self",
+            "You cannot block yourself.",
+        ));
+    }
+    counterpart(db, target).await?;
+    let mut conn = db.acquire().await?;
+    let row = db::moderation::block(&mut conn, user.id, target).await?;
+    tracing::info!(blocker = %user.id, blocked = %target, "user blocked");
+    Ok(row)
+}
+
+/// Lift `user`'s block of `target`; a no-op when there is none.
+pub async fn unblock(db: &PgPool, user: &AuthUser, target: Uuid) -> Result<()> {
+    ensure_member(user)?;
+    if target == user.id {
+        return Err(AppError::conflict(
+            "cannot_block_self",
+            "You cannot block or unblock yourself.",
+        ));
+    }
+    counterpart(db, target).await?;
+    if db::moderation::unblock(db, user.id, target).await? {
+        tracing::info!(blocker = %user.id, blocked = %target, "user unblocked");
+    }
+    Ok(())
+}
+
+/// Everyone `user` has blocked, most recent first.
+pub async fn blocks(db: &PgPool, user: &AuthUser) -> Result<Vec<BlockRow>> {
+    ensure_member(user)?;
+    db::moderation::blocks_of(db, user.id).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports.
+
+/// What a reporter sends.
+#[derive(Debug, Clone)]
+pub struct ReportInput {
+    pub reason: String,
+    pub conversation_id: Option<Uuid>,
+    pub message_id: Option<Uuid>,
+}
+
+/// A report's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    Open,
+    Resolved,
+    Dismissed,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Resolved => "resolved",
+            Self::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// How an operator closes a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Acted upon.
+    Resolved,
+    /// Nothing to act upon.
+    Dismissed,
+}
+
+impl Resolution {
+    pub fn status(self) -> ReportStatus {
+        match self {
+            Self::Resolved => ReportStatus::Resolved,
+            Self::Dismissed => ReportStatus::Dismissed,
+        }
+    }
+}
+
+/// The reported user as an [`AuthUser`], to ask whether a conversation is theirs too.
+fn as_participant(user: &UserRow) -> Result<AuthUser> {
+    Ok(AuthUser {
+        id: user.id,
+        role: user.role()?,
+        agency_id: user.agency_id,
+        token_id: Uuid::nil(),
+    })
+}
+
+fn not_visible(field: &str) -> AppError {
+    let what = if field == "message_id" {
+        "is not a message you can see"
+    } else {
+        "is not a conversation you can see"
+    };
+    AppError::invalid(field, what)
+}
+
+/// File a report by `user` against `target`.
+///
+/// A conversation or message it points at must be one the reporter can see (else 422, the
+/// same answer whether it exists or not); a message must have been written by the reported
+/// user, and a conversation (given alone) must be one the reported user takes part in. At most
+/// [`REPORTS_PER_HOUR`] per reporter (else 429 with the seconds until the next one is allowed).
+pub async fn report(
+    state: &AppState,
+    user: &AuthUser,
+    target: Uuid,
+    input: ReportInput,
+) -> Result<ReportRow> {
+    ensure_member(user)?;
+    let reason = input.reason.trim();
+    let len = reason.chars().count();
+    if len == 0 || len > MAX_REASON_CHARS {
+        return Err(AppError::invalid(
+            "reason",
+            "must be between 1 and 2000 characters",
+        ));
+    }
+    if target == user.id {
+        return Err(AppError::conflict(
+            "cannot_report_self",
+            "You cannot report yourself.",
+        ));
+    }
+    let reported = counterpart(&state.db, target).await?;
+
+    let visible = |c: &db::chat::ConversationRow| {
+        can_see(user, c) && (!c.is_group || state.config.inbox_groups)
+    };
+    let mut conversation_id = input.conversation_id;
+    if let Some(id) = input.conversation_id {
+        let conv = db::chat::conversation(&state.db, id)
+            .await?
+            .filter(|c| visible(c))
+            .ok_or_else(|| not_visible("conversation_id"))?;
+        if input.message_id.is_none() && !can_see(&as_participant(&reported)?, &conv) {
+            return Err(AppError::invalid(
+                "conversation_id",
+                "is not a conversation with the reported user",
+            ));
+        }
+    }
+    let mut excerpt = None;
+    if let Some(id) = input.message_id {
+        let msg = db::moderation::reported_message(&state.db, id)
+            .await?
+            .ok_or_else(|| not_visible("message_id"))?;
+        let conv = db::chat::conversation(&state.db, msg.conversation_id)
+            .await?
+            .filter(|c| visible(c))
+            .ok_or_else(|| not_visible("message_id"))?;
+        // Internal notes are for agency staff only.
+        if msg.internal && !user.role.is_staff() {
+            return Err(not_visible("message_id"));
+        }
+        if input.conversation_id.is_some_and(|c| c != conv.id) {
+            return Err(AppError::invalid(
+                "message_id",
+                "is not in the given conversation",
+            ));
+        }
+        if msg.author_user_id != Some(target) {
+            return Err(AppError::invalid(
+                "message_id",
+                "was not written by the reported user",
+            ));
+        }
+        conversation_id = Some(conv.id);
+        excerpt = msg
+            .body
+            .filter(|_| !msg.deleted)
+            .map(|b| b.chars().take(EXCERPT_CHARS).collect::<String>())
+            .filter(|b| !b.is_empty());
+    }
+
+    let mut tx = state.db.begin().await?;
+    db::moderation::lock_reporter(&mut tx, user.id).await?;
+    let window = Duration::hours(1);
+    let (count, oldest) =
+        db::moderation::recent_reports(&mut *tx, user.id, window.num_seconds() as f64).await?;
+    if count >= REPORTS_PER_HOUR {
+        let retry_after = oldest
+            .map(|t| (t + window - Utc::now()).num_seconds())
+            .unwrap_or(window.num_seconds())
+            .max(1);
+        return Err(AppError::RateLimited {
+            retry_after: u64::try_from(retry_after).unwrap_or(1),
+        });
+    }
+    let row = db::moderation::insert_report(
+        &mut *tx,
+        NewReport {
+            reporter: user.id,
+            reported: target,
+            conversation: conversation_id,
+            message: input.message_id,
+            reason,
+            message_excerpt: excerpt.as_deref(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(report = %row.id, reporter = %user.id, reported = %target, "report filed");
+    Ok(row)
+}
+
+/// The operators' queue, newest first; `before` is the last id of the previous page.
+pub async fn list_reports(
+    db: &PgPool,
+    status: Option<ReportStatus>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<AdminReportRow>> {
+    db::moderation::list_reports(db, status.map(ReportStatus::as_str), before, limit).await
+}
+
+/// Close an open report as resolved or dismissed, with an optional note; audited as
+/// `report.resolve`. Repeating the same closing returns the report unchanged; changing a
+/// closed report's outcome is a 409.
+pub async fn resolve(
+    db: &PgPool,
+    operator: &AuthUser,
+    ip: &str,
+    id: Uuid,
+    resolution: Resolution,
+    note: Option<&str>,
+) -> Result<AdminReportRow> {
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > MAX_REASON_CHARS) {
+        return Err(AppError::invalid("note", "must be at most 2000 characters"));
+    }
+    let status = resolution.status();
+    let mut tx = db.begin().await?;
+    let (current, reported) = db::moderation::report_for_update(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if current != status.as_str() {
+        if current != ReportStatus::Open.as_str() {
+            return Err(AppError::conflict(
+                "report_closed",
+                format!("This report is already {current}."),
+            ));
+        }
+        db::moderation::close_report(&mut tx, id, status.as_str(), operator.id, note).await?;
+        db::audit::record(
+            &mut *tx,
+            db::audit::Entry {
+                actor: Some(operator.id),
+                actor_role: Some(operator.role.as_str()),
+                action: "report.resolve",
+                target_type: Some("report"),
+                target_id: Some(id.to_string()),
+                ok: true,
+                detail: serde_json::json!({
+                    "status": status.as_str(),
+                    "reported_user_id": reported,
+                    "with_note": note.is_some(),
+                }),
+                ip: Some(ip),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    db::moderation::admin_report(db, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
