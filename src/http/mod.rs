@@ -16,6 +16,7 @@ pub mod me;
 pub mod moderation;
 pub mod observe;
 pub mod openapi;
+pub mod properties;
 pub mod request_id;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ fn api_v1() -> Router<AppState> {
         .merge(agency::router())
         .merge(links::router())
         .merge(conversations::router())
+        .merge(properties::router())
         .merge(moderation::router())
         .merge(admin::router())
         .route("/ws", axum::routing::get(crate::realtime::ws::ws_handler))

@@ -11,6 +11,7 @@ mod helpers;
 mod links;
 mod messages;
 mod moderation;
+mod properties;
 mod runtime;
 mod waha_client;
 mod webhooks;
