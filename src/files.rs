@@ -73,9 +73,48 @@ pub fn root_exists(path: &Path) -> bool {
     path.is_dir()
 }
 
+/// Longest side of a thumbnail, in pixels.
+pub const THUMB_MAX: u32 = 320;
+
+/// A PNG thumbnail of an uploaded image (and the original's size), or `None` when the bytes
+/// are not a decodable image within the limits (30 megapixels, 256 MiB decoded): a
+/// decompression bomb fails here instead of exhausting memory. CPU-bound: call it on the
+/// blocking pool.
+pub fn thumbnail(bytes: &[u8]) -> Option<(Vec<u8>, u32, u32)> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(8000);
+    limits.max_image_height = Some(8000);
+    limits.max_alloc = Some(256 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader.decode().ok()?;
+    if u64::from(img.width()) * u64::from(img.height()) > 30_000_000 {
+        return None;
+    }
+    let (w, h) = (img.width(), img.height());
+    let thumb = img.thumbnail(THUMB_MAX, THUMB_MAX);
+    let mut out = std::io::Cursor::new(Vec::new());
+    thumb.write_to(&mut out, image::ImageFormat::Png).ok()?;
+    Some((out.into_inner(), w, h))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thumbnails_shrink_images_and_refuse_garbage() {
+        let img = image::RgbImage::from_pixel(1200, 600, image::Rgb([10, 120, 200]));
+        let mut jpeg = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+        let (png, w, h) = thumbnail(jpeg.get_ref()).unwrap();
+        assert_eq!((w, h), (1200, 600));
+        let t = image::load_from_memory(&png).unwrap();
+        assert_eq!((t.width(), t.height()), (320, 160));
+        assert!(thumbnail(b"not an image").is_none());
+    }
 
     #[tokio::test]
     async fn round_trip_and_refuses_path_tricks() {

@@ -28,6 +28,8 @@ pub struct MediaDto {
     pub file_name: Option<String>,
     /// Download it here (with the access token).
     pub url: String,
+    /// Images: a small PNG preview.
+    pub thumbnail_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -71,7 +73,7 @@ pub async fn message_dtos(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<M
         r#"select m.id, m.conversation_id, m.direction, m.author_user_id, m.author_contact_id, m.kind,
                   case when m.deleted_at is null then m.body end as body,
                   m.media_file_id, f.mimetype as "mimetype?", f.size_bytes as "size_bytes?",
-                  f.original_name as "file_name?", m.meta, m.reply_to_id, m.status, m.failure_reason,
+                  f.original_name as "file_name?", f.thumbnail_key as "thumbnail_key?", m.meta, m.reply_to_id, m.status, m.failure_reason,
                   m.client_id, m.sent_at, m.created_at, m.edited_at, m.deleted_at,
                   coalesce((select json_agg(json_build_object('author', r.author_key, 'emoji', r.emoji) order by r.created_at)
                             from message_reactions r where r.message_id = m.id), '[]'::json) as "reactions!"
@@ -100,6 +102,10 @@ pub async fn message_dtos(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<M
                     size_bytes: r.size_bytes,
                     file_name: r.file_name.clone(),
                     url: format!("/api/v1/files/{file_id}"),
+                    thumbnail_url: r
+                        .thumbnail_key
+                        .as_ref()
+                        .map(|_| format!("/api/v1/files/{file_id}?thumbnail=true")),
                 }),
             meta: r.meta,
             reply_to_id: r.reply_to_id,

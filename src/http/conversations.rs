@@ -395,16 +395,10 @@ pub async fn send_message(
     let mut tx = state.db.begin().await?;
     if in_app {
         if let Some(other) = super::inbox::other_side(&conv, user.id) {
-            let blocked = sqlx::query_scalar!(
-                r#"select exists(select 1 from blocks where blocker_id = $1 and blocked_id = $2) as "b!""#,
-                other,
-                user.id
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if blocked {
-                return Err(AppError::forbidden("blocked", "You cannot write to this person."));
-            }
+            crate::moderation::ensure_can_write(&mut tx, user.id, other).await?;
+        }
+        if let Some(b) = body {
+            crate::moderation::check_words(&state.word_filter, b)?;
         }
     }
     let inserted = q::insert_message(
@@ -608,6 +602,11 @@ pub struct FileDto {
     pub mimetype: String,
     pub size_bytes: i64,
     pub file_name: Option<String>,
+    /// Images only: the original's size in pixels.
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    /// Images only: a PNG at most 320 px on its longest side.
+    pub thumbnail_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -655,22 +654,49 @@ pub async fn upload_file(
             .collect::<String>()
     });
     let key = crate::files::new_key();
-    state
-        .files
-        .put(&key, &body)
+    let is_image = mimetype.starts_with("image/");
+    let thumb = if is_image {
+        let bytes = body.clone();
+        tokio::task::spawn_blocking(move || crate::files::thumbnail(&bytes))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("thumbnail task: {e}")))?
+    } else {
+        None
+    };
+    if is_image && thumb.is_none() {
+        return Err(AppError::invalid("body", "is not a readable image (or is too large)"));
+    }
+    let put = |k: String, b: Vec<u8>| {
+        let files = state.files.clone();
+        async move { files.put(&k, &b).await }
+    };
+    put(key.clone(), body.to_vec())
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("file store: {e}")))?;
+    let (thumb_key, width, height) = match thumb {
+        Some((png, w, h)) => {
+            let tk = format!("{key}.thumb");
+            put(tk.clone(), png)
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("file store: {e}")))?;
+            (Some(tk), i32::try_from(w).ok(), i32::try_from(h).ok())
+        }
+        None => (None, None, None),
+    };
     let id = Uuid::now_v7();
     let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
     sqlx::query!(
-        "insert into files (id, owner_user_id, storage_key, mimetype, size_bytes, sha256, original_name) values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into files (id, owner_user_id, storage_key, mimetype, size_bytes, sha256, original_name, width, height, thumbnail_key) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         id,
         user.id,
         key,
         mimetype,
         size,
         crate::files::sha256(&body),
-        name
+        name,
+        width,
+        height,
+        thumb_key
     )
     .execute(&state.db)
     .await?;
@@ -681,21 +707,31 @@ pub async fn upload_file(
             mimetype,
             size_bytes: size,
             file_name: name,
+            width,
+            height,
+            thumbnail_url: thumb_key.map(|_| format!("/api/v1/files/{id}?thumbnail=true")),
         }),
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DownloadQuery {
+    /// The image's thumbnail (PNG) instead of the file.
+    pub thumbnail: Option<bool>,
 }
 
 /// Download a file: your own upload, media of a conversation you can see, or a photo of a
 /// listing you can see.
 #[utoipa::path(get, path = "/api/v1/files/{id}", tag = "conversations", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path), DownloadQuery), responses((status = 200), (status = 404, body = Problem)))]
 pub async fn download_file(
     State(state): State<AppState>,
     user: AuthUser,
     AppPath(id): AppPath<Uuid>,
+    AppQuery(dq): AppQuery<DownloadQuery>,
 ) -> Result<Response> {
     let file = sqlx::query!(
-        "select storage_key, mimetype, original_name, owner_user_id from files where id = $1",
+        "select storage_key, mimetype, original_name, owner_user_id, thumbnail_key from files where id = $1",
         id
     )
     .fetch_optional(&state.db)
@@ -725,9 +761,14 @@ pub async fn download_file(
     if !allowed {
         return Err(AppError::NotFound);
     }
+    let (key, mimetype) = if dq.thumbnail == Some(true) {
+        (file.thumbnail_key.clone().ok_or(AppError::NotFound)?, "image/png".to_string())
+    } else {
+        (file.storage_key.clone(), file.mimetype.clone())
+    };
     let bytes = state
         .files
-        .get(&file.storage_key)
+        .get(&key)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("file store: {e}")))?;
     let disposition = format!(
@@ -739,7 +780,7 @@ pub async fn download_file(
     );
     Ok((
         [
-            (header::CONTENT_TYPE, file.mimetype),
+            (header::CONTENT_TYPE, mimetype),
             (header::CONTENT_DISPOSITION, disposition),
             (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),

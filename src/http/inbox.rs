@@ -203,6 +203,9 @@ pub async fn edit_message(
     if body.is_empty() || body.chars().count() > MAX_BODY_CHARS {
         return Err(AppError::invalid("body", "must be 1 to 5000 characters"));
     }
+    if conv.channel == "in_app" {
+        crate::moderation::check_words(&state.word_filter, body)?;
+    }
     let msg = own_unread_message(&state, &user, &conv, message_id).await?;
     let mut tx = state.db.begin().await?;
     q::edit_body(&mut *tx, msg.id, body).await?;

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod conversations;
 pub mod extract;
 pub mod health;
+pub mod inbox;
 pub mod links;
 pub mod me;
 pub mod moderation;
@@ -40,6 +41,7 @@ fn api_v1() -> Router<AppState> {
         .merge(agency::router())
         .merge(links::router())
         .merge(conversations::router())
+        .merge(inbox::router())
         .merge(properties::router())
         .merge(moderation::router())
         .merge(admin::router())

@@ -808,3 +808,132 @@ async fn one_person_on_both_channels_is_one_timeline_for_the_agent(pool: PgPool)
     assert_eq!(newer.as_array().unwrap().len(), 1);
     assert_eq!(newer[0]["body"], "por la app");
 }
+
+#[sqlx::test]
+async fn photos_in_the_app_get_thumbnails_and_stay_private(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let jpeg = {
+        let img = image::RgbImage::from_pixel(1000, 800, image::Rgb([90, 160, 60]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    };
+    let up = app
+        .client
+        .post(app.url("/api/v1/files?name=jardin.jpg"))
+        .bearer_auth(&w.buyer.access)
+        .header("content-type", "image/jpeg")
+        .body(jpeg.clone())
+        .send()
+        .await
+        .unwrap();
+    let file = expect_status(up, StatusCode::CREATED).await;
+    assert_eq!(
+        (file["width"].as_i64(), file["height"].as_i64()),
+        (Some(1000), Some(800))
+    );
+    let thumb_url = file["thumbnail_url"].as_str().unwrap().to_string();
+    // A "JPEG" that is not one is refused.
+    let bad = app
+        .client
+        .post(app.url("/api/v1/files"))
+        .bearer_auth(&w.buyer.access)
+        .header("content-type", "image/jpeg")
+        .body(b"not really".to_vec())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+
+    let m = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "p1", "body": "Así está el jardín", "file_id": file["id"]}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(m["kind"], "image");
+    assert_eq!(m["media"]["thumbnail_url"], thumb_url.as_str());
+    // The agent downloads the photo and its thumbnail; other people cannot.
+    let full = app
+        .get(m["media"]["url"].as_str().unwrap(), Some(&w.agent.access))
+        .await;
+    assert_eq!(full.status(), StatusCode::OK);
+    assert_eq!(full.bytes().await.unwrap().len(), jpeg.len());
+    let t = app.get(&thumb_url, Some(&w.agent.access)).await;
+    assert_eq!(t.headers()["content-type"], "image/png");
+    let t = image::load_from_memory(&t.bytes().await.unwrap()).unwrap();
+    assert_eq!((t.width(), t.height()), (320, 256));
+    for who in [&w.buyer2, &w.agent2] {
+        expect_problem(
+            app.get(&thumb_url, Some(&who.access)).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    // Someone else's upload cannot be sent.
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "p2", "file_id": file["id"]}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn the_word_filter_applies_to_in_app_messages(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| {
+        c.waha.supervise = false;
+        c.blocked_words = vec!["estafa".into()];
+    })
+    .await;
+    let w = world(&app).await;
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "1", "body": "Esto es una ESTAFÁ"}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(e["errors"][0]["field"], "body");
+    let ok = send(&app, &w.buyer, &id, "2", "¿Es una estafeta?").await;
+    let mid = ok["id"].as_str().unwrap();
+    expect_problem(
+        app.patch(
+            &format!("/api/v1/conversations/{id}/messages/{mid}"),
+            &json!({"body": "estafa"}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let stored: i64 = sqlx::query_scalar("select count(*) from messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "the refused message was not stored");
+}

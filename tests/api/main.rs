@@ -8,6 +8,7 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod inbox;
 mod links;
 mod messages;
 mod moderation;
