@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod agency;
+mod authz;
 mod auth;
 mod cli;
 mod errors;
