@@ -40,6 +40,9 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Where WAHA containers post their webhooks (scheme, host, port; no path).
     pub webhook_base: String,
+    /// Webhook group commit: handlers queue verified events here and one writer task
+    /// commits them in batches (`crate::ingest`); started in [`App::run`].
+    pub inbox: crate::ingest::Inbox,
     /// The in-app word filter, built once from `--blocked-word`.
     pub word_filter: Arc<crate::moderation::WordFilter>,
     /// Cancelled when the server begins shutting down; long-lived tasks (sockets, loops)
@@ -101,6 +104,7 @@ impl App {
             webhook_base,
             files: Arc::new(crate::files::LocalDisk::new(config.data_dir.clone())),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            inbox: crate::ingest::Inbox::new(),
             word_filter: Arc::new(crate::moderation::WordFilter::new(&config.blocked_words)),
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
@@ -130,6 +134,8 @@ impl App {
         tracing::info!(%addr, webhook_base = %state.webhook_base, "listening");
         crate::realtime::listener::spawn(state.db.clone(), state.hub.clone(), token.clone());
         crate::chat::outbox::spawn(state.clone());
+        // The webhook writer; it drains its queue once `token` is cancelled.
+        crate::ingest::spawn_writer(state.clone());
         if state.config.waha.supervise {
             crate::supervise::spawn(state.clone());
         }

@@ -273,3 +273,87 @@ async fn malformed_and_oversized_bodies(pool: PgPool) {
     // The server is fine.
     assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
 }
+
+#[sqlx::test]
+async fn concurrent_deliveries_are_each_answered_and_stored_exactly_once(pool: PgPool) {
+    let (app, id, key) = setup(pool).await;
+    let link = id.to_string();
+    // 40 distinct inbound messages; every fourth one is also delivered a second time, at the
+    // same moment (WAHA retrying while the first attempt is in flight).
+    let mut deliveries = Vec::new();
+    for i in 0..40 {
+        let body = envelope(
+            "message",
+            &format!("evt_c{i:02}"),
+            1_800_000_000_000 + i,
+            json!({
+                "id": format!("false_3460000{:04}@c.us_M{i:02}", i % 5),
+                "from": format!("3460000{:04}@c.us", i % 5),
+                "fromMe": false,
+                "timestamp": 1_800_000_000 + i,
+                "body": format!("mensaje {i}"),
+            }),
+        );
+        let sig = puente::waha::signature::sign(key.as_bytes(), &body);
+        deliveries.push((format!("evt_c{i:02}"), body.clone(), sig.clone()));
+        if i % 4 == 0 {
+            deliveries.push((format!("evt_c{i:02}"), body, sig));
+        }
+    }
+    assert_eq!(deliveries.len(), 50);
+    let answers = futures_util::future::join_all(deliveries.iter().map(|(evt, body, sig)| {
+        let (app, link) = (&app, &link);
+        async move {
+            let resp = post(app, link, body.clone(), Some(sig.clone())).await;
+            assert_eq!(resp.status(), StatusCode::OK, "{evt}");
+            let v: Value = resp.json().await.unwrap();
+            (evt.clone(), v["status"].as_str().unwrap().to_string())
+        }
+    }))
+    .await;
+    let mut per_event = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for (evt, status) in answers {
+        per_event.entry(evt).or_default().push(status);
+    }
+    assert_eq!(per_event.len(), 40);
+    for (evt, statuses) in &per_event {
+        let stored = statuses.iter().filter(|s| *s == "stored").count();
+        let dup = statuses.iter().filter(|s| *s == "duplicate").count();
+        assert_eq!(stored, 1, "{evt}: {statuses:?}");
+        assert_eq!(stored + dup, statuses.len(), "{evt}: {statuses:?}");
+    }
+    // Exactly one row per event, each applied once: one message per event.
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select event_id, count(*) from waha_events group by event_id order by event_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 40);
+    assert!(rows.iter().all(|(_, n)| *n == 1), "{rows:?}");
+    let mut messages: i64 = 0;
+    for _ in 0..200 {
+        messages = sqlx::query_scalar("select count(*) from messages")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if messages == 40 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(messages, 40, "every stored event applied once");
+    let pending: i64 =
+        sqlx::query_scalar("select count(*) from waha_events where status <> 'applied'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(pending, 0);
+    let last: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select last_event_at from whatsapp_links where id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(last.is_some());
+}
