@@ -133,6 +133,7 @@ impl App {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, webhook_base = %state.webhook_base, "listening");
         crate::realtime::listener::spawn(state.db.clone(), state.hub.clone(), token.clone());
+        crate::realtime::presence::spawn(state.db.clone(), state.hub.clone(), token.clone());
         crate::chat::outbox::spawn(state.clone());
         // The webhook writer; it drains its queue once `token` is cancelled.
         crate::ingest::spawn_writer(state.clone());

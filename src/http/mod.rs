@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod links;
 pub mod me;
 pub mod moderation;
+pub mod notifications;
 pub mod observe;
 pub mod openapi;
 pub mod properties;
@@ -44,8 +45,10 @@ fn api_v1() -> Router<AppState> {
         .merge(inbox::router())
         .merge(properties::router())
         .merge(moderation::router())
+        .merge(notifications::router())
         .merge(admin::router())
         .route("/ws", axum::routing::get(crate::realtime::ws::ws_handler))
+        .route("/ws/ticket", axum::routing::post(crate::realtime::ws::create_ticket))
 }
 
 pub fn router(state: AppState) -> Router {

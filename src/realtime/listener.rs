@@ -1,6 +1,7 @@
-//! The bridge from PostgreSQL NOTIFY to the in-process hub. One task per process; it
-//! reconnects with backoff, and after a reconnect bumps the hub's epoch so sockets re-read
-//! anything they may have missed while it was away.
+//! The bridge from PostgreSQL NOTIFY to the in-process hub. One task per process, listening
+//! on the event channel and the signal channel; it reconnects with backoff, and after a
+//! reconnect bumps the hub's epoch so sockets re-read the events they may have missed while it
+//! was away (signals missed meanwhile are gone, by design).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::hub::Hub;
-use super::{Event, Notice, CHANNEL};
+use super::{Event, Notice, SignalNotice, CHANNEL, SIGNAL_CHANNEL};
 
 pub fn spawn(
     pool: PgPool,
@@ -47,7 +48,7 @@ async fn run(
 ) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.ignore_pool_close_event(true);
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, SIGNAL_CHANNEL]).await?;
     if !*first {
         hub.bump_epoch();
     }
@@ -62,6 +63,18 @@ async fn run(
             hub.bump_epoch();
             continue;
         };
+        if note.channel() == SIGNAL_CHANNEL {
+            match serde_json::from_str::<SignalNotice>(note.payload()) {
+                Ok(n) => {
+                    let signal = Arc::new(n.signal);
+                    for user in n.users {
+                        hub.dispatch_signal(user, signal.clone());
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "unreadable realtime signal"),
+            }
+            continue;
+        }
         let notice: Notice = match serde_json::from_str(note.payload()) {
             Ok(n) => n,
             Err(e) => {

@@ -1,10 +1,15 @@
-//! Realtime delivery to users: persisted per-user event streams, fanned out over WebSockets.
+//! Realtime delivery to users: persisted per-user event streams, fanned out over WebSockets,
+//! plus ephemeral signals (typing, presence) that are delivered live and never stored.
 //!
 //! Invariants:
 //! - **Persist, then publish.** [`publish`] runs inside the caller's transaction: it allocates
 //!   the user's next sequence number (under a row lock, so one user's events commit in
 //!   sequence order), stores the event, and queues a `NOTIFY`, which PostgreSQL delivers only
 //!   if and when the transaction commits.
+//! - **Signals are not events.** [`signal`] sends a frame without a sequence number
+//!   (`typing`, `presence`): it is not stored, not replayed on reconnect, not counted in the
+//!   user's sequence, and dropped rather than resynced when a socket's queue is full. It is
+//!   only meaningful now; a client that missed it loses nothing it could act on later.
 //! - **Any replica can hold any socket.** Every process LISTENs ([`listener`]) and hands what
 //!   it hears to its in-process [`hub::Hub`], which routes by user to the sockets it holds.
 //! - **No silent loss.** Socket queues are bounded; a socket that falls behind is told to
@@ -12,10 +17,15 @@
 //!   the table, then the live stream, without gaps or duplicates ([`ws`]).
 //!
 //! Layout: [`hub`] (in-process routing), [`listener`] (the NOTIFY bridge), [`ws`] (the
-//! `/api/v1/ws` endpoint and its per-socket task).
+//! `/api/v1/ws` endpoint, its per-socket task, `POST /api/v1/ws/ticket`), [`tickets`]
+//! (single-use socket tickets), [`presence`] (online/offline across replicas),
+//! [`notifications`] (the stored events a user has not cleared yet).
 
 pub mod hub;
 pub mod listener;
+pub mod notifications;
+pub mod presence;
+pub mod tickets;
 pub mod ws;
 
 use chrono::{DateTime, Utc};
@@ -28,6 +38,8 @@ use crate::error::Result;
 
 /// The NOTIFY channel carrying new events.
 pub const CHANNEL: &str = "puente_events";
+/// The NOTIFY channel carrying signals (not stored, no sequence number).
+pub const SIGNAL_CHANNEL: &str = "puente_signals";
 /// NOTIFY payloads above this size carry only the event's key; listeners fetch the rest.
 const INLINE_LIMIT: usize = 7000;
 
@@ -48,6 +60,62 @@ pub struct Notice {
     pub seq: i64,
     #[serde(default)]
     pub event: Option<Event>,
+}
+
+/// A live-only frame: `{"type","data","at"}`, no `seq`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Signal {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: Value,
+    pub at: DateTime<Utc>,
+}
+
+/// What travels over the signal channel: the addressees and the signal.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignalNotice {
+    pub users: Vec<Uuid>,
+    pub signal: Signal,
+}
+
+/// Send a signal to every socket of `users`, on whichever replica it is. Not stored; within a
+/// transaction it goes out on commit, otherwise at once. Large audiences are split over
+/// several notifications to stay under PostgreSQL's payload limit.
+pub async fn signal(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    kind: &str,
+    data: &Value,
+) -> Result<()> {
+    let mut users = users.to_vec();
+    users.sort_unstable();
+    users.dedup();
+    if users.is_empty() {
+        return Ok(());
+    }
+    let signal = Signal {
+        kind: kind.to_string(),
+        data: data.clone(),
+        at: Utc::now(),
+    };
+    let base = serde_json::to_string(&signal).unwrap_or_default().len() + 32;
+    if base > INLINE_LIMIT {
+        tracing::warn!(kind, size = base, "signal too large to send; dropped");
+        return Ok(());
+    }
+    // A UUID takes 39 bytes in the JSON list.
+    let per_notice = ((INLINE_LIMIT - base) / 39).max(1);
+    for chunk in users.chunks(per_notice) {
+        let notice = SignalNotice {
+            users: chunk.to_vec(),
+            signal: signal.clone(),
+        };
+        let text = serde_json::to_string(&notice).unwrap_or_default();
+        sqlx::query!("select pg_notify($1, $2)", SIGNAL_CHANNEL, text)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Store an event for each user and announce it on commit. Call inside a transaction.

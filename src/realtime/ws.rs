@@ -1,17 +1,34 @@
-//! `GET /api/v1/ws`: one WebSocket per client.
+//! `GET /api/v1/ws`: one WebSocket per client; `POST /api/v1/ws/ticket`: a ticket to open one.
 //!
-//! Authenticated with the access token in the `Authorization` header or the `access_token`
-//! query parameter (browsers cannot set headers on WebSockets). The socket is subscribed to
-//! the hub *before* the upgrade completes, then — when the client passes `since` — the table
-//! is read for everything after it, so nothing falls between the snapshot and the stream;
-//! events already sent are skipped by sequence number.
+//! Authenticated with the access token in the `Authorization` header, the `access_token`
+//! query parameter, or — for browsers, which cannot set headers on WebSockets and should not
+//! put tokens in URLs — a `ticket` from `POST /api/v1/ws/ticket` (single use, 60 s; see
+//! [`super::tickets`]). A bad credential is a 401 problem before the upgrade. The socket is
+//! subscribed to the hub *before* the upgrade completes, then — when the client passes
+//! `since` — the table is read for everything after it, so nothing falls between the snapshot
+//! and the stream; events already sent are skipped by sequence number.
 //!
 //! Server → client frames: `{"type":"hello","user_id","last_seq"}` first, then events
-//! `{"seq","type","data","at"}`, `{"type":"resync","last_seq"}` when the client fell behind
-//! (re-fetch state over REST, then continue), `{"type":"pong"}` answering `{"type":"ping"}`.
-//! The server pings every 25 s and closes a socket silent for 75 s; on shutdown it closes
-//! with 1001 ("going away").
+//! `{"seq","type","data","at"}`, signals `{"type","data","at"}` (no `seq`: `typing`,
+//! `presence`; live only, never replayed), `{"type":"resync","last_seq"}` when the client
+//! fell behind (re-fetch state over REST, then continue), `{"type":"pong"}` answering
+//! `{"type":"ping"}`, and `{"type":"error","code","message"}` for a frame it could not act on.
+//!
+//! Client → server frames:
+//! - `{"type":"ping"}` → `pong`.
+//! - `{"type":"typing","conversation_id","typing":bool}` → a `typing` signal
+//!   `{conversation_id, user_id, typing, expires_in_ms: 6000}` to the conversation's other
+//!   participants (clients drop it after `expires_in_ms`). At most one per conversation every
+//!   2 s per socket; the excess is dropped silently. A conversation the user cannot see gets
+//!   an `error` frame (`not_found`).
+//! - `{"type":"read","conversation_id","up_to"?}` → what `POST
+//!   /api/v1/conversations/{id}/read` does; the `read` event that follows is the answer.
+//!
+//! Frames that touch the database share a per-socket budget (a burst of 20, 10 a second);
+//! beyond it `typing` is dropped and `read` answered `rate_limited`. The server pings every
+//! 25 s and closes a socket silent for 75 s; on shutdown it closes with 1001 ("going away").
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,24 +37,40 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
 
-use super::hub::Subscription;
-use super::Event;
+use super::hub::{Delivery, Subscription};
+use super::{Event, Signal};
 use crate::app::AppState;
 use crate::auth::extract::AuthUser;
-use crate::error::{AppError, Result};
-use crate::http::extract::AppQuery;
+use crate::error::{AppError, Problem, Result};
+use crate::http::extract::{AppJson, AppQuery};
 
 const PING_EVERY: Duration = Duration::from_secs(25);
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
+/// Per-socket read buffer. tungstenite allocates 128 KiB by default, eagerly, for every
+/// socket; client frames are small (and capped at 64 KiB, read in several chunks), so this
+/// is most of the difference between 150 and 25 KiB per connection.
+pub const READ_BUFFER: usize = 8 * 1024;
 /// Events replayed on reconnect before the client is told to resync instead.
 const MAX_REPLAY: i64 = 2000;
+/// One `typing` per conversation per socket in this window.
+const TYPING_EVERY: Duration = Duration::from_secs(2);
+/// How long a client shows a `typing` signal without a newer one.
+const TYPING_EXPIRES_MS: u64 = 6000;
+/// Conversations whose typing rate a socket tracks at once.
+const TYPING_TRACKED: usize = 64;
+/// Database-touching client frames: burst and refill per second.
+const BUDGET_BURST: f64 = 20.0;
+const BUDGET_PER_SEC: f64 = 10.0;
 
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
     pub access_token: Option<String>,
+    /// A ticket from `POST /api/v1/ws/ticket`.
+    pub ticket: Option<String>,
     /// The last sequence number the client saw.
     pub since: Option<i64>,
 }
@@ -48,19 +81,24 @@ pub async fn ws_handler(
     AppQuery(q): AppQuery<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response> {
-    let header_token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string());
-    let token = header_token.or(q.access_token).ok_or_else(|| {
-        AppError::unauthorized(
-            "missing_token",
-            "Send an access token in the Authorization header or `access_token`.",
-        )
-    })?;
-    let user = AuthUser::from_token(&state, &token).await?;
+    let user = match q.ticket.as_deref() {
+        Some(ticket) => super::tickets::redeem(&state, ticket).await?,
+        None => {
+            let header_token = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim().to_string());
+            let token = header_token.or(q.access_token).ok_or_else(|| {
+                AppError::unauthorized(
+                    "missing_token",
+                    "Send an access token in the Authorization header or `access_token`, or a `ticket`.",
+                )
+            })?;
+            AuthUser::from_token(&state, &token).await?
+        }
+    };
     let sub = state
         .hub
         .subscribe(user.id, state.config.ws_max_per_user)
@@ -71,12 +109,35 @@ pub async fn ws_handler(
     let since = q.since.filter(|s| *s >= 0);
     Ok(ws
         .max_message_size(64 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             let user_id = user.id;
             if let Err(e) = run_socket(state, user, sub, since, socket).await {
                 tracing::debug!(user = %user_id, error = %e, "socket ended with an error");
             }
         }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TicketDto {
+    /// Pass it as `/api/v1/ws?ticket=…`; it opens one socket.
+    pub ticket: String,
+    /// Seconds it stays valid.
+    pub expires_in: i64,
+}
+
+/// A single-use ticket to open the WebSocket without putting the access token in its URL.
+#[utoipa::path(post, path = "/api/v1/ws/ticket", tag = "realtime", security(("bearer" = [])),
+    responses((status = 200, body = TicketDto), (status = 401, body = Problem)))]
+pub async fn create_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<AppJson<TicketDto>> {
+    let ticket = super::tickets::issue(&state, &user).await?;
+    Ok(AppJson(TicketDto {
+        ticket,
+        expires_in: super::tickets::TICKET_TTL_SECS,
+    }))
 }
 
 struct Socket {
@@ -97,6 +158,13 @@ impl Socket {
             .send(Message::Text(serde_json::to_string(ev)?.into()))
             .await?;
         self.last = ev.seq;
+        Ok(())
+    }
+
+    async fn send_signal(&mut self, signal: &Signal) -> anyhow::Result<()> {
+        self.ws
+            .send(Message::Text(serde_json::to_string(signal)?.into()))
+            .await?;
         Ok(())
     }
 
@@ -159,6 +227,7 @@ async fn run_socket(
     ping.reset();
     let mut epoch_check = tokio::time::interval(Duration::from_secs(2));
     let mut last_heard = Instant::now();
+    let mut frames = ClientFrames::default();
     loop {
         if sub.lagged.swap(false, Ordering::AcqRel) {
             while sub.rx.try_recv().is_ok() {}
@@ -169,18 +238,21 @@ async fn run_socket(
                 let _ = sock.ws.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
                 return Ok(());
             }
-            ev = sub.rx.recv() => {
-                let Some(ev) = ev else { return Ok(()) };
+            delivery = sub.rx.recv() => {
+                let Some(delivery) = delivery else { return Ok(()) };
                 if sub.lagged.load(Ordering::Acquire) {
                     continue;
                 }
-                send_in_order(&mut sock, &state, user.id, ev).await?;
+                match delivery {
+                    Delivery::Event(ev) => send_in_order(&mut sock, &state, user.id, ev).await?,
+                    Delivery::Signal(signal) => sock.send_signal(&signal).await?,
+                }
             }
             msg = sock.ws.recv() => {
                 let Some(Ok(msg)) = msg else { return Ok(()) };
                 last_heard = Instant::now();
                 match msg {
-                    Message::Text(text) => handle_client_frame(&mut sock, text.as_str()).await?,
+                    Message::Text(text) => frames.handle(&mut sock, &state, &user, text.as_str()).await?,
                     Message::Binary(_) => sock.send_json(&json!({"type": "error", "code": "binary_not_supported"})).await?,
                     Message::Close(_) => return Ok(()),
                     Message::Ping(_) | Message::Pong(_) => {}
@@ -223,18 +295,210 @@ async fn send_in_order(
 }
 
 #[derive(Deserialize)]
-struct ClientFrame {
-    #[serde(rename = "type")]
-    kind: String,
+struct TypingFrame {
+    conversation_id: Uuid,
+    typing: bool,
 }
 
-async fn handle_client_frame(sock: &mut Socket, text: &str) -> anyhow::Result<()> {
-    match serde_json::from_str::<ClientFrame>(text) {
-        Ok(f) if f.kind == "ping" => sock.send_json(&json!({"type": "pong"})).await,
-        Ok(f) => {
-            sock.send_json(&json!({"type": "error", "code": "unsupported_message", "message": format!("unknown type {:?}", f.kind)}))
-                .await
+#[derive(Deserialize)]
+struct ReadFrame {
+    conversation_id: Uuid,
+    #[serde(default)]
+    up_to: Option<Uuid>,
+}
+
+/// A token bucket for the client frames that touch the database.
+struct Budget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            tokens: BUDGET_BURST,
+            at: Instant::now(),
         }
-        Err(_) => sock.send_json(&json!({"type": "error", "code": "malformed_message"})).await,
     }
+}
+
+impl Budget {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * BUDGET_PER_SEC;
+        self.tokens = (self.tokens + refill).min(BUDGET_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One socket's handling of what the client sends, and its rate limits.
+#[derive(Default)]
+struct ClientFrames {
+    /// When a `typing` was last let through, per conversation (at most [`TYPING_TRACKED`]).
+    typing_sent: HashMap<Uuid, Instant>,
+    budget: Budget,
+}
+
+fn error_frame(code: &str, message: &str, conversation: Option<Uuid>) -> Value {
+    let mut v = json!({"type": "error", "code": code, "message": message});
+    if let Some(c) = conversation {
+        v["conversation_id"] = json!(c);
+    }
+    v
+}
+
+/// An error of a frame's work as the client sees it; server-side causes are logged only.
+fn app_error_frame(e: &AppError, what: &str, conversation: Uuid) -> Value {
+    if e.status().is_server_error() {
+        tracing::warn!(error = %e, conversation = %conversation, "websocket {what} failed");
+        return error_frame(
+            "internal_error",
+            &format!("{what} failed"),
+            Some(conversation),
+        );
+    }
+    let message = match e {
+        AppError::NotFound => "no such conversation".to_string(),
+        AppError::Validation(fields) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => format!("{what} refused"),
+    };
+    error_frame(e.code(), &message, Some(conversation))
+}
+
+impl ClientFrames {
+    async fn handle(
+        &mut self,
+        sock: &mut Socket,
+        state: &AppState,
+        user: &AuthUser,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        let Ok(frame) = serde_json::from_str::<Value>(text) else {
+            return sock
+                .send_json(&error_frame("malformed_message", "not JSON", None))
+                .await;
+        };
+        let Some(kind) = frame.get("type").and_then(Value::as_str) else {
+            return sock
+                .send_json(&error_frame("malformed_message", "no \"type\"", None))
+                .await;
+        };
+        match kind {
+            "ping" => sock.send_json(&json!({"type": "pong"})).await,
+            "typing" => match serde_json::from_value::<TypingFrame>(frame) {
+                Ok(f) => self.typing(sock, state, user, f).await,
+                Err(e) => {
+                    sock.send_json(&error_frame("malformed_message", &e.to_string(), None))
+                        .await
+                }
+            },
+            "read" => match serde_json::from_value::<ReadFrame>(frame) {
+                Ok(f) => self.read(sock, state, user, f).await,
+                Err(e) => {
+                    sock.send_json(&error_frame("malformed_message", &e.to_string(), None))
+                        .await
+                }
+            },
+            other => {
+                sock.send_json(&error_frame(
+                    "unsupported_message",
+                    &format!("unknown type {other:?}"),
+                    None,
+                ))
+                .await
+            }
+        }
+    }
+
+    async fn typing(
+        &mut self,
+        sock: &mut Socket,
+        state: &AppState,
+        user: &AuthUser,
+        f: TypingFrame,
+    ) -> anyhow::Result<()> {
+        let now = Instant::now();
+        let recent = |t: &Instant| now.duration_since(*t) < TYPING_EVERY;
+        if self.typing_sent.get(&f.conversation_id).is_some_and(recent) {
+            return Ok(());
+        }
+        if self.typing_sent.len() >= TYPING_TRACKED {
+            self.typing_sent.retain(|_, t| recent(t));
+            if self.typing_sent.len() >= TYPING_TRACKED {
+                return Ok(());
+            }
+        }
+        if !self.budget.take() {
+            return Ok(());
+        }
+        self.typing_sent.insert(f.conversation_id, now);
+        match forward_typing(state, user, &f).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                sock.send_json(&app_error_frame(&e, "typing", f.conversation_id))
+                    .await
+            }
+        }
+    }
+
+    async fn read(
+        &mut self,
+        sock: &mut Socket,
+        state: &AppState,
+        user: &AuthUser,
+        f: ReadFrame,
+    ) -> anyhow::Result<()> {
+        if !self.budget.take() {
+            return sock
+                .send_json(&error_frame(
+                    "rate_limited",
+                    "too many frames; slow down",
+                    Some(f.conversation_id),
+                ))
+                .await;
+        }
+        match crate::http::conversations::mark_read_as(state, user, f.conversation_id, f.up_to)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                sock.send_json(&app_error_frame(&e, "read", f.conversation_id))
+                    .await
+            }
+        }
+    }
+}
+
+/// Tell the conversation's other participants that `user` is (not) typing.
+async fn forward_typing(state: &AppState, user: &AuthUser, f: &TypingFrame) -> Result<()> {
+    let conv = crate::db::chat::conversation(&state.db, f.conversation_id)
+        .await?
+        .filter(|c| crate::http::conversations::can_see(user, c))
+        .filter(|c| !c.is_group || state.config.inbox_groups)
+        .ok_or(AppError::NotFound)?;
+    let to: Vec<Uuid> = crate::chat::audience(&conv)
+        .into_iter()
+        .filter(|u| *u != user.id)
+        .collect();
+    if to.is_empty() {
+        return Ok(());
+    }
+    let data = json!({
+        "conversation_id": conv.id,
+        "user_id": user.id,
+        "typing": f.typing,
+        "expires_in_ms": TYPING_EXPIRES_MS,
+    });
+    let mut conn = state.db.acquire().await?;
+    super::signal(&mut conn, &to, "typing", &data).await
 }

@@ -14,6 +14,7 @@ mod links;
 mod messages;
 mod moderation;
 mod properties;
+mod realtime;
 mod runtime;
 mod waha_client;
 mod webhooks;

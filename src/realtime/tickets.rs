@@ -1,0 +1,84 @@
+//! Short-lived, single-use tickets that open one WebSocket (`/api/v1/ws?ticket=…`), so a
+//! browser need not put its access token in a URL.
+//!
+//! Invariants: the ticket itself is never stored, only its SHA-256; it lives [`TICKET_TTL_SECS`]
+//! seconds; redeeming deletes its row in the same statement that reads it, so it works once
+//! even when two replicas race for it. The user is re-read on redemption: a user deactivated
+//! after asking for a ticket cannot use it.
+
+use crate::app::AppState;
+use crate::auth::extract::AuthUser;
+use crate::auth::tokens::{random_token, token_hash};
+use crate::auth::Role;
+use crate::error::{AppError, Result};
+
+/// How long a ticket can be redeemed, in seconds.
+pub const TICKET_TTL_SECS: i64 = 60;
+
+/// Issue a ticket for `user`; returns the ticket (shown once).
+pub async fn issue(state: &AppState, user: &AuthUser) -> Result<String> {
+    let ticket = random_token(32);
+    let mut tx = state.db.begin().await?;
+    // Housekeeping: expired tickets are useless; the index makes this cheap.
+    sqlx::query!("delete from realtime_tickets where expires_at < now()")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        r#"insert into realtime_tickets (token_hash, user_id, token_id, expires_at)
+           values ($1, $2, $3, now() + make_interval(secs => $4))"#,
+        token_hash(&ticket),
+        user.id,
+        user.token_id,
+        TICKET_TTL_SECS as f64
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ticket)
+}
+
+fn invalid() -> AppError {
+    AppError::unauthorized(
+        "invalid_ticket",
+        "The ticket is unknown, already used or expired; ask for a new one.",
+    )
+}
+
+/// Spend a ticket: the user it was issued to, or 401 when it is unknown, used or expired.
+pub async fn redeem(state: &AppState, ticket: &str) -> Result<AuthUser> {
+    if ticket.is_empty() || ticket.len() > 100 {
+        return Err(invalid());
+    }
+    let row = sqlx::query!(
+        r#"with spent as (
+               delete from realtime_tickets where token_hash = $1
+               returning user_id, token_id, expires_at > now() as live
+           )
+           select s.user_id as "user_id!", s.token_id as "token_id!", s.live as "live!",
+                  u.role, u.agency_id, u.active
+           from spent s join users u on u.id = s.user_id"#,
+        token_hash(ticket)
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(invalid)?;
+    if !row.live {
+        return Err(invalid());
+    }
+    if !row.active {
+        return Err(AppError::unauthorized(
+            "account_inactive",
+            "This account has been deactivated.",
+        ));
+    }
+    let role: Role = row
+        .role
+        .parse()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    Ok(AuthUser {
+        id: row.user_id,
+        role,
+        agency_id: row.agency_id,
+        token_id: row.token_id,
+    })
+}
