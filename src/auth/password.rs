@@ -87,7 +87,9 @@ fn verify_sync(password: &str, phc: &str) -> bool {
 fn permits() -> &'static tokio::sync::Semaphore {
     static SEM: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     SEM.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         tokio::sync::Semaphore::new(cores)
     })
 }
@@ -99,7 +101,10 @@ fn dummy_hash() -> &'static str {
 
 /// Hash a password on the blocking pool.
 pub async fn hash(password: String) -> Result<String> {
-    let _permit = permits().acquire().await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    let _permit = permits()
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     tokio::task::spawn_blocking(move || hash_sync(&password))
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("hash task failed: {e}")))?
@@ -108,7 +113,10 @@ pub async fn hash(password: String) -> Result<String> {
 /// Verify a password against a stored hash (or the dummy hash when `phc` is `None`) on the
 /// blocking pool. Always does the full amount of work.
 pub async fn verify(password: String, phc: Option<String>) -> Result<bool> {
-    let _permit = permits().acquire().await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    let _permit = permits()
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     tokio::task::spawn_blocking(move || match phc {
         Some(phc) => verify_sync(&password, &phc),
         None => {

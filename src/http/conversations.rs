@@ -41,7 +41,10 @@ const UPLOAD_TYPES: &[&str] = &[
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/conversations", get(list_conversations).post(super::inbox::start_conversation))
+        .route(
+            "/conversations",
+            get(list_conversations).post(super::inbox::start_conversation),
+        )
         .route("/conversations/{id}", get(get_conversation))
         .route(
             "/conversations/{id}/messages",
@@ -130,11 +133,22 @@ pub async fn list_conversations(
     if !(1..=100).contains(&limit) {
         return Err(AppError::invalid("limit", "must be between 1 and 100"));
     }
-    if lq.channel.as_deref().is_some_and(|c| !matches!(c, "whatsapp" | "in_app")) {
+    if lq
+        .channel
+        .as_deref()
+        .is_some_and(|c| !matches!(c, "whatsapp" | "in_app"))
+    {
         return Err(AppError::invalid("channel", "must be whatsapp or in_app"));
     }
-    if lq.status.as_deref().is_some_and(|c| !matches!(c, "open" | "archived" | "closed")) {
-        return Err(AppError::invalid("status", "must be open, archived or closed"));
+    if lq
+        .status
+        .as_deref()
+        .is_some_and(|c| !matches!(c, "open" | "archived" | "closed"))
+    {
+        return Err(AppError::invalid(
+            "status",
+            "must be open, archived or closed",
+        ));
     }
     let (mut c_at, mut c_id) = match lq.cursor.as_deref() {
         Some(c) => {
@@ -177,7 +191,9 @@ pub async fn list_conversations(
             if items.len() as i64 == limit {
                 break;
             }
-            let Some(conv) = q::conversation(&mut *conn, r.id).await? else { continue };
+            let Some(conv) = q::conversation(&mut *conn, r.id).await? else {
+                continue;
+            };
             if let Some(v) = chat::inbox::view(&mut conn, &user, &conv).await? {
                 if lq.unread == Some(true) && v.unread_count == 0 {
                     continue;
@@ -250,14 +266,21 @@ pub async fn list_messages(
     }
     let anchor = match mq.before.or(mq.after) {
         Some(m) => Some(
-            sqlx::query!("select sent_at, id from messages where id = $1 and conversation_id = any($2)", m, &convs)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| AppError::invalid("before", "no such message in this conversation"))?,
+            sqlx::query!(
+                "select sent_at, id from messages where id = $1 and conversation_id = any($2)",
+                m,
+                &convs
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| AppError::invalid("before", "no such message in this conversation"))?,
         ),
         None => None,
     };
-    let (a_at, a_id) = (anchor.as_ref().map(|a| a.sent_at), anchor.as_ref().map(|a| a.id));
+    let (a_at, a_id) = (
+        anchor.as_ref().map(|a| a.sent_at),
+        anchor.as_ref().map(|a| a.id),
+    );
     let after = mq.after.is_some();
     let ids = sqlx::query_scalar!(
         r#"select m.id from messages m
@@ -326,7 +349,10 @@ pub async fn send_message(
         ));
     }
     if conv.status == "closed" {
-        return Err(AppError::conflict("conversation_closed", "This conversation is closed."));
+        return Err(AppError::conflict(
+            "conversation_closed",
+            "This conversation is closed.",
+        ));
     }
     let client_id = req.client_id.trim();
     let mut errors = Vec::new();
@@ -436,7 +462,9 @@ pub async fn send_message(
     };
     if let Some(link) = link {
         let deadline = Utc::now()
-            + chrono::Duration::seconds(i64::try_from(state.config.send_deadline_secs).unwrap_or(600));
+            + chrono::Duration::seconds(
+                i64::try_from(state.config.send_deadline_secs).unwrap_or(600),
+            );
         outbox::enqueue(
             &mut tx,
             outbox::SEND,
@@ -664,7 +692,10 @@ pub async fn upload_file(
         None
     };
     if is_image && thumb.is_none() {
-        return Err(AppError::invalid("body", "is not a readable image (or is too large)"));
+        return Err(AppError::invalid(
+            "body",
+            "is not a readable image (or is too large)",
+        ));
     }
     let put = |k: String, b: Vec<u8>| {
         let files = state.files.clone();
@@ -762,7 +793,10 @@ pub async fn download_file(
         return Err(AppError::NotFound);
     }
     let (key, mimetype) = if dq.thumbnail == Some(true) {
-        (file.thumbnail_key.clone().ok_or(AppError::NotFound)?, "image/png".to_string())
+        (
+            file.thumbnail_key.clone().ok_or(AppError::NotFound)?,
+            "image/png".to_string(),
+        )
     } else {
         (file.storage_key.clone(), file.mimetype.clone())
     };

@@ -48,7 +48,10 @@ fn api_v1() -> Router<AppState> {
         .merge(notifications::router())
         .merge(admin::router())
         .route("/ws", axum::routing::get(crate::realtime::ws::ws_handler))
-        .route("/ws/ticket", axum::routing::post(crate::realtime::ws::create_ticket))
+        .route(
+            "/ws/ticket",
+            axum::routing::post(crate::realtime::ws::create_ticket),
+        )
 }
 
 pub fn router(state: AppState) -> Router {

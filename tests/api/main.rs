@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod agency;
-mod authz;
 mod auth;
+mod authz;
 mod cli;
 mod errors;
 mod health;
