@@ -8,10 +8,11 @@
 //!    agents and half buyers paired in in-app conversations: connect time, the server's memory
 //!    per connection (its RSS with every socket open minus its RSS before the first, divided
 //!    by the sockets), and the time from sending a message to the other side's frame
-//!    (p50/p90/p99/max). A message is sent with `POST /api/v1/conversations/{id}/messages`
-//!    when in-app sending answers 201; otherwise the same `message.created` event is published
-//!    with `puente::realtime::publish` in a transaction (store, NOTIFY, listener, hub,
-//!    socket). The report says which.
+//!    (p50/p90/p99/max), in two series: messages sent with
+//!    `POST /api/v1/conversations/{id}/messages` (when in-app sending answers 201; the report
+//!    says when it does not), then the same `message.created` event published with
+//!    `puente::realtime::publish` in a transaction — the realtime path alone (store, NOTIFY,
+//!    listener, hub, socket).
 //! 2. **The floor**: a minimal tokio-tungstenite server written here that routes a frame to
 //!    one socket by id (a bounded queue per socket, like Puente's hub) with no database, no
 //!    auth, no persistence; the same clients, the same messages at the same rate, published
@@ -501,19 +502,18 @@ impl Clock {
         }
     }
 
-    fn received(&self) -> usize {
-        self.got
+    fn received(&self, range: std::ops::Range<usize>) -> usize {
+        self.got[range]
             .iter()
             .filter(|g| g.load(Ordering::Acquire) != 0)
             .count()
     }
 
-    /// Latencies in ms of the messages that arrived, sorted.
-    fn latencies(&self) -> Vec<f64> {
-        let mut v: Vec<f64> = self
-            .sent
+    /// Latencies in ms of the messages in `range` that arrived, sorted.
+    fn latencies(&self, range: std::ops::Range<usize>) -> Vec<f64> {
+        let mut v: Vec<f64> = self.sent[range.clone()]
             .iter()
-            .zip(&self.got)
+            .zip(&self.got[range])
             .filter_map(|(s, g)| {
                 let (s, g) = (s.load(Ordering::Acquire), g.load(Ordering::Acquire));
                 (g != 0 && s != 0).then(|| g.saturating_sub(s) as f64 / 1000.0)
@@ -586,10 +586,15 @@ async fn connect_all(
     (tasks, times, failed)
 }
 
-/// Wait until every timed message arrived, or `grace` passed since the last was sent.
-async fn await_delivery(clock: &Clock, messages: usize, grace: Duration) {
+/// Wait until `expected` of the messages in `range` arrived, or `grace` passed.
+async fn await_delivery(
+    clock: &Clock,
+    range: std::ops::Range<usize>,
+    expected: usize,
+    grace: Duration,
+) {
     let deadline = Instant::now() + grace;
-    while clock.received() < messages && Instant::now() < deadline {
+    while clock.received(range.clone()) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -611,9 +616,22 @@ struct Figures {
     connect: Vec<f64>,
     rss_before_kib: u64,
     rss_after_kib: u64,
+    deliveries: Vec<Delivery>,
+}
+
+/// One timed series of messages.
+struct Delivery {
+    label: &'static str,
     sent: usize,
+    wall: f64,
+    /// Sorted, ms.
     latencies: Vec<f64>,
-    send_wall: f64,
+}
+
+impl Delivery {
+    fn p(&self, q: f64) -> f64 {
+        pct(&self.latencies, q)
+    }
 }
 
 impl Figures {
@@ -622,11 +640,9 @@ impl Figures {
     }
 
     fn render(&self, name: &str) -> String {
-        let l = &self.latencies;
-        format!(
-            "{name}\n  sockets        {} open ({} failed) in {:.1} s; connect p50 {:.1} ms, p99 {:.1} ms\n  \
-             memory         RSS {:.1} MB → {:.1} MB: {:.1} KiB per connection\n  \
-             delivery       {}/{} frames, sent over {:.1} s; p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
+        let mut out = format!(
+            "{name}\n  sockets          {} open ({} failed) in {:.1} s; connect p50 {:.1} ms, p99 {:.1} ms\n  \
+             memory           RSS {:.1} MB → {:.1} MB: {:.1} KiB per connection\n",
             self.clients,
             self.failed,
             self.connect_wall,
@@ -635,14 +651,21 @@ impl Figures {
             self.rss_before_kib as f64 / 1024.0,
             self.rss_after_kib as f64 / 1024.0,
             self.per_connection_kib(),
-            l.len(),
-            self.sent,
-            self.send_wall,
-            pct(l, 50.0),
-            pct(l, 90.0),
-            pct(l, 99.0),
-            l.last().copied().unwrap_or(f64::NAN),
-        )
+        );
+        for d in &self.deliveries {
+            out.push_str(&format!(
+                "  {:<16} {}/{} frames, sent over {:.1} s; p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
+                d.label,
+                d.latencies.len(),
+                d.sent,
+                d.wall,
+                d.p(50.0),
+                d.p(90.0),
+                d.p(99.0),
+                d.latencies.last().copied().unwrap_or(f64::NAN),
+            ));
+        }
+        out
     }
 }
 
@@ -691,7 +714,8 @@ async fn run(args: &Args, admin_url: &str, db_name: &str) -> anyhow::Result<()> 
         .chain(&people.buyer_tokens)
         .map(|t| format!("ws://{base}/api/v1/ws?access_token={t}"))
         .collect();
-    let clock = Clock::new(args.messages, receiver);
+    // Messages 0..m go through POST (when available), m..2m through publish.
+    let clock = Clock::new(2 * args.messages, receiver);
     let t = Instant::now();
     let (tasks, connect, failed) = connect_all(urls, args.concurrency, clock.clone(), true).await;
     puente.connect_wall = t.elapsed().as_secs_f64();
@@ -728,60 +752,35 @@ async fn run(args: &Args, admin_url: &str, db_name: &str) -> anyhow::Result<()> 
         .send()
         .await?;
     let via_post = probe.status() == reqwest::StatusCode::CREATED;
-    println!(
-        "puente: messages are sent with {}",
-        if via_post {
-            "POST /api/v1/conversations/{id}/messages (in-app send)".to_string()
-        } else {
-            format!(
-                "puente::realtime::publish in a transaction (in-app send answered {})",
-                probe.status()
-            )
-        }
-    );
-    let people = Arc::new(people);
-    let sem = Arc::new(Semaphore::new(64));
-    let t = Instant::now();
-    let mut sends = Vec::with_capacity(args.messages);
-    for n in 0..args.messages {
-        tokio::time::sleep_until(t + Duration::from_secs_f64(n as f64 / args.rate as f64)).await;
-        let permit = sem.clone().acquire_owned().await?;
-        let (clock, people, http, pool) =
-            (clock.clone(), people.clone(), http.clone(), pool.clone());
-        let url = send_url(n % pairs);
-        sends.push(tokio::spawn(async move {
-            let p = n % pairs;
-            let client_id = format!("bench-{n}");
-            clock.mark_sent(n);
-            let result: anyhow::Result<()> = if via_post {
-                let resp = http
-                    .post(url)
-                    .bearer_auth(&people.agent_tokens[p])
-                    .json(&json!({"client_id": client_id, "body": "Hola, ¿sigue disponible el piso?"}))
-                    .send()
-                    .await;
-                match resp {
-                    Ok(r) if r.status().is_success() => Ok(()),
-                    Ok(r) => Err(anyhow::anyhow!("send answered {}", r.status())),
-                    Err(e) => Err(e.into()),
-                }
-            } else {
-                publish_message(&pool, &people, p, &client_id).await
-            };
-            drop(permit);
-            result
-        }));
+    if via_post {
+        println!(
+            "puente: messages are sent with POST /api/v1/conversations/{{id}}/messages \
+             (in-app send), then the same number published with puente::realtime::publish"
+        );
+    } else {
+        println!(
+            "puente: in-app send answered {}; messages are published with \
+             puente::realtime::publish in a transaction",
+            probe.status()
+        );
     }
-    let mut send_errors = 0;
-    for s in sends {
-        if !matches!(s.await, Ok(Ok(()))) {
-            send_errors += 1;
-        }
+    let ctx = Arc::new(SendCtx {
+        people,
+        http,
+        pool: pool.clone(),
+        base: base.clone(),
+        clock: clock.clone(),
+        pairs,
+    });
+    let m = args.messages;
+    if via_post {
+        puente
+            .deliveries
+            .push(send_series(&ctx, "POST → frame", 0..m, true, args.rate).await);
     }
-    puente.send_wall = t.elapsed().as_secs_f64();
-    puente.sent = args.messages - send_errors;
-    await_delivery(&clock, puente.sent, Duration::from_secs(15)).await;
-    puente.latencies = clock.latencies();
+    puente
+        .deliveries
+        .push(send_series(&ctx, "publish → frame", m..2 * m, false, args.rate).await);
     for task in &tasks {
         task.abort();
     }
@@ -820,10 +819,15 @@ async fn run(args: &Args, admin_url: &str, db_name: &str) -> anyhow::Result<()> 
             .send(Message::Text(frame.to_string().into()))
             .await?;
     }
-    floor.send_wall = t.elapsed().as_secs_f64();
-    floor.sent = args.messages;
-    await_delivery(&clock, floor.sent, Duration::from_secs(15)).await;
-    floor.latencies = clock.latencies();
+    let wall = t.elapsed().as_secs_f64();
+    let m = args.messages;
+    await_delivery(&clock, 0..m, m, Duration::from_secs(15)).await;
+    floor.deliveries.push(Delivery {
+        label: "send → frame",
+        sent: m,
+        wall,
+        latencies: clock.latencies(0..m),
+    });
     for task in &tasks {
         task.abort();
     }
@@ -834,20 +838,104 @@ async fn run(args: &Args, admin_url: &str, db_name: &str) -> anyhow::Result<()> 
         floor.render("\nfloor (minimal tokio-tungstenite router, no database)")
     );
 
+    let floor_d = &floor.deliveries[0];
+    println!();
+    for d in &puente.deliveries {
+        println!(
+            "puente ({}) vs floor: p50 ×{:.1}, p99 ×{:.1}",
+            d.label,
+            d.p(50.0) / floor_d.p(50.0),
+            d.p(99.0) / floor_d.p(99.0),
+        );
+    }
     println!(
-        "\npuente vs floor: delivery p50 ×{:.1}, p99 ×{:.1}; memory per connection ×{:.1}",
-        pct(&puente.latencies, 50.0) / pct(&floor.latencies, 50.0),
-        pct(&puente.latencies, 99.0) / pct(&floor.latencies, 99.0),
+        "memory per connection: puente ×{:.1} the floor's",
         puente.per_connection_kib() / floor.per_connection_kib().max(0.001),
     );
     println!(
         "note: {cores} cores shared by the clients, both servers and PostgreSQL; wall-clock \
          figures move with whatever else the machine does — compare medians across runs. \
-         RSS deltas include allocator slack. Puente's delivery includes the transaction, \
-         NOTIFY and the listener; the floor's only one extra WebSocket hop."
+         RSS deltas include allocator slack. Puente's POST includes the HTTP request, auth, \
+         checks and the message insert; both of its series include the transaction, NOTIFY \
+         and the listener; the floor's only one extra WebSocket hop. A connect p99 near 1 s \
+         is the kernel's SYN retry when a connect burst overflows the accept backlog."
     );
     pool.close().await;
     Ok(())
+}
+
+/// What the sending tasks share.
+struct SendCtx {
+    people: People,
+    http: reqwest::Client,
+    pool: PgPool,
+    /// `127.0.0.1:<port>` of Puente.
+    base: String,
+    clock: Arc<Clock>,
+    pairs: usize,
+}
+
+/// Send messages `range` at `rate` per second (at most 64 in flight), by POST or by
+/// publishing, and collect their delivery times.
+async fn send_series(
+    ctx: &Arc<SendCtx>,
+    label: &'static str,
+    range: std::ops::Range<usize>,
+    via_post: bool,
+    rate: u64,
+) -> Delivery {
+    let sem = Arc::new(Semaphore::new(64));
+    let t = Instant::now();
+    let mut sends = Vec::with_capacity(range.len());
+    for (i, n) in range.clone().enumerate() {
+        tokio::time::sleep_until(t + Duration::from_secs_f64(i as f64 / rate as f64)).await;
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            break;
+        };
+        let ctx = ctx.clone();
+        sends.push(tokio::spawn(async move {
+            let p = n % ctx.pairs;
+            let client_id = format!("bench-{n}");
+            ctx.clock.mark_sent(n);
+            let result: anyhow::Result<()> = if via_post {
+                let url = format!(
+                    "http://{}/api/v1/conversations/{}/messages",
+                    ctx.base, ctx.people.convs[p]
+                );
+                let resp = ctx
+                    .http
+                    .post(url)
+                    .bearer_auth(&ctx.people.agent_tokens[p])
+                    .json(&json!({"client_id": client_id, "body": "Hola, ¿sigue disponible el piso?"}))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => Err(anyhow::anyhow!("send answered {}", r.status())),
+                    Err(e) => Err(e.into()),
+                }
+            } else {
+                publish_message(&ctx.pool, &ctx.people, p, &client_id).await
+            };
+            drop(permit);
+            result
+        }));
+    }
+    let mut errors = 0;
+    for s in sends {
+        if !matches!(s.await, Ok(Ok(()))) {
+            errors += 1;
+        }
+    }
+    let wall = t.elapsed().as_secs_f64();
+    let sent = range.len() - errors;
+    await_delivery(&ctx.clock, range.clone(), sent, Duration::from_secs(15)).await;
+    Delivery {
+        label,
+        sent,
+        wall,
+        latencies: ctx.clock.latencies(range),
+    }
 }
 
 /// The event an in-app send would publish: `message.created` to the agent and the buyer.
