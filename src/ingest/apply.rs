@@ -76,11 +76,21 @@ async fn apply_locked(state: &AppState, row_id: i64) -> anyhow::Result<Vec<i64>>
     let mut wake_keys = Vec::new();
     let outcome = match row.event.as_deref() {
         Some("session.status") => {
-            if apply_session_status(state, link.id, &env).await? {
-                Outcome::Applied
-            } else {
-                Outcome::Skipped
+            // Applied outside this transaction: the status transition takes its own (and
+            // orders reports by WAHA's timestamp, so applying one twice is harmless), and
+            // holding two connections per event could starve a small pool.
+            finish(&mut tx, row_id, "applied", None).await?;
+            tx.commit().await?;
+            if let Err(e) = apply_session_status(state, link.id, &env).await {
+                sqlx::query!(
+                    "update waha_events set status = 'failed', error = $2 where id = $1",
+                    row_id,
+                    e.to_string().chars().take(300).collect::<String>()
+                )
+                .execute(&state.db)
+                .await?;
             }
+            return Ok(Vec::new());
         }
         Some("message") | Some("message.any") => {
             let (outcome, keys) = messages::apply_message(state, &mut tx, &link, &env).await?;

@@ -668,7 +668,13 @@ async fn operators_see_the_fleet_and_their_actions_are_audited(pool: PgPool) {
 async fn two_processes_share_the_fleet_without_fighting(pool: PgPool) {
     let (a, fleet) = TestApp::spawn_fleet(pool.clone(), |_| {}).await;
     let instance = fleet.instance.clone();
-    let b = TestApp::spawn_with(pool, |c| crate::helpers::fleet_config(c, &instance)).await;
+    // A second process: its own connection pool on the same database, as a replica has.
+    let pool_b = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .unwrap();
+    let b = TestApp::spawn_with(pool_b, |c| crate::helpers::fleet_config(c, &instance)).await;
     let (admin, agent1) = agent(&a).await;
     let agent2 = a.register_agent(&admin, "eva@costa.example").await;
     let l1 = create_link(&a, &agent1).await;
