@@ -79,8 +79,23 @@ async fn apply_locked(state: &AppState, row_id: i64) -> anyhow::Result<Vec<i64>>
             // Applied outside this transaction: the status transition takes its own (and
             // orders reports by WAHA's timestamp, so applying one twice is harmless), and
             // holding two connections per event could starve a small pool.
-            finish(&mut tx, row_id, "applied", None).await?;
+            let known = env
+                .payload_as::<SessionStatusPayload>()
+                .ok()
+                .is_some_and(|p| {
+                    map_session_status(p.status.as_str(), LinkStatus::Starting).is_some()
+                });
+            finish(
+                &mut tx,
+                row_id,
+                if known { "applied" } else { "skipped" },
+                None,
+            )
+            .await?;
             tx.commit().await?;
+            if !known {
+                return Ok(Vec::new());
+            }
             if let Err(e) = apply_session_status(state, link.id, &env).await {
                 sqlx::query!(
                     "update waha_events set status = 'failed', error = $2 where id = $1",
