@@ -192,8 +192,9 @@ async fn apply_session_status(
     let changed = transition(state, link_id, status, why, at, identity)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if changed && status == LinkStatus::Working {
-        // Back online: fetch what may have been missed while nobody was listening.
+    if status == LinkStatus::Working {
+        // WAHA reports WORKING when a session (re)starts, even if Puente already believed it
+        // was working: fetch what may have been missed while nobody was listening.
         crate::ingest::catchup::spawn(state.clone(), link_id);
     }
     Ok(changed)
