@@ -191,16 +191,6 @@ pub async fn set_identity(
     Ok(())
 }
 
-pub async fn touch_event(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
-    sqlx::query!(
-        "update whatsapp_links set last_event_at = now() where id = $1",
-        id
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 pub async fn set_container(
     db: impl PgExecutor<'_>,
     id: Uuid,
