@@ -107,6 +107,22 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> 
     .await?)
 }
 
+/// A link by id, deleted or not (to announce its deletion).
+pub async fn find_including_deleted(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> {
+    Ok(sqlx::query_as!(
+        LinkRow,
+        r#"select id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
+                  key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
+                  last_event_at, restart_count, consecutive_failures, last_restart_at,
+                  next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
+                  created_at, updated_at, deleted_at
+           from whatsapp_links where id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
 /// Lock a live link row for a state transition.
 pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> {
     Ok(sqlx::query_as!(

@@ -517,19 +517,7 @@ async fn remove_everything(state: &AppState, link_id: Uuid) -> Result<()> {
         .map_err(runtime_error)?;
     let mut tx = state.db.begin().await?;
     db::links::mark_deleted(&mut *tx, link_id).await?;
-    if let Some(row) = sqlx::query_as!(
-        LinkRow,
-        r#"select id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
-                  key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
-                  last_event_at, restart_count, consecutive_failures, last_restart_at,
-                  next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
-                  created_at, updated_at, deleted_at
-           from whatsapp_links where id = $1"#,
-        link_id
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    {
+    if let Some(row) = db::links::find_including_deleted(&mut *tx, link_id).await? {
         publish_status(&mut tx, &row).await?;
     }
     tx.commit().await?;
