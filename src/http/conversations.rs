@@ -74,7 +74,8 @@ pub fn can_see(user: &AuthUser, conv: &ConversationRow) -> bool {
     }
 }
 
-async fn visible(state: &AppState, user: &AuthUser, id: Uuid) -> Result<ConversationRow> {
+/// A conversation the caller may see (groups only when the inbox shows them); else 404.
+pub async fn visible(state: &AppState, user: &AuthUser, id: Uuid) -> Result<ConversationRow> {
     q::conversation(&state.db, id)
         .await?
         .filter(|c| can_see(user, c))

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::conversations::{can_see, MAX_BODY_CHARS};
+use super::conversations::{visible, MAX_BODY_CHARS};
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::app::AppState;
 use crate::auth::extract::{AgencyAdmin, AuthUser, Buyer};
@@ -34,14 +34,6 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{id}/notes", post(add_note))
         .route("/unread-count", get(unread_count))
         .route("/search", get(search))
-}
-
-async fn visible(state: &AppState, user: &AuthUser, id: Uuid) -> Result<ConversationRow> {
-    q::conversation(&state.db, id)
-        .await?
-        .filter(|c| can_see(user, c))
-        .filter(|c| !c.is_group || state.config.inbox_groups)
-        .ok_or(AppError::NotFound)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
