@@ -83,3 +83,80 @@ stop_postgres() {
   bin="$(pg_bin)" || return 0
   su postgres -c "$bin/pg_ctl -D '$data' -m fast stop" >/dev/null 2>&1 || true
 }
+
+# quietly LABEL CMD... — run CMD with its output in a log; print the log's tail on failure.
+quietly() {
+  local label="$1" out
+  shift
+  out="$(mktemp "/tmp/puente-${label// /-}.XXXXXX.log")"
+  local rc=0
+  "$@" >"$out" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    rm -f "$out"
+    return 0
+  fi
+  tail -n 60 "$out" >&2
+  printf '\033[1;31merror:\033[0m %s failed (exit %s); full log: %s\n' "$label" "$rc" "$out" >&2
+  return "$rc"
+}
+
+# ensure_node — node and npm on PATH (Debian's packages when absent); Vite 8 needs Node ≥ 20.19.
+ensure_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  local v
+  v="$(node -p 'process.versions.node' 2>/dev/null)" || die "node does not run"
+  node -e '
+    const [a, b] = process.versions.node.split(".").map(Number);
+    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1);' \
+    || die "Node.js $v is too old for the web app (Vite 8 needs ≥ 20.19)"
+}
+
+# web_dir — where the web app lives.
+web_dir() { echo "$PUENTE_ROOT/web"; }
+
+# ensure_web_deps — `npm ci` in web/ when node_modules is missing or older than the lock file.
+ensure_web_deps() {
+  local web
+  web="$(web_dir)"
+  [ -f "$web/package-lock.json" ] || die "$web/package-lock.json is missing"
+  # npm writes node_modules/.package-lock.json at the end of a successful install.
+  if [ -f "$web/node_modules/.package-lock.json" ] \
+    && [ ! "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    return 0
+  fi
+  log "npm ci (web/)"
+  (cd "$web" && quietly "npm ci" npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+  touch "$web/node_modules/.package-lock.json"
+}
+
+# web_is_stale — true when web/dist/index.html is missing or older than any input of the build.
+web_is_stale() {
+  local web stamp
+  web="$(web_dir)"
+  stamp="$web/dist/index.html"
+  [ -f "$stamp" ] || return 0
+  local inputs=()
+  local f
+  for f in src public index.html package.json package-lock.json vite.config.ts tsconfig.json \
+    tsconfig.app.json tsconfig.node.json; do
+    [ -e "$web/$f" ] && inputs+=("$web/$f")
+  done
+  [ -n "$(find "${inputs[@]}" -newer "$stamp" -print -quit 2>/dev/null)" ]
+}
+
+# build_web — `npm run build` in web/ when web/dist is missing or stale.
+build_web() {
+  web_is_stale || return 0
+  log "building the web app (web/dist)"
+  (cd "$(web_dir)" && quietly "npm run build" npm run build) || die "web build failed"
+  # vite may keep index.html's mtime from a cached copy: mark the build's time.
+  touch "$(web_dir)/dist/index.html"
+}
+
+# ensure_chromium — Debian's Chromium and fonts legible in screenshots (text and emoji).
+ensure_chromium() {
+  apt_install chromium fonts-dejavu-core fonts-noto-color-emoji
+  [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing after installing chromium"
+}
