@@ -97,6 +97,8 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Print the OpenAPI document (JSON) to standard output; needs no database.
+    Openapi,
     /// Administrative tasks.
     Admin {
         #[command(flatten)]
@@ -201,6 +203,10 @@ pub struct ServeConfig {
     /// Docker engine address (unix socket path or tcp URL); the local default when unset.
     #[arg(long, env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
+    /// The built web app (Vite's `dist/`: `index.html` and `assets/`) to serve at `/`. Unset:
+    /// no app is served and `/` is a 404 problem like any unknown path.
+    #[arg(long, env = "PUENTE_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Where Puente keeps files (media, uploads).
     #[arg(long, env = "PUENTE_DATA_DIR", default_value = ".data/files")]
     pub data_dir: PathBuf,
@@ -297,6 +303,13 @@ pub struct WahaConfig {
 }
 
 impl ServeConfig {
+    /// Whether clients reach this server over HTTPS (cookies get `Secure`, responses HSTS).
+    pub fn public_https(&self) -> bool {
+        self.public_url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    }
+
     /// Check the settings that clap cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.jwt_secret.expose().len() < 32 {
@@ -346,7 +359,11 @@ impl ServeConfig {
             "127.0.0.1:0",
         ]);
         match cli.command {
-            Command::Serve(cfg) => *cfg,
+            Command::Serve(cfg) => ServeConfig {
+                // Never from the environment: a test that wants the app sets it.
+                web_dir: None,
+                ..*cfg
+            },
             _ => unreachable!("parsed a serve command"),
         }
     }

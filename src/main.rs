@@ -31,6 +31,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Links { config, command } => puente::cli::run_links(*config, command).await,
         Command::Events { config, command } => puente::cli::run_events(*config, command).await,
+        Command::Openapi => {
+            println!("{}", puente::http::openapi::document_json()?);
+            Ok(())
+        }
         Command::Admin { db, command } => {
             let pool = puente::db::connect(db.database_url.expose(), 2)
                 .await

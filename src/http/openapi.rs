@@ -66,6 +66,12 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The document as pretty JSON, exactly as `/api/openapi.json` serves it (`puente openapi`
+/// prints it so the web app's types can be generated without a running server).
+pub fn document_json() -> serde_json::Result<String> {
+    ApiDoc::openapi().to_pretty_json()
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().merge(SwaggerUi::new("/docs").url("/api/openapi.json", ApiDoc::openapi()))
 }

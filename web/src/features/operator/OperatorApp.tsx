@@ -1,0 +1,6 @@
+// Placeholder: replaced by the feature's author.
+import type { User } from '../../session/session';
+
+export function OperatorApp({ user }: { user: User }) {
+  return <p>{user.display_name}</p>;
+}
