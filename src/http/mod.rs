@@ -3,7 +3,9 @@
 //!
 //! Layout: [`health`] (`/healthz`, `/readyz`, `/metrics`), [`auth`], [`me`], [`agency`],
 //! [`links`] (WhatsApp links), [`admin`] (operators), [`openapi`] (`/api/openapi.json`, `/docs`); [`extract`] and [`observe`] hold the
-//! shared extractors and the outermost middleware; [`request_id`] the per-request id.
+//! shared extractors and the outermost middleware; [`request_id`] the per-request id;
+//! [`web`] the built web app at `/` (when `--web-dir` is set) and every response's security
+//! headers.
 
 pub mod admin;
 pub mod agency;
@@ -20,12 +22,14 @@ pub mod observe;
 pub mod openapi;
 pub mod properties;
 pub mod request_id;
+pub mod web;
 
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -57,6 +61,8 @@ fn api_v1() -> Router<AppState> {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let headers = web::HeaderPolicy::new(&state.config);
+    let app = state.config.web_dir.as_deref().map(web::WebApp::new);
     Router::new()
         .merge(health::router())
         .nest("/api/v1", api_v1())
@@ -70,7 +76,15 @@ pub fn router(state: AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(conversations::MAX_UPLOAD)),
         )
         .merge(crate::ingest::router().layer(RequestBodyLimitLayer::new(crate::ingest::MAX_BODY)))
-        .fallback(|| async { AppError::NotFound })
+        .fallback(move |req: Request| {
+            let app = app.clone();
+            async move {
+                match app {
+                    Some(app) => app.serve(req).await,
+                    None => AppError::NotFound.into_response(),
+                }
+            }
+        })
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -78,5 +92,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(observe::observe))
+        .layer(middleware::from_fn_with_state(
+            headers,
+            web::security_headers,
+        ))
         .with_state(state)
 }

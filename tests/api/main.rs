@@ -17,4 +17,5 @@ mod properties;
 mod realtime;
 mod runtime;
 mod waha_client;
+mod web;
 mod webhooks;
