@@ -566,3 +566,34 @@ export async function signInUi(page, { email, password }) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
+
+/**
+ * Run `fn(page)` in a fresh page (newPage options in `opts`), then assertNoProblems(page)
+ * unless `opts.check === false`. On failure the page is saved as
+ * `screenshots/failed-<test name>.png` and its recorded problems are added to the error.
+ * The context is closed either way. `t` is the node:test context (for the name).
+ */
+export async function withPage(browser, t, fn, opts = {}) {
+  const page = await newPage(browser, opts);
+  try {
+    const result = await fn(page);
+    if (opts.check !== false) assertNoProblems(page);
+    return result;
+  } catch (e) {
+    const shot = await screenshot(page, `failed-${t?.name ?? 'test'}`).catch(() => null);
+    const { console: errs, pageErrors, csp } = page.problems;
+    const extra = [
+      `page: ${page.url()}`,
+      shot && `screenshot: ${shot}`,
+      ...errs.map((x) => `console error: ${x}`),
+      ...pageErrors.map((x) => `uncaught: ${x}`),
+      ...csp.map((v) => `CSP violation: ${JSON.stringify(v)}`),
+    ].filter(Boolean);
+    if (e instanceof Error && !String(e.message).includes('page problems on')) {
+      e.message += `\n  ${extra.join('\n  ')}`;
+    }
+    throw e;
+  } finally {
+    await page.context().close().catch(() => {});
+  }
+}
