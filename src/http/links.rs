@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::extract::{AppJson, AppPath, AppQuery, ClientIp};
 use crate::app::AppState;
 use crate::auth::extract::Staff;
-use crate::error::{AppError, Problem, Result};
+use crate::error::{problem_response, AppError, Problem, Result};
 use crate::links::service::{self, Actor};
 use crate::links::{qr, LinkDto};
 
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/whatsapp/links/{id}/pairing-code", post(pairing_code))
         .route("/whatsapp/links/{id}/restart", post(restart_link))
         .route("/whatsapp/links/{id}/logout", post(logout_link))
+        .route("/whatsapp/links/{id}/phone", get(phone_link))
 }
 
 /// Start linking a WhatsApp number: creates the session container. Agency staff.
@@ -208,5 +209,39 @@ pub async fn delete_link(
         StatusCode::NO_CONTENT
     } else {
         StatusCode::ACCEPTED
+    })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PhoneLink {
+    /// The emulator's simulated phone for this link. It carries the link's WAHA API key:
+    /// open it, do not share it.
+    pub url: String,
+}
+
+/// The simulated phone of a link that runs the WAHA emulator (development and demos): a page
+/// that plays the agent's phone (scan the QR, write as a buyer, unlink). The link's own agent
+/// only; 404 `not_emulator` when the link runs real WAHA.
+#[utoipa::path(get, path = "/api/v1/whatsapp/links/{id}/phone", tag = "links", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = PhoneLink), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
+pub async fn phone_link(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Response> {
+    let row = service::owned(&state, &user, id).await?;
+    Ok(match service::phone_url(&state, &row).await? {
+        Some(url) => (
+            [(header::CACHE_CONTROL, "no-store")],
+            AppJson(PhoneLink { url }),
+        )
+            .into_response(),
+        None => problem_response(
+            StatusCode::NOT_FOUND,
+            "not_emulator",
+            "This link runs real WhatsApp (WAHA); there is no simulated phone.".into(),
+            Vec::new(),
+        ),
     })
 }

@@ -18,7 +18,7 @@ use crate::app::AppState;
         super::agency::create_invite, super::agency::list_invites, super::agency::list_agents,
         super::agency::deactivate_agent, super::agency::reactivate_agent,
         super::links::create_link, super::links::list_links, super::links::get_link, super::links::get_qr,
-        super::links::pairing_code, super::links::restart_link, super::links::logout_link, super::links::delete_link,
+        super::links::pairing_code, super::links::restart_link, super::links::logout_link, super::links::delete_link, super::links::phone_link,
         super::conversations::list_conversations, super::conversations::get_conversation,
         super::conversations::list_messages, super::conversations::send_message, super::conversations::mark_read,
         super::conversations::react, super::conversations::upload_file, super::conversations::download_file,

@@ -316,6 +316,36 @@ pub async fn client(state: &AppState, link: &LinkRow) -> Result<WahaClient> {
     WahaClient::new(state.http.clone(), &base, &key).map_err(waha_error)
 }
 
+/// Whether a link runs the WAHA emulator (development and demos) rather than real WAHA.
+/// The emulator image is named `…/waha-emulator[:tag]`; real WAHA is `devlikeapro/waha…`.
+pub fn is_emulator_image(image: &str) -> bool {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    name.split([':', '@']).next() == Some("waha-emulator")
+}
+
+/// The emulator's simulated-phone page for a link, as the agent's browser opens it, or `None`
+/// when the link runs real WAHA. The URL carries the link's WAHA API key, so it is only ever
+/// given to the link's own agent. 409 `phone_not_published` when the container is reachable
+/// only on a private Docker network; 503 `link_unreachable` while the container is not running.
+pub async fn phone_url(state: &AppState, link: &LinkRow) -> Result<Option<String>> {
+    if !is_emulator_image(&link.image) {
+        return Ok(None);
+    }
+    if state.config.waha.waha_network.is_some() {
+        return Err(AppError::conflict(
+            "phone_not_published",
+            "The session container is on a private network; its simulated phone cannot be opened from a browser.",
+        ));
+    }
+    let base = base_url(state, link).await?;
+    let key = keys::api_key(
+        state.config.waha.master_secret.expose().as_bytes(),
+        link.id,
+        link.key_version,
+    );
+    Ok(Some(format!("{base}/__emulator/phone?x-api-key={key}")))
+}
+
 /// The current raw QR value; 409 when the link is not waiting for a scan.
 pub async fn qr_raw(state: &AppState, link: &LinkRow) -> Result<String> {
     if link.status != LinkStatus::ScanQr.as_str() {
@@ -772,6 +802,18 @@ async fn restart_silent(state: &AppState, link: &LinkRow) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_emulator_is_recognised_by_its_image_name() {
+        assert!(is_emulator_image("puente/waha-emulator:dev"));
+        assert!(is_emulator_image(
+            "registry.example:5000/puente/waha-emulator@sha256:ab"
+        ));
+        assert!(is_emulator_image("waha-emulator"));
+        assert!(!is_emulator_image("devlikeapro/waha:latest"));
+        assert!(!is_emulator_image("devlikeapro/waha-plus"));
+        assert!(!is_emulator_image("evil/waha-emulator-not:1"));
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

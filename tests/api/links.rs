@@ -877,3 +877,81 @@ async fn cli_lists_links_draws_the_qr_and_restarts(pool: PgPool) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("link_not_scanning"));
     let _ = PASSWORD;
 }
+
+#[sqlx::test]
+async fn the_simulated_phone_is_offered_to_the_links_agent_only(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |_| {}).await;
+    let (admin, agent) = agent(&app).await;
+    let other = app.register_agent(&admin, "eva@costa.example").await;
+    let id = create_link(&app, &agent).await;
+    app.wait_link(&agent.access, &id, "scan_qr", |l| l["status"] == "scan_qr")
+        .await;
+    let path = format!("/api/v1/whatsapp/links/{id}/phone");
+
+    let resp = app.get(&path, Some(&agent.access)).await;
+    assert_eq!(
+        resp.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body = expect_status(resp, StatusCode::OK).await;
+    let url = body["url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.contains("/__emulator/phone?x-api-key="),
+        "{url}"
+    );
+    // The page answers from this host (as the agent's browser reaches it), and its key is
+    // the link's: the control API accepts it.
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("<html"));
+    let key = url.split("x-api-key=").nth(1).unwrap();
+    let base = url.split("/__emulator").next().unwrap();
+    let session = reqwest::Client::new()
+        .get(format!("{base}/__emulator/sessions/default"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), StatusCode::OK);
+
+    expect_problem(
+        app.get(&path, Some(&other.access)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_problem(
+        app.get(&path, Some(&admin.access)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_problem(
+        app.get(&path, None).await,
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn real_waha_links_have_no_simulated_phone(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |c| {
+        c.waha.waha_image = "devlikeapro/waha:latest".into()
+    })
+    .await;
+    let (_admin, agent) = agent(&app).await;
+    let id = create_link(&app, &agent).await;
+    expect_problem(
+        app.get(
+            &format!("/api/v1/whatsapp/links/{id}/phone"),
+            Some(&agent.access),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_emulator",
+    )
+    .await;
+}
