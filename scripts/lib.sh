@@ -146,11 +146,12 @@ web_is_stale() {
   [ -n "$(find "${inputs[@]}" -newer "$stamp" -print -quit 2>/dev/null)" ]
 }
 
-# build_web — `npm run build` in web/ when web/dist is missing or stale.
+# build_web — `npm run build` in web/ when web/dist is missing or stale. Returns non-zero
+# (after printing the build's output) when the build fails; the caller decides.
 build_web() {
   web_is_stale || return 0
   log "building the web app (web/dist)"
-  (cd "$(web_dir)" && quietly "npm run build" npm run build) || die "web build failed"
+  (cd "$(web_dir)" && quietly "npm run build" npm run build) || return 1
   # vite may keep index.html's mtime from a cached copy: mark the build's time.
   touch "$(web_dir)/dist/index.html"
 }
