@@ -45,6 +45,19 @@ describe('smoke', () => {
       assert.match(api.headers.get('content-type') ?? '', /application\/problem\+json/);
     }));
 
+  test('a Spanish browser gets the Spanish sign-in page', (t) =>
+    withPage(
+      browser,
+      t,
+      async (page) => {
+        await page.goto(`${puente.baseUrl}/`);
+        await page.getByRole('button', { name: 'Iniciar sesión' }).waitFor();
+        assert.equal(await page.getByRole('button', { name: 'Sign in' }).count(), 0);
+        await screenshot(page, 'smoke-sign-in-es');
+      },
+      { locale: 'es-ES' },
+    ));
+
   test('the demo agent signs in through the form and sees the agent screen', (t) =>
     withPage(browser, t, async (page) => {
       await page.goto(`${puente.baseUrl}/`);
