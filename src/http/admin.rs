@@ -66,13 +66,14 @@ pub struct AdminLink {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FleetQuery {
     /// Sample CPU and memory of running containers (default true; takes about a second).
     pub stats: Option<bool>,
 }
 
 /// Every link with its container: state, uptime, restarts, CPU and memory. Operators only.
-#[utoipa::path(get, path = "/api/v1/admin/links", tag = "admin", security(("bearer" = [])), params(FleetQuery),
+#[utoipa::path(get, operation_id = "admin_list_links", path = "/api/v1/admin/links", tag = "admin", security(("bearer" = [])), params(FleetQuery),
     responses((status = 200, body = Vec<AdminLink>), (status = 403, body = Problem)))]
 pub async fn list_links(
     State(state): State<AppState>,
@@ -159,6 +160,7 @@ pub async fn list_links(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
     /// Last N lines (1–5000, default 200).
     pub tail: Option<u64>,
@@ -212,7 +214,7 @@ pub async fn link_logs(
 }
 
 /// Restart a link's container. Operators only; audited.
-#[utoipa::path(post, path = "/api/v1/admin/links/{id}/restart", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "admin_restart_link", path = "/api/v1/admin/links/{id}/restart", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 202), (status = 404, body = Problem)))]
 pub async fn restart_link(
     State(state): State<AppState>,
@@ -256,7 +258,7 @@ pub async fn stop_link(
 }
 
 /// Remove a link's container and volume (its conversations stay). Operators only; audited.
-#[utoipa::path(delete, path = "/api/v1/admin/links/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "admin_delete_link", path = "/api/v1/admin/links/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 204), (status = 202), (status = 404, body = Problem)))]
 pub async fn delete_link(
     State(state): State<AppState>,
@@ -282,6 +284,7 @@ pub async fn delete_link(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Return entries older than this id (keyset pagination).
     pub before: Option<i64>,

@@ -84,6 +84,7 @@ pub async fn visible(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Conv
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1–100, default 50.
     pub limit: Option<i64>,
@@ -230,6 +231,7 @@ pub async fn get_conversation(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQueryParams {
     /// Messages older than this message id.
     pub before: Option<Uuid>,
@@ -639,6 +641,7 @@ pub struct FileDto {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The file's name, shown to the other side.
     pub name: Option<String>,
@@ -747,6 +750,7 @@ pub async fn upload_file(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// The image's thumbnail (PNG) instead of the file.
     pub thumbnail: Option<bool>,

@@ -536,6 +536,7 @@ pub async fn unread_count(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words to find (web-search syntax: quotes, `or`, `-word`). Spanish and English stems.
     pub q: String,

@@ -63,6 +63,7 @@ pub async fn get_link(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QrQuery {
     /// `png` (default), `svg` or `raw`.
     pub format: Option<String>,

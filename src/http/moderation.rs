@@ -101,6 +101,7 @@ pub async fn report_user(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportsQuery {
     /// Only reports in this state (default: all).
     #[param(inline)]

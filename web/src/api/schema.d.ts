@@ -304,6 +304,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/web/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Log in, as `POST /api/v1/auth/login` (same rate limits), for a browser. */
+        post: operations["web_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/web/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the browser's session: revokes it (when there is a `puente_rt` cookie, which then
+         *     needs `X-CSRF-Token`) and clears both cookies. No request body.
+         */
+        post: operations["web_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/web/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Spend the `puente_rt` cookie for a new access token; rotates both cookies. Needs
+         *     `X-CSRF-Token` equal to the `puente_csrf` cookie. No request body.
+         */
+        post: operations["web_refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/web/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register, as `POST /api/v1/auth/register`, for a browser: the refresh token is set as an
+         *     HttpOnly cookie instead of being returned.
+         */
+        post: operations["web_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/blocks": {
         parameters: {
             query?: never;
@@ -771,7 +848,7 @@ export interface paths {
             cookie?: never;
         };
         /** The caller's links, with their container state. */
-        get: operations["whatsapp_list_links"];
+        get: operations["list_links"];
         put?: never;
         /** Start linking a WhatsApp number: creates the session container. Agency staff. */
         post: operations["create_link"];
@@ -796,7 +873,7 @@ export interface paths {
          * Remove the link's container and volume; its conversations stay. 204 when done, 202 when
          *     the removal was deferred (the container engine was unreachable).
          */
-        delete: operations["whatsapp_delete_link"];
+        delete: operations["delete_link"];
         options?: never;
         head?: never;
         patch?: never;
@@ -836,6 +913,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/whatsapp/links/{id}/phone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The simulated phone of a link that runs the WAHA emulator (development and demos): a page
+         *     that plays the agent's phone (scan the QR, write as a buyer, unlink). The link's own agent
+         *     only; 404 `not_emulator` when the link runs real WAHA.
+         */
+        get: operations["phone_link"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/whatsapp/links/{id}/qr": {
         parameters: {
             query?: never;
@@ -863,7 +961,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Restart the link's session container (the login survives). */
-        post: operations["whatsapp_restart_link"];
+        post: operations["restart_link"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1349,6 +1447,13 @@ export interface components {
             /** @description The phone to link, with country code, digits only (`+`, spaces and dashes allowed). */
             phone_number: string;
         };
+        PhoneLink: {
+            /**
+             * @description The emulator's simulated phone for this link. It carries the link's WAHA API key:
+             *     open it, do not share it.
+             */
+            url: string;
+        };
         PhotoDto: {
             /** Format: uuid */
             file_id: string;
@@ -1601,6 +1706,23 @@ export interface components {
             phone?: string | null;
             role: components["schemas"]["Role"];
         };
+        /**
+         * @description A browser session: like the token response, without the refresh token (it is in the
+         *     `puente_rt` cookie), with the CSRF token to echo in `X-CSRF-Token`.
+         */
+        WebTokenResponse: {
+            access_token: string;
+            /** @description Also in the `puente_csrf` cookie; send it as `X-CSRF-Token` to refresh and log out. */
+            csrf_token: string;
+            /**
+             * Format: int64
+             * @description Seconds until the access token expires.
+             */
+            expires_in: number;
+            /** @description Always `Bearer`. */
+            token_type: string;
+            user: components["schemas"]["UserDto"];
+        };
     };
     responses: never;
     parameters: never;
@@ -1612,14 +1734,14 @@ export type $defs = Record<string, never>;
 export interface operations {
     list_audit: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Return entries older than this id (keyset pagination). */
-                before: number | null;
+                before?: number;
                 /** @description 1–500, default 100. */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -1644,12 +1766,12 @@ export interface operations {
     };
     admin_list_links: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Sample CPU and memory of running containers (default true; takes about a second). */
-                stats: boolean | null;
+                stats?: boolean;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -1740,14 +1862,15 @@ export interface operations {
     };
     link_logs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Last N lines (1–5000, default 200). */
+                tail?: number;
+                /** @description Only lines since this unix time (seconds). */
+                since?: number;
+            };
             header?: never;
             path: {
                 id: string;
-                /** @description Last N lines (1–5000, default 200). */
-                tail: number | null;
-                /** @description Only lines since this unix time (seconds). */
-                since: number | null;
             };
             cookie?: never;
         };
@@ -1827,16 +1950,16 @@ export interface operations {
     };
     list_reports: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Only reports in this state (default: all). */
-                status: null | ("open" | "resolved" | "dismissed");
+                status?: "open" | "resolved" | "dismissed";
                 /** @description 1–200, default 50. */
-                limit: number | null;
+                limit?: number;
                 /** @description Reports older than this report (the last id of the previous page). */
-                before: string | null;
+                before?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2221,6 +2344,187 @@ export interface operations {
             };
         };
     };
+    web_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; sets the `puente_rt` and `puente_csrf` cookies. */
+            200: {
+                headers: {
+                    /** @description `puente_rt` (HttpOnly) and `puente_csrf` */
+                    "set-cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebTokenResponse"];
+                };
+            };
+            /** @description `invalid_credentials`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `account_inactive`, or `csrf_failed` for a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`, with `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    web_logout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `puente_csrf` cookie's value (required with a session cookie) */
+                "X-CSRF-Token"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out (also when there was no session); both cookies are cleared. */
+            204: {
+                headers: {
+                    /** @description `puente_rt` and `puente_csrf` with `Max-Age=0` */
+                    "set-cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `csrf_failed`: missing or wrong `X-CSRF-Token`, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    web_refresh: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The `puente_csrf` cookie's value */
+                "X-CSRF-Token": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new access token; `puente_rt` and `puente_csrf` are replaced. */
+            200: {
+                headers: {
+                    /** @description the rotated `puente_rt` and `puente_csrf` */
+                    "set-cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebTokenResponse"];
+                };
+            };
+            /** @description The session cannot be resumed; both cookies are cleared. `code`: `session_missing` (no cookie), `invalid_refresh_token` (unknown), `refresh_token_expired`, `refresh_token_revoked` (logged out, or ended by a password change or reuse), `refresh_token_reused` (an old cookie came back: the session was ended for safety), `account_inactive` (deactivated). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `csrf_failed`: missing or wrong `X-CSRF-Token`, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    web_register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed up and in; sets the `puente_rt` and `puente_csrf` cookies. */
+            201: {
+                headers: {
+                    /** @description `puente_rt` (HttpOnly) and `puente_csrf` */
+                    "set-cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebTokenResponse"];
+                };
+            };
+            /** @description `csrf_failed`: a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `email_taken`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`, with the fields. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_blocks: {
         parameters: {
             query?: never;
@@ -2258,22 +2562,22 @@ export interface operations {
     };
     list_conversations: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description 1–100, default 50. */
-                limit: number | null;
+                limit?: number;
                 /** @description Cursor from the previous page's `next_cursor`. */
-                cursor: string | null;
+                cursor?: string;
                 /** @description `whatsapp` or `in_app`. */
-                channel: string | null;
+                channel?: string;
                 /** @description `open`, `archived` or `closed` (default: open and archived). */
-                status: string | null;
+                status?: string;
                 /** @description Only conversations with something unread. */
-                unread: boolean | null;
+                unread?: boolean;
                 /** @description Only conversations about this listing. */
-                property_id: string | null;
+                property_id?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2473,21 +2777,22 @@ export interface operations {
     };
     list_messages: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
+            query?: {
                 /** @description Messages older than this message id. */
-                before: string | null;
+                before?: string;
                 /** @description Messages newer than this message id (then oldest first). */
-                after: string | null;
+                after?: string;
                 /** @description 1–200, default 50. */
-                limit: number | null;
+                limit?: number;
                 /**
                  * @description Staff: include the related conversations on the other channel (one timeline for the
                  *     same person on WhatsApp and in the app).
                  */
-                merged: boolean | null;
+                merged?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
             };
             cookie?: never;
         };
@@ -2775,12 +3080,12 @@ export interface operations {
     };
     upload_file: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The file's name, shown to the other side. */
-                name: string | null;
+                name?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         /** @description The file's bytes */
@@ -2818,12 +3123,13 @@ export interface operations {
     };
     download_file: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The image's thumbnail (PNG) instead of the file. */
+                thumbnail?: boolean;
+            };
             header?: never;
             path: {
                 id: string;
-                /** @description The image's thumbnail (PNG) instead of the file. */
-                thumbnail: boolean | null;
             };
             cookie?: never;
         };
@@ -2913,12 +3219,12 @@ export interface operations {
     };
     list_notifications: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description 1–200, default 50. */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3293,14 +3599,14 @@ export interface operations {
     };
     search: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query: {
                 /** @description Words to find (web-search syntax: quotes, `or`, `-word`). Spanish and English stems. */
                 q: string;
                 /** @description 1–100, default 20. */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3499,7 +3805,7 @@ export interface operations {
             };
         };
     };
-    whatsapp_list_links: {
+    list_links: {
         parameters: {
             query?: never;
             header?: never;
@@ -3590,7 +3896,7 @@ export interface operations {
             };
         };
     };
-    whatsapp_delete_link: {
+    delete_link: {
         parameters: {
             query?: never;
             header?: never;
@@ -3693,14 +3999,60 @@ export interface operations {
             };
         };
     };
-    get_qr: {
+    phone_link: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneLink"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_qr: {
+        parameters: {
+            query?: {
                 /** @description `png` (default), `svg` or `raw`. */
-                format: string | null;
+                format?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
             };
             cookie?: never;
         };
@@ -3732,7 +4084,7 @@ export interface operations {
             };
         };
     };
-    whatsapp_restart_link: {
+    restart_link: {
         parameters: {
             query?: never;
             header?: never;

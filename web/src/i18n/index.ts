@@ -55,7 +55,7 @@ export type T<K extends string> = (key: K, vars?: Vars) => string;
 /** A translator for the current locale (outside React). */
 export function translator<K extends string>(c: Catalogue<K>, l: Locale = locale.get()): T<K> {
   const table = c[l];
-  return (key, vars) => interpolate(table[key] ?? c.en[key] ?? key, vars);
+  return (key, vars) => interpolate(table[key] || c.en[key] || key, vars);
 }
 
 /** A translator that re-renders the component when the locale changes. */
