@@ -1,0 +1,311 @@
+// `/fleet`: every link's session container, live. Counts on top (each one a filter), filters
+// by status, agency and text, a table sortable by every column (cards on a phone). Filters and
+// sorting live in the address, so going to a link and back keeps them.
+import { useMemo } from 'react';
+import { Link, navigate, useRoute } from '../../router';
+import { useT } from '../../i18n';
+import { common } from '../../i18n/common';
+import { problemMessage } from '../../api/problem';
+import { Empty, ErrorText, Spinner } from '../../ui/controls';
+import { formatTime } from '../../lib/format';
+import { m, type Key } from './messages';
+import { useFleet, refreshFleet } from './fleetStore';
+import {
+  STATUSES,
+  agenciesOf,
+  filterLinks,
+  formatCpu,
+  formatUptime,
+  nextSort,
+  sortLinks,
+  summarize,
+  type AdminLink,
+  type Filter,
+  type LinkStatus,
+  type Sort,
+  type SortKey,
+} from './fleet';
+import { ContainerTag, MemoryFigure, StatusTag, statusLabel } from './parts';
+
+const SORT_KEYS: SortKey[] = ['agent', 'agency', 'status', 'uptime', 'restarts', 'cpu', 'memory', 'container', 'engine'];
+const COL_LABEL: Record<SortKey, Key> = {
+  agent: 'colAgent',
+  agency: 'colAgency',
+  status: 'colStatus',
+  uptime: 'colUptime',
+  restarts: 'colRestarts',
+  cpu: 'colCpu',
+  memory: 'colMemory',
+  container: 'colContainer',
+  engine: 'colEngine',
+};
+
+export function readFleetQuery(q: URLSearchParams): { filter: Filter; sort: Sort } {
+  const status = q.get('status') ?? '';
+  const key = q.get('sort') as SortKey | null;
+  return {
+    filter: {
+      status: (STATUSES as string[]).includes(status) ? (status as LinkStatus) : '',
+      agency: q.get('agency') ?? '',
+      text: q.get('q') ?? '',
+    },
+    sort: {
+      key: key && SORT_KEYS.includes(key) ? key : 'status',
+      dir: q.get('dir') === 'desc' ? 'desc' : 'asc',
+    },
+  };
+}
+
+function writeFleetQuery(filter: Filter, sort: Sort) {
+  const q = new URLSearchParams();
+  if (filter.status) q.set('status', filter.status);
+  if (filter.agency) q.set('agency', filter.agency);
+  if (filter.text) q.set('q', filter.text);
+  if (sort.key !== 'status' || sort.dir !== 'asc') {
+    q.set('sort', sort.key);
+    q.set('dir', sort.dir);
+  }
+  const s = q.toString();
+  navigate(s ? `/fleet?${s}` : '/fleet', { replace: true });
+}
+
+export function FleetPage() {
+  const t = useT(m);
+  const tc = useT(common);
+  const fleet = useFleet();
+  const { query } = useRoute();
+  const { filter, sort } = readFleetQuery(query);
+  const all = fleet.links;
+
+  const shown = useMemo(() => (all ? sortLinks(filterLinks(all, filter), sort) : []), [all, filter.status, filter.agency, filter.text, sort.key, sort.dir]); // eslint-disable-line react-hooks/exhaustive-deps
+  const summary = useMemo(() => summarize(all ?? []), [all]);
+  const agencies = useMemo(() => agenciesOf(all ?? []), [all]);
+
+  const setFilter = (f: Partial<Filter>) => writeFleetQuery({ ...filter, ...f }, sort);
+  const setSort = (s: Sort) => writeFleetQuery(filter, s);
+  const filtered = filter.status !== '' || filter.agency !== '' || filter.text !== '';
+
+  const counts: { key: keyof typeof summary; status: '' | LinkStatus; label: Key; tone: string }[] = [
+    { key: 'total', status: '', label: 'sumTotal', tone: 'all' },
+    { key: 'working', status: 'working', label: 'sumWorking', tone: 'ok' },
+    { key: 'scanning', status: 'scan_qr', label: 'sumScanning', tone: 'warn' },
+    { key: 'starting', status: 'starting', label: 'sumStarting', tone: 'warn' },
+    { key: 'failed', status: 'failed', label: 'sumFailed', tone: 'bad' },
+    { key: 'stopped', status: 'stopped', label: 'sumStopped', tone: 'idle' },
+  ];
+
+  return (
+    <div className="page op-page">
+      <div className="row-between op-head">
+        <div>
+          <h1>{t('fleetTitle')}</h1>
+          <p className="muted op-sub">{t('fleetIntro')}</p>
+        </div>
+        <p className="muted small op-updated">
+          {fleet.loading && all ? t('updating') : fleet.loadedAt ? t('updated', { time: formatTime(new Date(fleet.loadedAt)) }) : ''}
+        </p>
+      </div>
+
+      <ul className="op-summary" aria-label={t('summaryLabel')}>
+        {counts.map((c) => {
+          const on = c.status === filter.status && (c.status !== '' || !filtered);
+          return (
+            <li key={c.key}>
+              <button
+                type="button"
+                className={`op-count op-count-${c.tone}${on ? ' op-count-on' : ''}`}
+                aria-pressed={on}
+                onClick={() => setFilter({ status: c.status })}
+              >
+                <span className="op-count-n">{all ? summary[c.key] : '–'}</span>
+                <span className="op-count-label">{t(c.label)}</span>
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+
+      <form className="op-filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label htmlFor="fleet-q">{t('searchLabel')}</label>
+          <input
+            id="fleet-q"
+            type="search"
+            value={filter.text}
+            placeholder={t('searchPlaceholder')}
+            onChange={(e) => setFilter({ text: e.target.value })}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="fleet-status">{t('filterStatus')}</label>
+          <select id="fleet-status" value={filter.status} onChange={(e) => setFilter({ status: e.target.value as LinkStatus | '' })}>
+            <option value="">{t('allStatuses')}</option>
+            {STATUSES.filter((s) => s !== 'provisioning').map((s) => (
+              <option key={s} value={s}>
+                {s === 'starting' ? t('sumStarting') : statusLabel(t, s)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="fleet-agency">{t('filterAgency')}</label>
+          <select id="fleet-agency" value={filter.agency} onChange={(e) => setFilter({ agency: e.target.value })}>
+            <option value="">{t('allAgencies')}</option>
+            {agencies.map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field op-sort-phone">
+          <label htmlFor="fleet-sort">{t('sortLabel')}</label>
+          <select
+            id="fleet-sort"
+            value={`${sort.key}:${sort.dir}`}
+            onChange={(e) => {
+              const [key, dir] = e.target.value.split(':') as [SortKey, 'asc' | 'desc'];
+              setSort({ key, dir });
+            }}
+          >
+            {SORT_KEYS.flatMap((k) =>
+              (['asc', 'desc'] as const).map((d) => (
+                <option key={`${k}:${d}`} value={`${k}:${d}`}>
+                  {t(COL_LABEL[k])} {d === 'asc' ? '↑' : '↓'}
+                </option>
+              )),
+            )}
+          </select>
+        </div>
+        {filtered && (
+          <button type="button" className="btn btn-ghost op-clear" onClick={() => writeFleetQuery({ status: '', agency: '', text: '' }, sort)}>
+            {t('clearFilters')}
+          </button>
+        )}
+      </form>
+
+      {fleet.error !== undefined && (
+        <div className="row op-error">
+          <ErrorText>
+            {all ? t('staleData') : t('loadFailed')} {problemMessage(fleet.error)}
+          </ErrorText>
+          <button type="button" className="btn btn-small" onClick={() => void refreshFleet()}>
+            {tc('retry')}
+          </button>
+        </div>
+      )}
+
+      {!all && fleet.error === undefined && (
+        <div className="op-center">
+          <Spinner />
+        </div>
+      )}
+
+      {all && all.length === 0 && (
+        <Empty title={t('noLinks')}>
+          <p>{t('noLinksBody')}</p>
+        </Empty>
+      )}
+
+      {all && all.length > 0 && (
+        <>
+          <p className="muted small" aria-live="polite">
+            {t('shown', { n: shown.length, total: all.length })}
+          </p>
+          {shown.length === 0 ? (
+            <Empty title={t('noMatch')}>
+              <button type="button" className="btn" onClick={() => writeFleetQuery({ status: '', agency: '', text: '' }, sort)}>
+                {t('clearFilters')}
+              </button>
+            </Empty>
+          ) : (
+            <FleetTable links={shown} sort={sort} onSort={(k) => setSort(nextSort(sort, k))} />
+          )}
+        </>
+      )}
+    </div>
+  );
+}
+
+function FleetTable({ links, sort, onSort }: { links: AdminLink[]; sort: Sort; onSort: (k: SortKey) => void }) {
+  const t = useT(m);
+  const header = (k: SortKey, cls = '') => {
+    const active = sort.key === k;
+    return (
+      <th key={k} scope="col" className={cls} aria-sort={active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none'}>
+        <button type="button" className="op-sort" onClick={() => onSort(k)}>
+          {t(COL_LABEL[k])}
+          <span className={`op-sort-arrow${active ? ' on' : ''}`} aria-hidden="true">
+            {active ? (sort.dir === 'asc' ? '▲' : '▼') : '↕'}
+          </span>
+        </button>
+      </th>
+    );
+  };
+  return (
+    <div className="table-wrap op-table-wrap">
+      <table className="table op-fleet">
+        <caption className="visually-hidden">{t('fleetCaption')}</caption>
+        <thead>
+          <tr>
+            {header('agent')}
+            {header('agency')}
+            {header('status')}
+            {header('uptime', 'num')}
+            {header('restarts', 'num')}
+            {header('cpu', 'num')}
+            {header('memory')}
+            {header('container')}
+            {header('engine')}
+          </tr>
+        </thead>
+        <tbody>
+          {links.map((l) => (
+            <FleetRow key={l.id} link={l} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function FleetRow({ link: l }: { link: AdminLink }) {
+  const t = useT(m);
+  return (
+    <tr data-link={l.id} data-status={l.status}>
+      <td className="op-agent" data-label={t('colAgent')}>
+        <Link to={`/fleet/${l.id}`} className="op-agent-name" aria-label={t('openLink', { name: l.agent_name || l.agent_email })}>
+          {l.agent_name || l.agent_email}
+        </Link>
+        <span className="op-agent-sub muted small">
+          {l.phone ? `+${l.phone.replace(/^\+/, '')}` : t('noPhone')} · {l.agent_email}
+        </span>
+      </td>
+      <td data-label={t('colAgency')}>{l.agency_name}</td>
+      <td data-label={t('colStatus')}>
+        <StatusTag status={l.status} reason={l.status_reason} />
+      </td>
+      <td className="num" data-label={t('colUptime')}>
+        {formatUptime(l.uptime_secs)}
+      </td>
+      <td className="num" data-label={t('colRestarts')}>
+        <span title={t('restartsDetail', { puente: l.restart_count, docker: l.docker_restart_count })}>
+          {l.restart_count + l.docker_restart_count}
+        </span>
+        <span className="visually-hidden"> ({t('restartsDetail', { puente: l.restart_count, docker: l.docker_restart_count })})</span>
+      </td>
+      <td className="num" data-label={t('colCpu')}>
+        {formatCpu(l.cpu_percent)}
+      </td>
+      <td data-label={t('colMemory')}>
+        <MemoryFigure used={l.memory_used_bytes} limit={l.memory_limit_bytes} />
+      </td>
+      <td data-label={t('colContainer')}>
+        <ContainerTag state={l.container_state} />
+      </td>
+      <td data-label={t('colEngine')}>
+        <code className="op-engine">{l.engine}</code>
+      </td>
+    </tr>
+  );
+}

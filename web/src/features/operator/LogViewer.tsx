@@ -1,0 +1,232 @@
+// A container's logs: the last N lines, then (while following) new lines polled every few
+// seconds. It scrolls itself only while the reader is at the bottom; scrolled up, it offers a
+// jump to the newest line instead. Pausing stops the polling. Polling also stops while the tab
+// is hidden.
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useT } from '../../i18n';
+import { common } from '../../i18n/common';
+import { problemMessage } from '../../api/problem';
+import { ErrorText, Spinner } from '../../ui/controls';
+import { toast } from '../../ui/toast';
+import { formatTime } from '../../lib/format';
+import { m } from './messages';
+import { adminApi } from './adminApi';
+import { mergeLogLines } from './fleet';
+
+export const FOLLOW_MS = 3000;
+const TAILS = [100, 200, 500, 1000, 5000];
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+export function cleanLine(s: string): string {
+  return s.replace(ANSI, '').replace(/\r$/, '');
+}
+
+export function lineLevel(s: string): 'error' | 'warn' | 'debug' | null {
+  if (/\b(ERROR|FATAL|PANIC|error|fatal|panic)\b/.test(s)) return 'error';
+  if (/\b(WARN|WARNING|warn|warning)\b/.test(s)) return 'warn';
+  if (/\b(DEBUG|TRACE|debug|trace)\b/.test(s)) return 'debug';
+  return null;
+}
+
+export function LogViewer({ linkId, headingId }: { linkId: string; headingId: string }) {
+  const t = useT(m);
+  const tc = useT(common);
+  const [tail, setTail] = useState(200);
+  const [lines, setLines] = useState<string[] | null>(null);
+  const [error, setError] = useState<unknown>(undefined);
+  const [following, setFollowing] = useState(true);
+  const [wrap, setWrap] = useState(true);
+  const [atBottom, setAtBottom] = useState(true);
+  const [unseen, setUnseen] = useState(0);
+  const [lastAt, setLastAt] = useState<Date | null>(null);
+  const box = useRef<HTMLPreElement>(null);
+  /** Server time (unix s) of the previous answer: the next poll asks from just before it. */
+  const serverNow = useRef<number | null>(null);
+  const gen = useRef(0);
+  const bottom = useRef(true);
+
+  const load = useCallback(async () => {
+    const my = ++gen.current;
+    setError(undefined);
+    try {
+      const r = await adminApi.logs(linkId, { tail });
+      if (my !== gen.current) return;
+      serverNow.current = r.serverTime;
+      setLines(r.lines.map(cleanLine));
+      setUnseen(0);
+      setLastAt(new Date());
+      bottom.current = true;
+      setAtBottom(true);
+    } catch (err) {
+      if (my === gen.current) setError(err);
+    }
+  }, [linkId, tail]);
+
+  useEffect(() => {
+    setLines(null);
+    void load();
+  }, [load]);
+
+  // Follow: poll for lines since a moment before the previous answer.
+  useEffect(() => {
+    if (!following || lines === null) return;
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = async () => {
+      if (stop) return;
+      if (document.visibilityState === 'hidden') {
+        timer = setTimeout(() => void tick(), FOLLOW_MS);
+        return;
+      }
+      const my = gen.current;
+      const since = (serverNow.current ?? Math.floor(Date.now() / 1000)) - 2;
+      try {
+        const r = await adminApi.logs(linkId, { tail: 5000, since });
+        if (stop || my !== gen.current) return;
+        serverNow.current = r.serverTime;
+        const fresh = r.lines.map(cleanLine);
+        setLines((prev) => {
+          const { lines: merged, added } = mergeLogLines(prev ?? [], fresh, 5000);
+          if (!bottom.current && added > 0) setUnseen((u) => u + added);
+          return added > 0 ? merged : (prev ?? merged);
+        });
+        setLastAt(new Date());
+        setError(undefined);
+      } catch (err) {
+        if (!stop) setError(err);
+      }
+      if (!stop) timer = setTimeout(() => void tick(), FOLLOW_MS);
+    };
+    timer = setTimeout(() => void tick(), FOLLOW_MS);
+    const onVis = () => {
+      if (document.visibilityState === 'visible') {
+        clearTimeout(timer);
+        void tick();
+      }
+    };
+    document.addEventListener('visibilitychange', onVis);
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+      document.removeEventListener('visibilitychange', onVis);
+    };
+    // Restart the loop only when following is toggled or a fresh load landed.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [following, linkId, lines === null]);
+
+  // Keep the newest line in view while the reader is at the bottom.
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (el && bottom.current) el.scrollTop = el.scrollHeight;
+  }, [lines]);
+
+  const onScroll = () => {
+    const el = box.current;
+    if (!el) return;
+    const at = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    bottom.current = at;
+    setAtBottom(at);
+    if (at) setUnseen(0);
+  };
+
+  const jump = () => {
+    const el = box.current;
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    bottom.current = true;
+    setAtBottom(true);
+    setUnseen(0);
+  };
+
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText((lines ?? []).join('\n'));
+      toast(t('copied'), 'success', undefined, 2000);
+    } catch {
+      toast(t('copyFailed'), 'error');
+    }
+  };
+
+  return (
+    <>
+      <div className="row-between op-logs-head">
+        <h2 id={headingId} className="op-h2">
+          {t('logs')}
+        </h2>
+        <div className="row op-logs-tools">
+          <label className="op-inline-field">
+            <span>{t('tailLabel')}</span>
+            <select value={tail} onChange={(e) => setTail(Number(e.target.value))}>
+              {TAILS.map((n) => (
+                <option key={n} value={n}>
+                  {t('lastN', { n })}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="button" className="btn btn-small" aria-pressed={following} onClick={() => setFollowing((f) => !f)}>
+            {following ? t('pause') : t('follow')}
+          </button>
+          <button type="button" className="btn btn-small" onClick={() => void load()}>
+            {t('reloadLogs')}
+          </button>
+          <button type="button" className="btn btn-small" aria-pressed={wrap} onClick={() => setWrap((w) => !w)}>
+            {t('wrap')}
+          </button>
+          <button type="button" className="btn btn-small" disabled={!lines?.length} onClick={() => void copy()}>
+            {t('copyLogs')}
+          </button>
+        </div>
+      </div>
+      <p className="muted small op-logs-state" aria-live="polite">
+        {following ? t('following') : t('paused')}
+        {lines ? ` · ${t('logLines', { n: lines.length })}` : ''}
+        {lastAt ? ` · ${t('updated', { time: formatTime(lastAt) })}` : ''}
+      </p>
+      {error !== undefined && (
+        <div className="row">
+          <ErrorText>{problemMessage(error)}</ErrorText>
+          <button type="button" className="btn btn-small" onClick={() => void load()}>
+            {tc('retry')}
+          </button>
+        </div>
+      )}
+      <div className="op-logs-frame">
+        {lines === null && error === undefined ? (
+          <div className="op-center">
+            <Spinner />
+          </div>
+        ) : (
+          <pre
+            ref={box}
+            className={`op-logs${wrap ? ' op-logs-wrap' : ''}`}
+            role="log"
+            aria-live="off"
+            aria-labelledby={headingId}
+            tabIndex={0}
+            onScroll={onScroll}
+            data-testid="link-logs"
+          >
+            {lines && lines.length === 0 && <span className="op-logs-empty">{t('logsEmpty')}</span>}
+            {lines?.map((l, i) => {
+              const lvl = lineLevel(l);
+              return (
+                <span key={i} className={`op-line${lvl ? ` op-line-${lvl}` : ''}`}>
+                  {l}
+                  {'\n'}
+                </span>
+              );
+            })}
+          </pre>
+        )}
+        {!atBottom && lines && lines.length > 0 && (
+          <button type="button" className="btn btn-small btn-primary op-jump" onClick={jump}>
+            {unseen > 0 ? t('newLines', { n: unseen }) : t('jumpToEnd')} ↓
+          </button>
+        )}
+      </div>
+      <p className="muted small">{t('logsAuditNote')}</p>
+    </>
+  );
+}

@@ -1,0 +1,243 @@
+import { describe, expect, it, beforeEach } from 'vitest';
+import { locale } from '../../i18n';
+import {
+  agenciesOf,
+  applyStatus,
+  filterLinks,
+  formatCpu,
+  formatMemory,
+  formatUptime,
+  memoryFraction,
+  mergeLogLines,
+  nextSort,
+  sortLinks,
+  summarize,
+  type AdminLink,
+} from './fleet';
+import { filterAudit, detailText, NO_AUDIT_FILTER } from './AuditPage';
+import { cleanLine, lineLevel } from './LogViewer';
+import type { AuditRow } from './adminApi';
+
+let n = 0;
+export function link(over: Partial<AdminLink> = {}): AdminLink {
+  n++;
+  return {
+    id: `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`,
+    agent_id: `a-${n}`,
+    agent_email: `agent${n}@example.com`,
+    agent_name: `Agent ${n}`,
+    agency_id: 'ag-1',
+    agency_name: 'Costa Homes',
+    status: 'working',
+    status_reason: null,
+    desired_state: 'running',
+    phone: null,
+    engine: 'NOWEB',
+    image: 'puente/waha-emulator:dev',
+    container_id: 'abc',
+    container_name: `puente-waha-${n}`,
+    container_state: 'running',
+    started_at: null,
+    uptime_secs: 60,
+    restart_count: 0,
+    docker_restart_count: 0,
+    cpu_percent: 1,
+    memory_used_bytes: 1000,
+    memory_limit_bytes: 4000,
+    last_event_at: null,
+    created_at: '2026-12-01T09:00:00Z',
+    ...over,
+  };
+}
+
+beforeEach(() => locale.set('en'));
+
+describe('sorting', () => {
+  const a = link({ agent_name: 'Zoe', status: 'working', uptime_secs: 10, cpu_percent: 5, memory_used_bytes: 300, restart_count: 1 });
+  const b = link({ agent_name: 'ana', status: 'failed', uptime_secs: null, cpu_percent: null, memory_used_bytes: null, restart_count: 0, docker_restart_count: 4 });
+  const c = link({ agent_name: 'Marta', status: 'scan_qr', uptime_secs: 500, cpu_percent: 0.5, memory_used_bytes: 900 });
+
+  it('sorts by name case-insensitively, both ways', () => {
+    expect(sortLinks([a, b, c], { key: 'agent', dir: 'asc' }).map((l) => l.agent_name)).toEqual(['ana', 'Marta', 'Zoe']);
+    expect(sortLinks([a, b, c], { key: 'agent', dir: 'desc' }).map((l) => l.agent_name)).toEqual(['Zoe', 'Marta', 'ana']);
+  });
+
+  it('puts what needs attention first when sorting by status', () => {
+    expect(sortLinks([a, b, c], { key: 'status', dir: 'asc' }).map((l) => l.status)).toEqual(['failed', 'scan_qr', 'working']);
+  });
+
+  it('keeps unknown figures last in either direction', () => {
+    expect(sortLinks([a, b, c], { key: 'uptime', dir: 'desc' }).map((l) => l.agent_name)).toEqual(['Marta', 'Zoe', 'ana']);
+    expect(sortLinks([a, b, c], { key: 'uptime', dir: 'asc' }).map((l) => l.agent_name)).toEqual(['Zoe', 'Marta', 'ana']);
+    expect(sortLinks([a, b, c], { key: 'memory', dir: 'asc' }).at(-1)).toBe(b);
+  });
+
+  it('counts restarts by Puente and by Docker together', () => {
+    expect(sortLinks([a, b, c], { key: 'restarts', dir: 'desc' })[0]).toBe(b);
+  });
+
+  it('does not mutate its input', () => {
+    const list = [a, b, c];
+    sortLinks(list, { key: 'agent', dir: 'asc' });
+    expect(list).toEqual([a, b, c]);
+  });
+
+  it('flips direction on the same header, starts figures descending', () => {
+    expect(nextSort({ key: 'agent', dir: 'asc' }, 'agent')).toEqual({ key: 'agent', dir: 'desc' });
+    expect(nextSort({ key: 'agent', dir: 'asc' }, 'cpu')).toEqual({ key: 'cpu', dir: 'desc' });
+    expect(nextSort({ key: 'cpu', dir: 'desc' }, 'agency')).toEqual({ key: 'agency', dir: 'asc' });
+  });
+});
+
+describe('filtering and counting', () => {
+  const w = link({ agent_name: 'Diego Agent', agent_email: 'diego@costa.example', phone: '34600000001', status: 'working' });
+  const s = link({ agent_name: 'Sara', status: 'starting', agency_id: 'ag-2', agency_name: 'Bravo' });
+  const p = link({ agent_name: 'Pablo', status: 'provisioning' });
+  const f = link({ agent_name: 'Fina', status: 'failed', status_reason: 'qr_expired' });
+  const st = link({ agent_name: 'Sto', status: 'stopped' });
+  const q = link({ agent_name: 'Quique', status: 'scan_qr' });
+  const all = [w, s, p, f, st, q];
+
+  it('filters by status; starting includes provisioning', () => {
+    expect(filterLinks(all, { status: 'failed', agency: '', text: '' })).toEqual([f]);
+    expect(filterLinks(all, { status: 'starting', agency: '', text: '' })).toEqual([s, p]);
+  });
+
+  it('filters by agency', () => {
+    expect(filterLinks(all, { status: '', agency: 'ag-2', text: '' })).toEqual([s]);
+  });
+
+  it('searches names, emails and phone digits however they are typed', () => {
+    expect(filterLinks(all, { status: '', agency: '', text: 'diego' })).toEqual([w]);
+    expect(filterLinks(all, { status: '', agency: '', text: 'COSTA.example' })).toEqual([w]);
+    expect(filterLinks(all, { status: '', agency: '', text: '+34 600 000' })).toEqual([w]);
+    expect(filterLinks(all, { status: '', agency: '', text: 'nobody' })).toEqual([]);
+  });
+
+  it('summarizes by status', () => {
+    expect(summarize(all)).toEqual({ total: 6, working: 1, scanning: 1, starting: 2, failed: 1, stopped: 1 });
+  });
+
+  it('lists agencies once, by name', () => {
+    expect(agenciesOf(all)).toEqual([
+      { id: 'ag-2', name: 'Bravo' },
+      { id: 'ag-1', name: 'Costa Homes' },
+    ]);
+  });
+});
+
+describe('link.status frames', () => {
+  it('updates the status, reason and phone of a known link', () => {
+    const l = link({ status: 'working' });
+    const r = applyStatus([l], { link_id: l.id, status: 'starting', reason: null, phone: '3461' });
+    expect(r.unknown).toBe(false);
+    expect(r.links[0]).toMatchObject({ status: 'starting', status_reason: null, phone: '3461' });
+    expect(l.status).toBe('working');
+  });
+
+  it('drops a deleted link and flags unknown ones', () => {
+    const l = link();
+    expect(applyStatus([l], { link_id: l.id, status: 'stopped', reason: 'deleted' }).links).toEqual([]);
+    expect(applyStatus([l], { link_id: 'other', status: 'working' }).unknown).toBe(true);
+  });
+});
+
+describe('usage formatting', () => {
+  it('formats memory in binary units', () => {
+    expect(formatMemory(512)).toBe('512 B');
+    expect(formatMemory(2048)).toBe('2 KiB');
+    expect(formatMemory(90.5 * 1024 * 1024)).toBe('90.5 MiB');
+    expect(formatMemory(1.5 * 1024 ** 3)).toBe('1.5 GiB');
+    expect(formatMemory(null)).toBe('—');
+  });
+
+  it('uses the locale’s decimal separator', () => {
+    locale.set('es');
+    expect(formatMemory(1.5 * 1024 ** 3)).toBe('1,5 GiB');
+    expect(formatCpu(12.25)).toBe('12,3 %');
+  });
+
+  it('formats CPU with sensible precision', () => {
+    expect(formatCpu(0.421)).toBe('0.42 %');
+    expect(formatCpu(112.4)).toBe('112 %');
+    expect(formatCpu(undefined)).toBe('—');
+  });
+
+  it('computes memory against its limit', () => {
+    expect(memoryFraction(1, 4)).toBe(0.25);
+    expect(memoryFraction(8, 4)).toBe(1);
+    expect(memoryFraction(100, null)).toBeNull();
+    expect(memoryFraction(null, 100)).toBeNull();
+  });
+
+  it('formats uptime', () => {
+    expect(formatUptime(12)).toBe('12s');
+    expect(formatUptime(245)).toBe('4m 05s');
+    expect(formatUptime(7500)).toBe('2h 05m');
+    expect(formatUptime(3 * 86400 + 4 * 3600)).toBe('3d 4h');
+    expect(formatUptime(null)).toBe('—');
+  });
+});
+
+describe('log lines', () => {
+  it('drops the overlap between what is shown and a poll', () => {
+    expect(mergeLogLines(['a', 'b', 'c'], ['b', 'c', 'd'])).toEqual({ lines: ['a', 'b', 'c', 'd'], added: 1 });
+    expect(mergeLogLines(['a', 'b'], ['x', 'y'])).toEqual({ lines: ['a', 'b', 'x', 'y'], added: 2 });
+    expect(mergeLogLines(['a', 'b'], ['a', 'b'])).toEqual({ lines: ['a', 'b'], added: 0 });
+    expect(mergeLogLines([], ['a'])).toEqual({ lines: ['a'], added: 1 });
+  });
+
+  it('keeps the newest lines under the cap', () => {
+    expect(mergeLogLines(['1', '2', '3'], ['4', '5'], 3).lines).toEqual(['3', '4', '5']);
+  });
+
+  it('strips terminal colours and spots levels', () => {
+    expect(cleanLine('\x1b[32minfo\x1b[39m started\r')).toBe('info started');
+    expect(lineLevel('[ERROR] boom')).toBe('error');
+    expect(lineLevel('WARN slow')).toBe('warn');
+    expect(lineLevel('all good')).toBeNull();
+  });
+});
+
+describe('audit filters', () => {
+  const row = (over: Partial<AuditRow>): AuditRow => ({
+    id: 1,
+    actor_user_id: 'u1',
+    actor_role: 'operator',
+    action: 'link.restart',
+    target_type: 'whatsapp_link',
+    target_id: 'L-123',
+    result: 'ok',
+    detail: {},
+    ip: '127.0.0.1',
+    created_at: '2026-12-01T10:00:00Z',
+    ...over,
+  });
+  const rows = [
+    row({ id: 3 }),
+    row({ id: 2, actor_user_id: null, actor_role: null, action: 'link.logs', result: 'error', created_at: '2026-12-01T08:00:00Z' }),
+    row({ id: 1, actor_user_id: 'u2', target_type: 'report', target_id: 'R-9', action: 'report.resolve' }),
+  ];
+
+  it('filters by actor, system, action, result and target', () => {
+    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, actor: 'u2' }).map((r) => r.id)).toEqual([1]);
+    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, actor: 'system' }).map((r) => r.id)).toEqual([2]);
+    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, action: 'link.logs' }).map((r) => r.id)).toEqual([2]);
+    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, result: 'ok' }).map((r) => r.id)).toEqual([3, 1]);
+    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, target: 'r-9' }).map((r) => r.id)).toEqual([1]);
+    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, target: 'report' }).map((r) => r.id)).toEqual([1]);
+  });
+
+  it('filters by a time range', () => {
+    const from = new Date('2026-12-01T09:00:00Z');
+    const p = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}T${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, from: p(from) }).map((r) => r.id)).toEqual([3, 1]);
+    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, to: p(from) }).map((r) => r.id)).toEqual([2]);
+  });
+
+  it('shows detail as key: value', () => {
+    expect(detailText({ tail: 200, since: null })).toBe('tail: 200');
+    expect(detailText({ replayed: 3, since: '2026' })).toBe('replayed: 3, since: 2026');
+    expect(detailText(null)).toBe('');
+  });
+});
