@@ -379,6 +379,13 @@ pub async fn login(
     token_response(state, &user, access, refresh).await
 }
 
+fn account_inactive() -> AppError {
+    AppError::unauthorized("account_inactive", "This account has been deactivated.")
+}
+
+/// Spend a refresh token for a new pair in the same family. Refusals are 401 with a code per
+/// reason: `invalid_refresh_token`, `refresh_token_revoked`, `refresh_token_reused` (the
+/// family is revoked), `refresh_token_expired`, `account_inactive`.
 pub async fn refresh(
     state: &AppState,
     req: RefreshRequest,
@@ -395,6 +402,14 @@ pub async fn refresh(
         return Err(invalid());
     };
     if token.revoked_at.is_some() {
+        // Deactivation revokes every session: say why, so the app can tell the user. Only
+        // the holder of a real token of this account learns it.
+        let inactive = db::users::find(&mut *tx, token.user_id)
+            .await?
+            .is_some_and(|u| !u.active);
+        if inactive {
+            return Err(account_inactive());
+        }
         return Err(AppError::unauthorized(
             "refresh_token_revoked",
             "This session has ended; log in again.",
@@ -436,10 +451,7 @@ pub async fn refresh(
     if !user.active {
         db::tokens::revoke_family(&mut *tx, token.family_id).await?;
         tx.commit().await?;
-        return Err(AppError::unauthorized(
-            "account_inactive",
-            "This account has been deactivated.",
-        ));
+        return Err(account_inactive());
     }
     let (access, refresh, new_id) =
         issue_pair(state, &mut tx, &user, token.family_id, user_agent).await?;

@@ -1,11 +1,12 @@
 //! The HTTP surface: one file per resource, each with its `router()`, assembled here with the
 //! cross-cutting layers (observation, body limits, timeouts, panics → 500 problem).
 //!
-//! Layout: [`health`] (`/healthz`, `/readyz`, `/metrics`), [`auth`], [`me`], [`agency`],
-//! [`links`] (WhatsApp links), [`admin`] (operators), [`openapi`] (`/api/openapi.json`, `/docs`); [`extract`] and [`observe`] hold the
-//! shared extractors and the outermost middleware; [`request_id`] the per-request id;
-//! [`web`] the built web app at `/` (when `--web-dir` is set) and every response's security
-//! headers.
+//! Layout: [`health`] (`/healthz`, `/readyz`, `/metrics`), [`auth`] (tokens in JSON) and
+//! [`web_auth`] (browser sign-in: refresh cookie + CSRF), [`me`], [`agency`], [`links`]
+//! (WhatsApp links), [`admin`] (operators), [`openapi`] (`/api/openapi.json`, `/docs`);
+//! [`extract`] and [`observe`] hold the shared extractors and the outermost middleware;
+//! [`request_id`] the per-request id; [`web`] the built web app at `/` (with `--web-dir`)
+//! and the security headers of every response.
 
 pub mod admin;
 pub mod agency;
@@ -23,6 +24,7 @@ pub mod openapi;
 pub mod properties;
 pub mod request_id;
 pub mod web;
+pub mod web_auth;
 
 use std::time::Duration;
 
@@ -42,6 +44,7 @@ use crate::error::AppError;
 fn api_v1() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(web_auth::router())
         .merge(me::router())
         .merge(agency::router())
         .merge(links::router())
@@ -56,6 +59,27 @@ fn api_v1() -> Router<AppState> {
             "/ws/ticket",
             axum::routing::post(crate::realtime::ws::create_ticket),
         )
+}
+
+/// `/webhooks/*` with their own body limit.
+fn webhook_routes() -> Router<AppState> {
+    crate::ingest::router().layer(RequestBodyLimitLayer::new(crate::ingest::MAX_BODY))
+}
+
+/// What the webhook-only listener (`--webhook-bind`) serves: the webhooks and nothing else
+/// (any other path is a 404 problem), with the same observation, timeout and panic layers.
+pub fn webhook_router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    webhook_routes()
+        .fallback(|| async { AppError::NotFound.into_response() })
+        .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(observe::observe))
+        .with_state(state)
 }
 
 pub fn router(state: AppState) -> Router {
@@ -75,7 +99,12 @@ pub fn router(state: AppState) -> Router {
             conversations::upload_router()
                 .layer(RequestBodyLimitLayer::new(conversations::MAX_UPLOAD)),
         )
-        .merge(crate::ingest::router().layer(RequestBodyLimitLayer::new(crate::ingest::MAX_BODY)))
+        // With a webhook listener of their own (`--webhook-bind`), webhooks are not served here.
+        .merge(if state.config.webhook_bind.is_none() {
+            webhook_routes()
+        } else {
+            Router::new()
+        })
         .fallback(move |req: Request| {
             let app = app.clone();
             async move {

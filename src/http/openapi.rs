@@ -14,6 +14,7 @@ use crate::app::AppState;
     paths(
         super::health::healthz, super::health::readyz, super::health::metrics,
         super::auth::register, super::auth::login, super::auth::refresh, super::auth::logout,
+        super::web_auth::web_register, super::web_auth::web_login, super::web_auth::web_refresh, super::web_auth::web_logout,
         super::me::get_me, super::me::update_me,
         super::agency::create_invite, super::agency::list_invites, super::agency::list_agents,
         super::agency::deactivate_agent, super::agency::reactivate_agent,

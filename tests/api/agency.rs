@@ -150,10 +150,11 @@ async fn deactivated_agents_lose_access_at_once(pool: PgPool) {
         "account_inactive",
     )
     .await;
+    // Deactivation revoked the session; the refusal says why.
     expect_problem(
         app.refresh_raw(&agent.refresh).await,
         StatusCode::UNAUTHORIZED,
-        "refresh_token_revoked",
+        "account_inactive",
     )
     .await;
     expect_problem(
