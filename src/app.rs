@@ -1,5 +1,9 @@
-//! Building and running the server: shared state, the listener, background tasks and
+//! Building and running the server: shared state, the listeners, background tasks and
 //! graceful shutdown. Tests use [`App::build_with_pool`] to bind port 0 on a fresh database.
+//!
+//! One listener serves the public API. With `--webhook-bind`, a second one serves only the
+//! WAHA webhooks, and the public one stops serving them: the session containers' network then
+//! reaches nothing but the webhook receiver.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -52,6 +56,8 @@ pub struct AppState {
 
 pub struct App {
     listener: TcpListener,
+    /// The webhook-only listener (`--webhook-bind`); `None`: webhooks are on `listener`.
+    webhook_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -71,14 +77,43 @@ impl App {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        Ok(Self::build_with_pool(config, pool, listener))
+        let webhook_listener = match config.webhook_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr} (webhooks)"))?,
+            ),
+            None => None,
+        };
+        Ok(Self::build_with_listeners(
+            config,
+            pool,
+            listener,
+            webhook_listener,
+        ))
     }
 
     /// Assemble the app on an existing pool and listener (tests bind port 0).
     pub fn build_with_pool(config: ServeConfig, pool: PgPool, listener: TcpListener) -> Self {
+        Self::build_with_listeners(config, pool, listener, None)
+    }
+
+    /// [`App::build_with_pool`] with a separate listener for the webhooks. Whether the public
+    /// listener still serves them follows `config.webhook_bind`, not this argument.
+    pub fn build_with_listeners(
+        config: ServeConfig,
+        pool: PgPool,
+        listener: TcpListener,
+        webhook_listener: Option<TcpListener>,
+    ) -> Self {
         let runtime: Arc<dyn ContainerRuntime> =
             Arc::new(DockerRuntime::new(config.docker_host.clone()));
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(8080);
+        let port = webhook_listener
+            .as_ref()
+            .unwrap_or(&listener)
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(8080);
         let webhook_base = config
             .waha
             .webhook_base_url
@@ -109,11 +144,20 @@ impl App {
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
         };
-        Self { listener, state }
+        Self {
+            listener,
+            webhook_listener,
+            state,
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where the webhook-only listener is bound, if there is one.
+    pub fn webhook_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.webhook_listener.as_ref().map(TcpListener::local_addr)
     }
 
     pub fn state(&self) -> &AppState {
@@ -132,6 +176,13 @@ impl App {
         let router = crate::http::router(state.clone());
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, webhook_base = %state.webhook_base, "listening");
+        let webhooks = match self.webhook_listener {
+            Some(listener) => {
+                tracing::info!(addr = %listener.local_addr()?, "listening for webhooks");
+                Some((listener, crate::http::webhook_router(state.clone())))
+            }
+            None => None,
+        };
         crate::realtime::listener::spawn(state.db.clone(), state.hub.clone(), token.clone());
         crate::realtime::presence::spawn(state.db.clone(), state.hub.clone(), token.clone());
         crate::chat::outbox::spawn(state.clone());
@@ -141,13 +192,24 @@ impl App {
             crate::supervise::spawn(state.clone());
         }
 
-        let serve_token = token.clone();
-        let server = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { serve_token.cancelled().await });
-        let mut server = tokio::spawn(async move { server.await });
+        let serve = |listener: TcpListener, router: axum::Router| {
+            let serve_token = token.clone();
+            let server = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { serve_token.cancelled().await });
+            async move { server.await }
+        };
+        let public = serve(self.listener, router);
+        let webhooks = webhooks.map(|(listener, router)| serve(listener, router));
+        // One task owns both servers: it ends when both have drained (or one has failed).
+        let mut server = tokio::spawn(async move {
+            match webhooks {
+                Some(webhooks) => tokio::try_join!(public, webhooks).map(|_| ()),
+                None => public.await,
+            }
+        });
 
         tokio::select! {
             res = &mut server => {

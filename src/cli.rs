@@ -1,4 +1,5 @@
-//! Operator command-line tasks that are not the server: `puente admin …`, `puente links …`.
+//! Operator command-line tasks that are not the server: `puente admin …`, `puente links …`,
+//! `puente healthcheck`.
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -6,7 +7,9 @@ use uuid::Uuid;
 
 use crate::auth::service::normalize_email;
 use crate::auth::{password, Role};
-use crate::config::{AdminCommand, EventsCommand, LinksCommand, Secret, ServeConfig};
+use crate::config::{
+    AdminCommand, EventsCommand, HealthcheckArgs, LinksCommand, Secret, ServeConfig,
+};
 use crate::db;
 
 pub async fn run_admin(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
@@ -212,6 +215,35 @@ pub async fn run_events(config: ServeConfig, command: EventsCommand) -> anyhow::
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("replayed {n} event(s) of link {link}");
         }
+    }
+    Ok(())
+}
+
+/// `GET /readyz` on the server's own address: `Ok` only for a 2xx within the timeout. Used as
+/// the image's health check, so it needs nothing but this binary.
+pub async fn healthcheck(args: &HealthcheckArgs) -> anyhow::Result<()> {
+    let mut addr = args.bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let url = format!("http://{addr}/readyz");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(args.timeout_secs))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let resp = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        anyhow::bail!("GET {url}: {status} {body}");
     }
     Ok(())
 }

@@ -99,6 +99,9 @@ pub enum Command {
     },
     /// Print the OpenAPI document (JSON) to standard output; needs no database.
     Openapi,
+    /// Ask a running server's `/readyz` and exit 0 when it is ready, 1 otherwise (a health
+    /// check for images without a shell).
+    Healthcheck(HealthcheckArgs),
     /// Administrative tasks.
     Admin {
         #[command(flatten)]
@@ -153,6 +156,17 @@ pub enum AdminCommand {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The address the server listens on (the same setting as `serve --bind`); an unspecified
+    /// address (`0.0.0.0`, `::`) is asked on loopback.
+    #[arg(long, env = "PUENTE_BIND", default_value = "0.0.0.0:8080")]
+    pub bind: SocketAddr,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// PostgreSQL connection string.
     #[arg(long, env = "DATABASE_URL")]
@@ -169,6 +183,10 @@ pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "PUENTE_BIND", default_value = "0.0.0.0:8080")]
     pub bind: SocketAddr,
+    /// A second address that serves only the WAHA webhooks (`/webhooks/*`), for the session
+    /// containers' network. When set, `--bind` no longer serves them; unset, it does.
+    #[arg(long, env = "PUENTE_WEBHOOK_BIND")]
+    pub webhook_bind: Option<SocketAddr>,
     /// The URL clients use to reach this server (links in responses, docs).
     #[arg(
         long,
@@ -262,7 +280,8 @@ pub struct WahaConfig {
     #[arg(long, env = "PUENTE_WAHA_PUBLISH_HOST", default_value = "127.0.0.1")]
     pub waha_publish_host: String,
     /// Base URL the containers use to post webhooks to Puente. Default:
-    /// `http://host.docker.internal:<port Puente listens on>`.
+    /// `http://host.docker.internal:<port>`, the port of `--webhook-bind` when set, else of
+    /// `--bind`.
     #[arg(long, env = "PUENTE_WEBHOOK_BASE_URL")]
     pub webhook_base_url: Option<String>,
     /// Memory limit per container, MiB.
@@ -335,6 +354,9 @@ impl ServeConfig {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             anyhow::bail!("PUENTE_INSTANCE must be letters, digits, '-' or '_'");
+        }
+        if self.webhook_bind == Some(self.bind) && self.bind.port() != 0 {
+            anyhow::bail!("PUENTE_WEBHOOK_BIND must differ from PUENTE_BIND");
         }
         for kv in &self.waha.waha_extra_env {
             if !kv.contains('=') {

@@ -35,6 +35,13 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", puente::http::openapi::document_json()?);
             Ok(())
         }
+        Command::Healthcheck(args) => {
+            if let Err(e) = puente::cli::healthcheck(&args).await {
+                eprintln!("not ready: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Admin { db, command } => {
             let pool = puente::db::connect(db.database_url.expose(), 2)
                 .await

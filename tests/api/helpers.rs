@@ -27,6 +27,9 @@ fn init_tracing() {
 
 pub struct TestApp {
     pub base: String,
+    /// `http://127.0.0.1:<port>` of the webhook-only listener, when the test set
+    /// `webhook_bind`.
+    pub webhooks_base: Option<String>,
     pub client: reqwest::Client,
     pub pool: PgPool,
     pub state: AppState,
@@ -73,15 +76,23 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .expect("bind");
-        let app = App::build_with_pool(config, pool.clone(), listener);
+        let webhook_listener = match config.webhook_bind {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.expect("bind")),
+            None => None,
+        };
+        let app = App::build_with_listeners(config, pool.clone(), listener, webhook_listener);
         let addr = app.local_addr().expect("addr");
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
+        let webhooks_base = app
+            .webhook_addr()
+            .map(|a| format!("http://127.0.0.1:{}", a.expect("addr").port()));
         let state = app.state().clone();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(app.run(async move { stop.cancelled().await }));
         Self {
             base: format!("http://{addr}"),
+            webhooks_base,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod inbox;
 mod links;
+mod listeners;
 mod messages;
 mod moderation;
 mod properties;
