@@ -1,0 +1,148 @@
+// The inbox list's live state: cursor pages under the current filters, kept current by the
+// socket (new conversations appear on top, previews / unread counts / order follow
+// `message.created`, `conversation.updated` and `read`) and reloaded after a resync.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, unwrap, type Schemas } from '../../../api/client';
+import { on } from '../../../realtime/socket';
+import type { User } from '../../../session/session';
+import { getWithQuery } from '../../chat/http';
+import {
+  applyConversationUpdated,
+  applyMessageCreated,
+  applyMessageUpdated,
+  applyRead,
+  keepMatching,
+  matchesFilters,
+  mergeConversations,
+  type ConversationView,
+  type EventOutcome,
+  type Filters,
+  type MessageDto,
+} from './listModel';
+
+const PAGE = 50;
+
+/** Ids of last messages this user wrote (the list's preview has no author: "You: "). */
+export const ownMessages = new Set<string>();
+
+export function useConversations(user: User, filters: Filters, openId: string | undefined) {
+  const [list, setList] = useState<ConversationView[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const listRef = useRef(list);
+  listRef.current = list;
+  const filtersRef = useRef(filters);
+  filtersRef.current = filters;
+  const openRef = useRef(openId);
+  openRef.current = openId;
+  const gen = useRef(0);
+  const moreBusy = useRef(false);
+  const fetching = useRef(new Set<string>());
+
+  const query = (f: Filters, c?: string | null) => ({
+    limit: PAGE,
+    cursor: c ?? undefined,
+    unread: f.unread ? true : undefined,
+    channel: f.channel || undefined,
+    status: f.status || undefined,
+    property_id: f.propertyId || undefined,
+  });
+
+  const loadFirst = useCallback(async (keep: boolean) => {
+    const my = ++gen.current;
+    if (!keep) {
+      setLoading(true);
+      setError(undefined);
+    }
+    try {
+      const page = await getWithQuery<Schemas['ConversationPage']>('/api/v1/conversations', query(filtersRef.current));
+      if (gen.current !== my) return;
+      setList(page.items);
+      setCursor(page.next_cursor ?? null);
+    } catch (e) {
+      if (gen.current === my && !keep) setError(e);
+    } finally {
+      if (gen.current === my) setLoading(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    void loadFirst(false);
+  }, [filters.unread, filters.channel, filters.status, filters.propertyId, loadFirst]);
+
+  const loadMore = useCallback(async () => {
+    if (!cursor || moreBusy.current) return;
+    moreBusy.current = true;
+    setLoadingMore(true);
+    const my = gen.current;
+    try {
+      const page = await getWithQuery<Schemas['ConversationPage']>('/api/v1/conversations', query(filtersRef.current, cursor));
+      if (gen.current !== my) return;
+      setList((l) => mergeConversations(l, page.items));
+      setCursor(page.next_cursor ?? null);
+    } catch {
+      /* the next scroll tries again */
+    } finally {
+      moreBusy.current = false;
+      setLoadingMore(false);
+    }
+  }, [cursor]);
+
+  const fetchOne = useCallback(async (id: string) => {
+    if (fetching.current.has(id)) return;
+    fetching.current.add(id);
+    const my = gen.current;
+    try {
+      const view = await unwrap(api.GET('/api/v1/conversations/{id}', { params: { path: { id } } }));
+      if (gen.current !== my) return;
+      if (matchesFilters(view, filtersRef.current) || view.id === openRef.current) setList((l) => mergeConversations(l, [view]));
+      else setList((l) => l.filter((c) => c.id !== id));
+    } catch {
+      setList((l) => l.filter((c) => c.id !== id));
+    } finally {
+      fetching.current.delete(id);
+    }
+  }, []);
+
+  const apply = useCallback(
+    (o: EventOutcome) => {
+      if (o.kind === 'fetch') void fetchOne(o.id);
+      else setList(keepMatching(o.list, filtersRef.current, openRef.current));
+    },
+    [fetchOne],
+  );
+
+  useEffect(() => {
+    const offs = [
+      on<{ conversation_id: string; message: MessageDto }>('message.created', (e) => {
+        const msg = e.data.message;
+        if (msg.author_user_id === user.id) ownMessages.add(msg.id);
+        const reading = document.visibilityState === 'visible' ? openRef.current : undefined;
+        apply(applyMessageCreated(listRef.current, e.data.conversation_id, msg, user.id, reading));
+      }),
+      on<{ conversation_id: string; message: MessageDto }>('message.updated', (e) => {
+        setList((l) => applyMessageUpdated(l, e.data.conversation_id, e.data.message));
+      }),
+      on<{ conversation?: Schemas['ConversationDto']; conversation_id?: string; reassigned_to?: string }>('conversation.updated', (e) => {
+        apply(applyConversationUpdated(listRef.current, e.data, user));
+      }),
+      on<{ conversation_id: string; user_id: string; up_to: string }>('read', (e) => {
+        apply(applyRead(listRef.current, e.data, user.id));
+      }),
+      on('resync', () => void loadFirst(true)),
+      on<{ resumed: boolean }>('open', (e) => {
+        if (e.data.resumed) void loadFirst(true);
+      }),
+    ];
+    return () => offs.forEach((f) => f());
+  }, [user, apply, loadFirst]);
+
+  /** A change made here (archive, reassign…): show it at once. */
+  const upsert = useCallback((v: ConversationView) => {
+    setList((l) => keepMatching(mergeConversations(l, [v]), filtersRef.current, openRef.current));
+  }, []);
+
+  return { list, loading, loadingMore, error, hasMore: !!cursor, loadMore, upsert, reload: () => void loadFirst(false) };
+}
