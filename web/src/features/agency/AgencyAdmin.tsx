@@ -83,7 +83,7 @@ function Team({ user }: { user: User }) {
           {t('team')} {team.data && <span className="muted small">({members.length})</span>}
         </h2>
         {team.loading && !team.data ? (
-          <div className="center-pad">
+          <div className="pl-center">
             <Spinner />
           </div>
         ) : team.error && !team.data ? (
@@ -118,7 +118,7 @@ function Team({ user }: { user: User }) {
                   {x.id !== user.id && (
                     <button
                       type="button"
-                      className={`btn btn-small${x.active ? ' btn-ghost danger-text' : ''}`}
+                      className={`btn btn-small${x.active ? ' btn-ghost pl-danger' : ''}`}
                       onClick={() => setAsk({ member: x, active: !x.active })}
                       aria-label={`${x.active ? t('deactivate') : t('reactivate')}: ${x.display_name}`}
                     >

@@ -74,7 +74,7 @@ export function Invites({ team }: { team: Member[] }) {
       {err && !fieldMessage(err, 'email') ? <ErrorText>{problemMessage(err)}</ErrorText> : null}
 
       {list.loading && !list.data ? (
-        <div className="center-pad">
+        <div className="pl-center">
           <Spinner />
         </div>
       ) : list.error && !list.data ? (
@@ -158,7 +158,7 @@ function CopyRow({ label, value, button, mono }: { label: string; value: string;
     <div className="field">
       <label htmlFor={id}>{label}</label>
       <div className="copy-row">
-        <input id={id} className={`input${mono ? ' mono' : ''}`} readOnly value={value} onFocus={(e) => e.currentTarget.select()} />
+        <input id={id} className={`input${mono ? ' invite-mono' : ''}`} readOnly value={value} onFocus={(e) => e.currentTarget.select()} />
         <button type="button" className="btn" onClick={() => void copy()} aria-label={button}>
           {done ? t('copied') : t('copy')}
         </button>

@@ -4,7 +4,6 @@ import { useState } from 'react';
 import type { User } from '../../session/session';
 import { api, ok, unwrap, type Schemas } from '../../api/client';
 import { ApiError, problemMessage } from '../../api/problem';
-import { Link } from '../../router';
 import { useT } from '../../i18n';
 import { Confirm, Dialog, TextArea } from '../../ui/controls';
 import { toast } from '../../ui/toast';
@@ -56,11 +55,6 @@ export function BuyerThread({ user, conversationId, onBack }: { user: User; conv
 
   const actions = agentId ? (
     <span className="buyer-thread-actions">
-      {conv.data?.property_id && (
-        <Link to={`/listings/${conv.data.property_id}`} className="btn btn-ghost btn-small">
-          {t('viewListing')}
-        </Link>
-      )}
       {isBlocked ? (
         <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => void unblock()}>
           {t('unblock')}
@@ -70,7 +64,7 @@ export function BuyerThread({ user, conversationId, onBack }: { user: User; conv
           {t('block')}
         </button>
       )}
-      <button type="button" className="btn btn-ghost btn-small danger-text" onClick={() => setAsk('report')}>
+      <button type="button" className="btn btn-ghost btn-small pl-danger" onClick={() => setAsk('report')}>
         {t('report')}
       </button>
     </span>
@@ -183,7 +177,7 @@ function ReportDialog({ open, name, agentId, conversationId, canBlock, onBlocked
         {t('reportReasonHint')} ({[...reason].length}/{MAX_REASON})
       </p>
       {canBlock && (
-        <label className="row check-row">
+        <label className="row report-check">
           <input type="checkbox" checked={alsoBlock} onChange={(e) => setAlsoBlock(e.target.checked)} />
           {t('alsoBlock', { name })}
         </label>

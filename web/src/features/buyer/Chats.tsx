@@ -49,13 +49,13 @@ export function Chats({ user, openId }: { user: User; openId: string | null }) {
 
   const items = list.data?.items ?? [];
   return (
-    <div className={`chats${openId ? ' chats-has-open' : ''}`}>
-      <section className="chat-list-pane" aria-labelledby="chats-h">
-        <h1 id="chats-h" className="chat-list-title">
+    <div className={`buyer-chats${openId ? ' buyer-chats-has-open' : ''}`}>
+      <section className="chat-list-pane" aria-labelledby="buyer-chats-h">
+        <h1 id="buyer-chats-h" className="chat-list-title">
           {t('chatsTitle')}
         </h1>
         {list.loading && !list.data ? (
-          <div className="center-pad">
+          <div className="pl-center">
             <Spinner />
           </div>
         ) : list.error && !list.data ? (

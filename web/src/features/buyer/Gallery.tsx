@@ -18,24 +18,24 @@ export function Gallery({ photos, title }: { photos: Photo[]; title: string }) {
   const current = sorted[Math.min(index, total - 1)];
   if (total === 0) {
     return (
-      <div className="gallery">
-        <div className="gallery-main">
+      <div className="home-gallery">
+        <div className="home-gallery-main">
           <ListingPhoto fileId={null} alt={title} />
         </div>
       </div>
     );
   }
   return (
-    <div className="gallery">
-      <button type="button" className="gallery-main" aria-label={t('openPhoto', { n: index + 1, total })} onClick={() => setViewer(true)}>
+    <div className="home-gallery">
+      <button type="button" className="home-gallery-main" aria-label={t('openPhoto', { n: index + 1, total })} onClick={() => setViewer(true)}>
         <ListingPhoto fileId={current?.file_id} thumb={false} alt="" />
-        {total > 1 && <span className="gallery-count">{t('photoCounter', { n: index + 1, total })}</span>}
+        {total > 1 && <span className="home-gallery-count">{t('photoCounter', { n: index + 1, total })}</span>}
       </button>
       {total > 1 && (
-        <ul className="gallery-strip" aria-label={t('photos')}>
+        <ul className="home-gallery-strip" aria-label={t('photos')}>
           {sorted.map((p, i) => (
             <li key={p.file_id}>
-              <button type="button" className={`gallery-thumb${i === index ? ' gallery-thumb-on' : ''}`} aria-label={t('showPhoto', { n: i + 1 })} aria-current={i === index ? 'true' : undefined} onClick={() => setIndex(i)}>
+              <button type="button" className={`home-gallery-thumb${i === index ? ' home-gallery-thumb-on' : ''}`} aria-label={t('showPhoto', { n: i + 1 })} aria-current={i === index ? 'true' : undefined} onClick={() => setIndex(i)}>
                 <ListingPhoto fileId={p.file_id} alt="" />
               </button>
             </li>
@@ -65,7 +65,7 @@ function Viewer({ photos, title, index, onIndex, onClose }: { photos: Photo[]; t
   return (
     <dialog
       ref={ref}
-      className="viewer"
+      className="photo-viewer"
       aria-label={t('viewer', { title })}
       onCancel={(e) => {
         e.preventDefault();
@@ -76,14 +76,14 @@ function Viewer({ photos, title, index, onIndex, onClose }: { photos: Photo[]; t
         if (e.key === 'ArrowLeft') go(-1);
       }}
     >
-      <div className="viewer-top">
+      <div className="photo-viewer-top">
         <span aria-live="polite">{t('photoCounter', { n: index + 1, total })}</span>
-        <button type="button" className="icon-btn viewer-btn" aria-label={tc('close')} onClick={onClose} autoFocus>
+        <button type="button" className="icon-btn photo-viewer-btn" aria-label={tc('close')} onClick={onClose} autoFocus>
           ×
         </button>
       </div>
       <div
-        className="viewer-stage"
+        className="photo-viewer-stage"
         onTouchStart={(e: TouchEvent) => (touch.current = e.touches[0]?.clientX ?? null)}
         onTouchEnd={(e: TouchEvent) => {
           const start = touch.current;
@@ -94,14 +94,14 @@ function Viewer({ photos, title, index, onIndex, onClose }: { photos: Photo[]; t
           if (start - end > 50) go(1);
         }}
       >
-        {photo && <ListingPhoto key={photo.file_id} fileId={photo.file_id} thumb={false} alt={`${title} — ${index + 1}/${total}`} className="viewer-img" />}
+        {photo && <ListingPhoto key={photo.file_id} fileId={photo.file_id} thumb={false} alt={`${title} — ${index + 1}/${total}`} className="photo-viewer-img" />}
       </div>
       {total > 1 && (
         <>
-          <button type="button" className="icon-btn viewer-btn viewer-prev" aria-label={t('prevPhoto')} onClick={() => go(-1)}>
+          <button type="button" className="icon-btn photo-viewer-btn photo-viewer-prev" aria-label={t('prevPhoto')} onClick={() => go(-1)}>
             ‹
           </button>
-          <button type="button" className="icon-btn viewer-btn viewer-next" aria-label={t('nextPhoto')} onClick={() => go(1)}>
+          <button type="button" className="icon-btn photo-viewer-btn photo-viewer-next" aria-label={t('nextPhoto')} onClick={() => go(1)}>
             ›
           </button>
         </>

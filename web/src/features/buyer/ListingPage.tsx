@@ -27,7 +27,7 @@ export function ListingPage({ id }: { id: string }) {
 
   if (listing.loading) {
     return (
-      <div className="page center-pad">
+      <div className="page pl-center">
         <Spinner />
       </div>
     );
@@ -37,7 +37,7 @@ export function ListingPage({ id }: { id: string }) {
     return (
       <div className="page narrow">
         <p>
-          <Link to="/listings" className="back-link">
+          <Link to="/listings" className="pl-back">
             ← {t('backToResults')}
           </Link>
         </p>
@@ -74,7 +74,7 @@ export function ListingPage({ id }: { id: string }) {
   return (
     <article className="page listing-page" aria-labelledby="listing-title">
       <p className="listing-back">
-        <Link to={`/listings${lastSearch()}`} className="back-link">
+        <Link to={`/listings${lastSearch()}`} className="pl-back">
           ← {t('backToResults')}
         </Link>
       </p>
@@ -129,7 +129,7 @@ export function ListingPage({ id }: { id: string }) {
       {p.description && (
         <section className="listing-description" aria-labelledby="desc-h">
           <h2 id="desc-h">{t('description')}</h2>
-          <p className="prewrap">{p.description}</p>
+          <p className="home-prewrap">{p.description}</p>
         </section>
       )}
     </article>

@@ -87,12 +87,15 @@ export function ListingSearch() {
             value={draft.q}
             onChange={(e) => setField('q', e.target.value)}
           />
-          <button type="submit" className="btn btn-primary">
-            {t('searchButton')}
+          <button type="submit" className="btn btn-primary search-go" aria-label={t('searchButton')}>
+            <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
+              <path fill="currentColor" d="M10 3a7 7 0 0 1 5.6 11.2l5.1 5.1-1.4 1.4-5.1-5.1A7 7 0 1 1 10 3zm0 2a5 5 0 1 0 0 10 5 5 0 0 0 0-10z" />
+            </svg>
+            <span className="search-go-text">{t('searchButton')}</span>
           </button>
           <button
             type="button"
-            className={`btn filters-toggle${nFilters ? ' chip-on' : ''}`}
+            className={`btn search-filters-toggle${nFilters ? ' chip-on' : ''}`}
             aria-expanded={showFilters}
             aria-controls="buyer-filters"
             onClick={() => setShowFilters((s) => !s)}
@@ -100,7 +103,7 @@ export function ListingSearch() {
             {nFilters ? t('filtersN', { n: nFilters }) : t('filters')}
           </button>
         </div>
-        <div id="buyer-filters" className={`filters${showFilters ? ' filters-open' : ''}`}>
+        <div id="buyer-filters" className={`search-filters${showFilters ? ' search-filters-open' : ''}`}>
           <div className="field">
             <label htmlFor="buyer-city">{t('city')}</label>
             <input id="buyer-city" className="input" autoComplete="address-level2" placeholder={t('cityPlaceholder')} value={draft.city} onChange={(e) => setField('city', e.target.value)} />
@@ -133,7 +136,7 @@ export function ListingSearch() {
             <label htmlFor="buyer-max">{t('maxPrice')}</label>
             <input id="buyer-max" className="input" inputMode="numeric" placeholder={t('noLimit')} value={draft.max} onChange={(e) => setField('max', e.target.value)} />
           </div>
-          <div className="filters-actions">
+          <div className="search-filters-actions">
             <button type="submit" className="btn btn-primary">
               {t('apply')}
             </button>
@@ -155,7 +158,7 @@ export function ListingSearch() {
       </form>
 
       {pages.loading ? (
-        <div className="center-pad">
+        <div className="pl-center">
           <Spinner />
         </div>
       ) : pages.error && count === 0 ? (
@@ -185,9 +188,9 @@ export function ListingSearch() {
               <ListingCard key={p.id} p={p} />
             ))}
           </ul>
-          <div ref={sentinel} className="sentinel" />
+          <div ref={sentinel} className="pl-sentinel" />
           {pages.error ? <ErrorText>{problemMessage(pages.error)}</ErrorText> : null}
-          <div className="center-pad">
+          <div className="pl-center">
             {pages.hasMore ? (
               <button type="button" className="btn" onClick={pages.loadMore} disabled={pages.loadingMore}>
                 {pages.loadingMore ? t('loadingMore') : tc('loadMore')}
@@ -207,14 +210,14 @@ function ListingCard({ p }: { p: Listing }) {
   const tw = useT(listingWords);
   const cover = p.photos.slice().sort((a, b) => a.position - b.position)[0]?.file_id;
   return (
-    <li className="listing-card">
-      <Link to={`/listings/${p.id}`} className="listing-card-link">
-        <span className="listing-card-photo">
+    <li className="home-card">
+      <Link to={`/listings/${p.id}`} className="home-card-link">
+        <span className="home-card-photo">
           <ListingPhoto fileId={cover} alt="" />
         </span>
-        <span className="listing-card-body">
-          <span className="listing-card-price">{formatPrice(p.price_cents, p.currency)}</span>
-          <span className="listing-card-title">{p.title}</span>
+        <span className="home-card-body">
+          <span className="home-card-price">{formatPrice(p.price_cents, p.currency)}</span>
+          <span className="home-card-title">{p.title}</span>
           <span className="muted small">
             {tw(`type_${p.property_type}` as 'type_house')} · {p.city}
           </span>

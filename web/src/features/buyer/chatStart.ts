@@ -1,7 +1,7 @@
 // "Message the agent": continue the buyer's in-app conversation about a listing if there is
 // one, else start it (the API's POST is idempotent too, but asking first keeps the button's
 // label honest: "Continue the conversation").
-import { api, rawFetch, unwrap, type Schemas } from '../../api/client';
+import { api, unwrap, type Schemas } from '../../api/client';
 
 export interface ConversationQuery {
   channel?: 'in_app' | 'whatsapp';
@@ -11,16 +11,8 @@ export interface ConversationQuery {
   cursor?: string;
 }
 
-/**
- * `GET /api/v1/conversations`. Its query parameters are declared as path parameters in the
- * generated schema (the Rust `ListQuery` lacks `parameter_in = Query`), so openapi-fetch's
- * types refuse them; the request is built here, the answer typed from the schema.
- */
-export async function listConversations(q: ConversationQuery): Promise<Schemas['ConversationPage']> {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') p.set(k, String(v));
-  const res = await rawFetch(`/api/v1/conversations?${p}`);
-  return (await res.json()) as Schemas['ConversationPage'];
+export async function listConversations(query: ConversationQuery): Promise<Schemas['ConversationPage']> {
+  return unwrap(api.GET('/api/v1/conversations', { params: { query } }));
 }
 
 export async function existingChat(propertyId: string): Promise<string | null> {

@@ -25,7 +25,7 @@ export function ListingEditor({ user, id }: { user: User; id: string | null }) {
   );
   if (id && loaded.loading) {
     return (
-      <div className="page narrow center-pad">
+      <div className="page narrow pl-center">
         <Spinner />
       </div>
     );
@@ -67,7 +67,7 @@ function BackLink() {
   const t = useT(m);
   return (
     <p>
-      <Link to="/listings" className="back-link">
+      <Link to="/listings" className="pl-back">
         ← {t('backToList')}
       </Link>
     </p>
@@ -269,7 +269,7 @@ function Publication({ listing, onChanged }: { listing: Listing; onChanged: (p: 
           </button>
         )}
         {listing.status !== 'inactive' && (
-          <button type="button" className="btn btn-ghost danger-text" disabled={busy} onClick={() => setAsk('inactive')}>
+          <button type="button" className="btn btn-ghost pl-danger" disabled={busy} onClick={() => setAsk('inactive')}>
             {t('markInactive')}
           </button>
         )}

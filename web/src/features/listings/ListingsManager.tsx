@@ -139,7 +139,7 @@ function StaffListings({ user }: { user: User }) {
       </div>
 
       {pages.loading ? (
-        <div className="center-pad">
+        <div className="pl-center">
           <Spinner />
         </div>
       ) : pages.error && pages.items.length === 0 ? (
@@ -175,7 +175,7 @@ function StaffListings({ user }: { user: User }) {
           <div ref={sentinel} />
           {pages.error ? <ErrorText>{problemMessage(pages.error)}</ErrorText> : null}
           {pages.hasMore && (
-            <div className="center-pad">
+            <div className="pl-center">
               <button type="button" className="btn" onClick={pages.loadMore} disabled={pages.loadingMore}>
                 {pages.loadingMore ? tc('loading') : tc('loadMore')}
               </button>
