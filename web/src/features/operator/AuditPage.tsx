@@ -9,10 +9,11 @@ import { common } from '../../i18n/common';
 import { problemMessage } from '../../api/problem';
 import { Empty, ErrorText, Spinner } from '../../ui/controls';
 import { useStore } from '../../lib/store';
-import { formatDateTime } from '../../lib/format';
+import { formatDateTime, formatTime } from '../../lib/format';
 import { m, type Key } from './messages';
 import { adminApi, type AuditRow } from './adminApi';
-import { fleetStore } from './fleetStore';
+import { fleetStore, loadFleetOnce } from './fleetStore';
+import { plural } from './parts';
 
 const PAGE = 100;
 
@@ -47,6 +48,38 @@ export function filterAudit(rows: readonly AuditRow[], f: AuditFilter): AuditRow
   });
 }
 
+/** Actions that repeat in bursts (reading logs while following them). */
+const BURSTY = new Set(['link.logs']);
+const BURST_MS = 15 * 60_000;
+
+export interface AuditGroup {
+  row: AuditRow;
+  count: number;
+  /** The oldest entry's time when `count > 1`. */
+  oldest: string;
+}
+
+/** Fold runs of the same bursty action by the same actor on the same target into one row. */
+export function groupAudit(rows: readonly AuditRow[]): AuditGroup[] {
+  const out: AuditGroup[] = [];
+  for (const r of rows) {
+    const g = out[out.length - 1];
+    if (
+      g &&
+      BURSTY.has(r.action) &&
+      g.row.action === r.action &&
+      g.row.actor_user_id === r.actor_user_id &&
+      g.row.target_id === r.target_id &&
+      g.row.result === r.result &&
+      new Date(g.row.created_at).getTime() - new Date(r.created_at).getTime() < BURST_MS
+    ) {
+      g.count++;
+      g.oldest = r.created_at;
+    } else out.push({ row: r, count: 1, oldest: r.created_at });
+  }
+  return out;
+}
+
 /** `{"tail":200,"since":null}` → `tail: 200`. */
 export function detailText(d: unknown): string {
   if (d === null || d === undefined) return '';
@@ -67,6 +100,7 @@ export function AuditPage({ user }: { user: User }) {
   const [filter, setFilter] = useState<AuditFilter>(NO_AUDIT_FILTER);
   const [tick, setTick] = useState(0);
   const fleet = useStore(fleetStore);
+  useEffect(() => loadFleetOnce(), []);
 
   useEffect(() => {
     let live = true;
@@ -127,6 +161,7 @@ export function AuditPage({ user }: { user: User }) {
   }, [rows]);
   const actions = useMemo(() => [...new Set((rows ?? []).map((r) => r.action))].sort(), [rows]);
   const shown = useMemo(() => filterAudit(rows ?? [], filter), [rows, filter]);
+  const groups = useMemo(() => groupAudit(shown), [shown]);
   const filtered = JSON.stringify(filter) !== JSON.stringify(NO_AUDIT_FILTER);
   const set = (f: Partial<AuditFilter>) => setFilter((cur) => ({ ...cur, ...f }));
 
@@ -208,7 +243,7 @@ export function AuditPage({ user }: { user: User }) {
       )}
       {rows && (
         <p className="muted small" aria-live="polite">
-          {filtered ? t('matchingN', { shown: shown.length, n: rows.length }) : t('loadedN', { n: rows.length })}
+          {filtered ? t('matchingN', { shown: shown.length, n: rows.length }) : plural(t, 'loadedN', rows.length, { n: rows.length })}
           {filtered && more ? ` ${t('filtersLocal')}` : ''}
         </p>
       )}
@@ -228,7 +263,7 @@ export function AuditPage({ user }: { user: User }) {
               </tr>
             </thead>
             <tbody>
-              {shown.map((r) => (
+              {groups.map(({ row: r, count, oldest }) => (
                 <tr key={r.id}>
                   <td data-label={t('colTime')}>
                     <time dateTime={r.created_at}>{formatDateTime(r.created_at)}</time>
@@ -237,6 +272,11 @@ export function AuditPage({ user }: { user: User }) {
                   <td data-label={t('colAction')}>
                     {actionLabel(r.action)}
                     <code className="op-code muted op-block small">{r.action}</code>
+                    {count > 1 && (
+                      <span className="op-block small op-repeat">
+                        {t('repeated', { n: count, from: formatTime(oldest), to: formatTime(r.created_at) })}
+                      </span>
+                    )}
                   </td>
                   <td data-label={t('colTarget')}>
                     <AuditTarget row={r} linkName={r.target_id ? linkNames.get(r.target_id) : undefined} />

@@ -25,7 +25,7 @@ import {
   type Sort,
   type SortKey,
 } from './fleet';
-import { ContainerTag, MemoryFigure, StatusTag, statusLabel } from './parts';
+import { ContainerTag, MemoryFigure, StatusTag, plural, statusLabel } from './parts';
 
 const SORT_KEYS: SortKey[] = ['agent', 'agency', 'status', 'uptime', 'restarts', 'cpu', 'memory', 'container', 'engine'];
 const COL_LABEL: Record<SortKey, Key> = {
@@ -125,7 +125,7 @@ export function FleetPage() {
         })}
       </ul>
 
-      <form className="op-filters" role="search" onSubmit={(e) => e.preventDefault()}>
+      <form className="op-filters op-fleet-filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label htmlFor="fleet-q">{t('searchLabel')}</label>
           <input
@@ -210,7 +210,7 @@ export function FleetPage() {
       {all && all.length > 0 && (
         <>
           <p className="muted small" aria-live="polite">
-            {t('shown', { n: shown.length, total: all.length })}
+            {plural(t, 'shown', all.length, { n: shown.length, total: all.length })}
           </p>
           {shown.length === 0 ? (
             <Empty title={t('noMatch')}>
@@ -277,9 +277,8 @@ function FleetRow({ link: l }: { link: AdminLink }) {
         <Link to={`/fleet/${l.id}`} className="op-agent-name" aria-label={t('openLink', { name: l.agent_name || l.agent_email })}>
           {l.agent_name || l.agent_email}
         </Link>
-        <span className="op-agent-sub muted small">
-          {l.phone ? `+${l.phone.replace(/^\+/, '')}` : t('noPhone')} · {l.agent_email}
-        </span>
+        <span className="op-agent-sub muted small">{l.phone ? `+${l.phone.replace(/^\+/, '')}` : t('noPhone')}</span>
+        <span className="op-agent-sub muted small">{l.agent_email}</span>
       </td>
       <td data-label={t('colAgency')}>{l.agency_name}</td>
       <td data-label={t('colStatus')}>

@@ -12,7 +12,7 @@ import { m, type Key } from './messages';
 import { refreshFleet, removeLink, useFleet } from './fleetStore';
 import { adminApi } from './adminApi';
 import { formatCpu, formatUptime, type AdminLink } from './fleet';
-import { ContainerTag, MemoryFigure, StatusTag } from './parts';
+import { ContainerTag, MemoryFigure, StatusTag, plural } from './parts';
 import { LogViewer } from './LogViewer';
 import { ReplayDialog } from './ReplayDialog';
 
@@ -183,7 +183,7 @@ function LinkDetail({ link }: { link: AdminLink }) {
         onClose={() => setReplayOpen(false)}
         onDone={(n) => {
           setReplayOpen(false);
-          setResult({ ok: true, text: t('replayDone', { n }), at: new Date() });
+          setResult({ ok: true, text: plural(t, 'replayDone', n, { n }), at: new Date() });
         }}
       />
     </div>

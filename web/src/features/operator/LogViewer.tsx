@@ -12,6 +12,7 @@ import { formatTime } from '../../lib/format';
 import { m } from './messages';
 import { adminApi } from './adminApi';
 import { mergeLogLines } from './fleet';
+import { plural } from './parts';
 
 export const FOLLOW_MS = 3000;
 const TAILS = [100, 200, 500, 1000, 5000];
@@ -165,7 +166,7 @@ export function LogViewer({ linkId, headingId }: { linkId: string; headingId: st
               ))}
             </select>
           </label>
-          <button type="button" className="btn btn-small" aria-pressed={following} onClick={() => setFollowing((f) => !f)}>
+          <button type="button" className="btn btn-small" onClick={() => setFollowing((f) => !f)}>
             {following ? t('pause') : t('follow')}
           </button>
           <button type="button" className="btn btn-small" onClick={() => void load()}>
@@ -181,7 +182,7 @@ export function LogViewer({ linkId, headingId }: { linkId: string; headingId: st
       </div>
       <p className="muted small op-logs-state" aria-live="polite">
         {following ? t('following') : t('paused')}
-        {lines ? ` · ${t('logLines', { n: lines.length })}` : ''}
+        {lines ? ` · ${plural(t, 'logLines', lines.length, { n: lines.length })}` : ''}
         {lastAt ? ` · ${t('updated', { time: formatTime(lastAt) })}` : ''}
       </p>
       {error !== undefined && (
@@ -222,7 +223,7 @@ export function LogViewer({ linkId, headingId }: { linkId: string; headingId: st
         )}
         {!atBottom && lines && lines.length > 0 && (
           <button type="button" className="btn btn-small btn-primary op-jump" onClick={jump}>
-            {unseen > 0 ? t('newLines', { n: unseen }) : t('jumpToEnd')} ↓
+            {unseen > 0 ? plural(t, 'newLines', unseen, { n: unseen }) : t('jumpToEnd')} ↓
           </button>
         )}
       </div>

@@ -14,7 +14,7 @@ import {
   summarize,
   type AdminLink,
 } from './fleet';
-import { filterAudit, detailText, NO_AUDIT_FILTER } from './AuditPage';
+import { filterAudit, detailText, groupAudit, NO_AUDIT_FILTER } from './AuditPage';
 import { cleanLine, lineLevel } from './LogViewer';
 import type { AuditRow } from './adminApi';
 
@@ -239,5 +239,20 @@ describe('audit filters', () => {
     expect(detailText({ tail: 200, since: null })).toBe('tail: 200');
     expect(detailText({ replayed: 3, since: '2026' })).toBe('replayed: 3, since: 2026');
     expect(detailText(null)).toBe('');
+  });
+
+  it('folds bursts of log reads by the same actor on the same link', () => {
+    const logs = [
+      row({ id: 10, action: 'link.logs', created_at: '2026-12-01T10:06:00Z' }),
+      row({ id: 9, action: 'link.logs', created_at: '2026-12-01T10:03:00Z' }),
+      row({ id: 8, action: 'link.logs', created_at: '2026-12-01T10:00:00Z' }),
+      row({ id: 7, action: 'link.restart', created_at: '2026-12-01T09:59:00Z' }),
+      row({ id: 6, action: 'link.logs', target_id: 'other', created_at: '2026-12-01T09:58:00Z' }),
+      row({ id: 5, action: 'link.restart', created_at: '2026-12-01T09:57:00Z' }),
+      row({ id: 4, action: 'link.restart', created_at: '2026-12-01T09:56:00Z' }),
+    ];
+    const g = groupAudit(logs);
+    expect(g.map((x) => [x.row.id, x.count])).toEqual([[10, 3], [7, 1], [6, 1], [5, 1], [4, 1]]);
+    expect(g[0]?.oldest).toBe('2026-12-01T10:00:00Z');
   });
 });

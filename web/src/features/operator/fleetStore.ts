@@ -122,6 +122,19 @@ export function useFleet(): FleetState {
   return useStore(fleetStore);
 }
 
+/** Fill the store once without polling (names for the audit log), if nothing loaded it yet. */
+export function loadFleetOnce() {
+  if (fleetStore.get().links || inFlight) return;
+  adminApi.links(false).then(
+    (links) => {
+      if (!fleetStore.get().links) fleetStore.set((s) => ({ ...s, links }));
+    },
+    () => {
+      /* names are a nicety here; the audit log shows ids instead */
+    },
+  );
+}
+
 /** Apply a status right away after an action (the server's frame follows). */
 export function patchLink(id: string, patch: Partial<AdminLink>) {
   fleetStore.set((s) => (s.links ? { ...s, links: s.links.map((l) => (l.id === id ? { ...l, ...patch } : l)) } : s));

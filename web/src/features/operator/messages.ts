@@ -3,6 +3,12 @@ import { defineMessages } from '../../i18n';
 
 export const m = defineMessages({
   en: {
+    one_loadedN: '1 entry loaded.',
+    one_logLines: '1 line',
+    one_newLines: '1 new line',
+    one_replayDone: '1 stored event replayed.',
+    one_shown: '{n} of 1 link',
+    repeated: '×{n}, {from} – {to}',
     // statuses, reasons, container states
     status_provisioning: 'Provisioning',
     status_starting: 'Starting',
@@ -106,7 +112,7 @@ export const m = defineMessages({
     restartTitle: 'Restart this session?',
     restartBody:
       'The container restarts, which takes a few seconds. The WhatsApp login is kept on its volume, so the agent does not scan again. Messages sent meanwhile arrive when it is back.',
-    restartDone: 'Restart requested. The status below follows it live.',
+    restartDone: 'Restart requested. Its status updates here as it comes back.',
     stopTitle: 'Stop this session?',
     stopBody:
       'The container stops and stays stopped until someone restarts it. The agent receives no WhatsApp messages meanwhile. The login is kept, so restarting does not need a new scan.',
@@ -237,6 +243,12 @@ export const m = defineMessages({
     'act_agency.agent_reactivate': 'Reactivated an agent',
   },
   es: {
+    one_loadedN: '1 entrada cargada.',
+    one_logLines: '1 línea',
+    one_newLines: '1 línea nueva',
+    one_replayDone: '1 evento guardado reproducido.',
+    one_shown: '{n} de 1 vínculo',
+    repeated: '×{n}, {from} – {to}',
     status_provisioning: 'Preparando',
     status_starting: 'Iniciando',
     status_scan_qr: 'Esperando escaneo del QR',
@@ -337,7 +349,7 @@ export const m = defineMessages({
     restartTitle: '¿Reiniciar esta sesión?',
     restartBody:
       'El contenedor se reinicia, lo que tarda unos segundos. La sesión de WhatsApp se conserva en su volumen, así que el agente no tiene que volver a escanear. Los mensajes enviados mientras tanto llegan cuando vuelva.',
-    restartDone: 'Reinicio solicitado. El estado se actualiza aquí en directo.',
+    restartDone: 'Reinicio solicitado. Su estado se actualiza aquí en directo mientras vuelve.',
     stopTitle: '¿Detener esta sesión?',
     stopBody:
       'El contenedor se detiene y sigue detenido hasta que alguien lo reinicie. Mientras tanto el agente no recibe mensajes de WhatsApp. La sesión se conserva, así que al reiniciar no hace falta escanear de nuevo.',

@@ -4,6 +4,11 @@ import { useT, type T } from '../../i18n';
 import { m, type Key } from './messages';
 import { containerTone, formatMemory, memoryFraction, statusTone, type LinkStatus } from './fleet';
 
+/** `t(key)` for most counts, `t('one_' + key)` for exactly one (the catalogue has both). */
+export function plural(t: T<Key>, key: 'loadedN' | 'logLines' | 'newLines' | 'replayDone' | 'shown', count: number, vars: Record<string, string | number>): string {
+  return count === 1 ? t(`one_${key}`, vars) : t(key, vars);
+}
+
 export function statusLabel(t: T<Key>, s: LinkStatus): string {
   return t(`status_${s}` as Key);
 }

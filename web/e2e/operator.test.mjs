@@ -1,0 +1,135 @@
+// The operator's console end to end: an agent links a number through the API; the operator
+// signs in, finds the link in the live fleet, restarts it from the link page and watches its
+// status go starting → working without a reload, and reads (and follows) its logs.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, linkWhatsApp, screenshot, signInUi, startPuente, waitFor, withPage } from './harness.mjs';
+
+describe('operator console', () => {
+  let puente;
+  let browser;
+  let link;
+
+  before(async () => {
+    puente = await startPuente({ name: 'operator' });
+    browser = await launchBrowser();
+    const agent = await puente.signIn('agent');
+    link = await linkWhatsApp(puente.baseUrl, agent, { phone: '34600123456', pushName: 'Diego' });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await puente?.stop();
+  });
+
+  async function signInOperator(page) {
+    await page.goto(`${puente.baseUrl}/`);
+    await signInUi(page, puente.accounts.operator);
+    await page.waitForURL('**/fleet');
+  }
+
+  test('the fleet shows the link live; restart from its page goes starting → working; logs follow', (t) =>
+    withPage(browser, t, async (page) => {
+      await signInOperator(page);
+      const row = page.locator(`tr[data-link="${link.id}"]`);
+      await row.waitFor();
+      await row.getByText('Working', { exact: true }).waitFor();
+      await row.getByText('+34600123456').waitFor();
+      // usage figures arrive with the poll: memory with its unit
+      await waitFor(async () => /MiB|KiB/.test(await row.innerText()), { what: 'memory figure', timeout: 20_000 });
+      const summary = page.getByRole('list', { name: 'Links by status' });
+      await summary.getByRole('button', { name: /1\s*Working/ }).waitFor();
+
+      // sorting by a header sets aria-sort
+      const agentHeader = page.getByRole('columnheader', { name: /Agent/ });
+      await agentHeader.getByRole('button').click();
+      assert.equal(await agentHeader.getAttribute('aria-sort'), 'ascending');
+      await agentHeader.getByRole('button').click();
+      assert.equal(await agentHeader.getAttribute('aria-sort'), 'descending');
+
+      // search filters the table
+      await page.getByLabel('Search agent or phone').fill('nobody-here');
+      await page.getByText('No link matches these filters').waitFor();
+      await page.getByLabel('Search agent or phone').fill('600 123');
+      await row.waitFor();
+      await screenshot(page, 'operator-fleet');
+
+      // open the link page (client-side navigation) and mark the document to detect a reload
+      await row.getByRole('link', { name: /Diego Agent/ }).click();
+      await page.waitForURL(`**/fleet/${link.id}`);
+      await page.getByRole('heading', { name: 'WhatsApp of Diego Agent' }).waitFor();
+      await page.evaluate(() => {
+        window.__e2eMarker = 'same-document';
+        window.__e2eStatuses = [];
+        const read = () => {
+          const s = document.querySelector('.op-live-status [data-status]')?.getAttribute('data-status');
+          const list = window.__e2eStatuses;
+          if (s && list[list.length - 1] !== s) list.push(s);
+        };
+        read();
+        new MutationObserver(read).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+      });
+
+      // logs: the last lines are there
+      const logs = page.getByTestId('link-logs');
+      await waitFor(async () => /WAHA emulator listening/.test(await logs.innerText()), { what: 'log tail', timeout: 20_000 });
+      const listening = async () => ((await logs.innerText()).match(/WAHA emulator listening/g) ?? []).length;
+      const before = await listening();
+
+      // restart, confirmed in a dialog that says the login survives
+      await page.getByRole('button', { name: 'Restart', exact: true }).click();
+      const dialog = page.getByRole('dialog', { name: 'Restart this session?' });
+      await dialog.getByText(/login is kept/).waitFor();
+      await dialog.getByRole('button', { name: 'Restart', exact: true }).click();
+      await page.getByText('Restart requested.').waitFor({ timeout: 30_000 });
+
+      // live: starting, then working again, without a reload
+      await waitFor(
+        async () => {
+          const seen = await page.evaluate(() => window.__e2eStatuses);
+          const i = seen.indexOf('starting');
+          return i >= 0 && seen.slice(i + 1).includes('working') ? seen : null;
+        },
+        { what: 'status starting → working', timeout: 60_000, interval: 250 },
+      );
+      assert.equal(await page.evaluate(() => window.__e2eMarker), 'same-document');
+      await page.locator('.op-live-status').getByText('Working').waitFor();
+
+      // following: the restarted emulator's start-up lines arrive without reloading the logs
+      await waitFor(async () => (await listening()) > before, { what: 'new log lines after restart', timeout: 30_000 });
+      await page.getByText(/Following new lines/).waitFor();
+      await logs.scrollIntoViewIfNeeded();
+      await screenshot(page, 'operator-link-logs');
+
+      // the fleet (client-side) shows it working with one restart by Puente
+      await page.getByRole('link', { name: /Back to the fleet/ }).click();
+      await page.waitForURL('**/fleet*');
+      await row.getByText('Working', { exact: true }).waitFor();
+      await waitFor(async () => (await row.locator('td').nth(4).innerText()).trim().startsWith('1'), { what: 'restart counted', timeout: 20_000 });
+      assert.equal(await page.evaluate(() => window.__e2eMarker), 'same-document');
+
+      // the audit log has the restart
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+      await page.getByRole('cell', { name: /Restarted a link/ }).first().waitFor();
+    }));
+
+  test('on a phone the fleet turns into cards and the link page still works', (t) =>
+    withPage(
+      browser,
+      t,
+      async (page) => {
+        await signInOperator(page);
+        const row = page.locator(`tr[data-link="${link.id}"]`);
+        await row.waitFor();
+        const box = await row.boundingBox();
+        assert.ok(box && box.width <= 375, `card fits the screen (${box?.width})`);
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(width <= 375, `no sideways scrolling (${width})`);
+        await screenshot(page, 'operator-fleet-phone');
+        await row.getByRole('link', { name: /Diego Agent/ }).click();
+        await page.getByTestId('link-logs').waitFor();
+        await screenshot(page, 'operator-link-phone');
+      },
+      { viewport: { width: 375, height: 740 } },
+    ));
+});
