@@ -445,3 +445,59 @@ pub async fn set_reaction(
     }
     Ok(())
 }
+
+/// Move `user`'s read marker in a conversation to `message` (`None`: nothing read yet).
+pub async fn set_read_marker(
+    db: impl PgExecutor<'_>,
+    conversation: Uuid,
+    user: Uuid,
+    message: Option<Uuid>,
+) -> Result<()> {
+    sqlx::query!(
+        r#"insert into conversation_reads (conversation_id, user_id, last_read_message_id, last_read_at) values ($1, $2, $3, now())
+           on conflict (conversation_id, user_id) do update set last_read_message_id = excluded.last_read_message_id, last_read_at = now()"#,
+        conversation,
+        user,
+        message
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// When the newest message `viewer` would count as unread was sent: the other side's, not
+/// deleted, not an internal note (the same rule as `chat::inbox::unread_count`).
+pub async fn newest_unreadable_at(
+    db: impl PgExecutor<'_>,
+    conversation: Uuid,
+    viewer: Uuid,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar!(
+        r#"select m.sent_at from messages m
+           where m.conversation_id = $1 and m.deleted_at is null and not m.internal
+             and coalesce(m.author_user_id, '00000000-0000-0000-0000-000000000000'::uuid) <> $2
+             and (m.direction = 'in' or m.author_user_id is not null)
+           order by m.sent_at desc, m.id desc limit 1"#,
+        conversation,
+        viewer
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The newest message (internal notes aside) sent strictly before `before`.
+pub async fn last_message_before(
+    db: impl PgExecutor<'_>,
+    conversation: Uuid,
+    before: DateTime<Utc>,
+) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        r#"select id from messages
+           where conversation_id = $1 and not internal and sent_at < $2
+           order by sent_at desc, id desc limit 1"#,
+        conversation,
+        before
+    )
+    .fetch_optional(db)
+    .await?)
+}

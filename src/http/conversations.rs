@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
             get(list_messages).post(send_message),
         )
         .route("/conversations/{id}/read", post(mark_read))
+        .route("/conversations/{id}/unread", post(mark_unread))
         .route(
             "/conversations/{id}/messages/{message_id}/reactions",
             post(react),
@@ -530,15 +531,7 @@ pub async fn mark_read_as(
         },
     };
     let mut tx = state.db.begin().await?;
-    sqlx::query!(
-        r#"insert into conversation_reads (conversation_id, user_id, last_read_message_id, last_read_at) values ($1, $2, $3, now())
-           on conflict (conversation_id, user_id) do update set last_read_message_id = excluded.last_read_message_id, last_read_at = now()"#,
-        conv.id,
-        user.id,
-        upto.id
-    )
-    .execute(&mut *tx)
-    .await?;
+    q::set_read_marker(&mut *tx, conv.id, user.id, Some(upto.id)).await?;
     if conv.channel == "whatsapp" && conv.agent_id == user.id {
         let unread: Vec<String> = sqlx::query_scalar!(
             r#"select wa_message_id as "id!" from messages
@@ -574,6 +567,62 @@ pub async fn mark_read_as(
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(())
+}
+
+/// The caller's read state of a conversation after marking it unread.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadState {
+    pub conversation_id: Uuid,
+    /// The newest message the caller has now read; `null`: none.
+    pub up_to: Option<Uuid>,
+    /// Messages of the other side the caller has not read (at least 1).
+    pub unread_count: i64,
+}
+
+/// Mark the conversation unread for the caller: their read marker moves back to just before
+/// the newest message of the other side. Only the caller's own sockets hear of it (a `read`
+/// event with `unread: true`); the other side is not told, and on WhatsApp the blue ticks
+/// already sent stay.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/unread", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ReadState),
+        (status = 404, description = "`not_found`: no such conversation, or not visible to the caller.", body = Problem),
+        (status = 409, description = "`nothing_to_mark_unread`: nothing from the other side yet.", body = Problem)))]
+pub async fn mark_unread(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<AppJson<ReadState>> {
+    Ok(AppJson(mark_unread_as(&state, &user, id).await?))
+}
+
+/// Move `user`'s read marker to just before the newest message they would count as unread
+/// and tell their sockets. Same visibility as [`mark_read_as`].
+pub async fn mark_unread_as(state: &AppState, user: &AuthUser, conv_id: Uuid) -> Result<ReadState> {
+    let conv = visible(state, user, conv_id).await?;
+    let Some(newest) = q::newest_unreadable_at(&state.db, conv.id, user.id).await? else {
+        return Err(AppError::conflict(
+            "nothing_to_mark_unread",
+            "There is no message from the other side to mark unread.",
+        ));
+    };
+    let mut tx = state.db.begin().await?;
+    let up_to = q::last_message_before(&mut *tx, conv.id, newest).await?;
+    q::set_read_marker(&mut *tx, conv.id, user.id, up_to).await?;
+    crate::realtime::publish(
+        &mut tx,
+        &[user.id],
+        "read",
+        &json!({"conversation_id": conv.id, "user_id": user.id, "up_to": up_to, "unread": true}),
+    )
+    .await?;
+    let unread_count = crate::chat::inbox::unread_count(&mut tx, user, conv.id).await?;
+    tx.commit().await?;
+    Ok(ReadState {
+        conversation_id: conv.id,
+        up_to,
+        unread_count,
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

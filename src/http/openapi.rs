@@ -21,7 +21,7 @@ use crate::app::AppState;
         super::links::create_link, super::links::list_links, super::links::get_link, super::links::get_qr,
         super::links::pairing_code, super::links::restart_link, super::links::logout_link, super::links::delete_link, super::links::phone_link,
         super::conversations::list_conversations, super::conversations::get_conversation,
-        super::conversations::list_messages, super::conversations::send_message, super::conversations::mark_read,
+        super::conversations::list_messages, super::conversations::send_message, super::conversations::mark_read, super::conversations::mark_unread,
         super::conversations::react, super::conversations::upload_file, super::conversations::download_file,
         super::inbox::start_conversation, super::inbox::edit_message, super::inbox::delete_message,
         super::inbox::archive, super::inbox::unarchive, super::inbox::close, super::inbox::assign,

@@ -937,3 +937,185 @@ async fn the_word_filter_applies_to_in_app_messages(pool: PgPool) {
         .unwrap();
     assert_eq!(stored, 1, "the refused message was not stored");
 }
+
+#[sqlx::test]
+async fn marking_unread_brings_back_the_newest_message_for_the_caller_only(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let (_, conv) = start(&app, &w.buyer, w.property).await;
+    let id = conv["id"].as_str().unwrap().to_string();
+    let b1 = send(&app, &w.buyer, &id, "b-1", "Hola").await;
+    let b2 = send(&app, &w.buyer, &id, "b-2", "¿Sigue disponible?").await;
+    let a1 = send(&app, &w.agent, &id, "a-1", "Sí, claro.").await;
+    let unread_url = format!("/api/v1/conversations/{id}/unread");
+    let unread_total = |s: &Session| {
+        let token = s.access.clone();
+        let app = &app;
+        async move {
+            expect_status(
+                app.get("/api/v1/unread-count", Some(&token)).await,
+                StatusCode::OK,
+            )
+            .await
+        }
+    };
+    expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/read"),
+            &json!({}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    assert_eq!(unread_total(&w.agent).await["messages"], 0);
+
+    let mut agent_ws = Ws::connect(&app, &w.agent.access, None).await;
+    agent_ws.next(5).await;
+    let state = expect_status(
+        app.post(&unread_url, &json!({}), Some(&w.agent.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    // The marker is just before the buyer's newest message; the agent's own reply after it
+    // does not count.
+    assert_eq!(
+        state,
+        json!({"conversation_id": id, "up_to": b1["id"], "unread_count": 1})
+    );
+    assert_eq!(
+        unread_total(&w.agent).await,
+        json!({"conversations": 1, "messages": 1})
+    );
+    let list = expect_status(
+        app.get("/api/v1/conversations", Some(&w.agent.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(list["items"][0]["unread_count"], 1);
+    // The agent's other sockets hear of it…
+    let ev = agent_ws
+        .wait(10, "read (unread)", |v| {
+            v["type"] == "read" && v["data"]["unread"] == true
+        })
+        .await;
+    assert_eq!(ev["data"]["conversation_id"], id.as_str());
+    assert_eq!(ev["data"]["up_to"], b1["id"]);
+    assert_eq!(ev["data"]["user_id"], w.agent.id.as_str());
+    // …the buyer is not told (no receipt goes backwards).
+    let told_buyer: i64 = sqlx::query_scalar(
+        "select count(*) from user_events where user_id = $1::uuid and kind = 'read' and payload ? 'unread'",
+    )
+    .bind(&w.buyer.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(told_buyer, 0);
+    // Idempotent, and reading again clears it.
+    let again = expect_status(
+        app.post(&unread_url, &json!({}), Some(&w.agent.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["unread_count"], 1);
+    expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/read"),
+            &json!({}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    assert_eq!(unread_total(&w.agent).await["messages"], 0);
+
+    // The buyer's side: the other side's newest is the agent's reply.
+    let state = expect_status(
+        app.post(&unread_url, &json!({}), Some(&w.buyer.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(state["up_to"], b2["id"]);
+    assert_eq!(state["unread_count"], 1);
+    assert_ne!(state["up_to"], a1["id"]);
+
+    // The agency admin sees the conversation, so may mark it unread for themselves: the
+    // agent's reply and the buyer's messages are all the other side to them.
+    let admin_state = expect_status(
+        app.post(&unread_url, &json!({}), Some(&w.admin.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(admin_state["up_to"], b2["id"]);
+    assert_eq!(unread_total(&w.agent).await["messages"], 0, "per user");
+}
+
+#[sqlx::test]
+async fn marking_unread_follows_the_read_visibility_rules(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let (_, conv) = start(&app, &w.buyer, w.property).await;
+    let id = conv["id"].as_str().unwrap().to_string();
+    let unread_url = format!("/api/v1/conversations/{id}/unread");
+
+    // Nothing from the other side yet.
+    expect_problem(
+        app.post(&unread_url, &json!({}), Some(&w.agent.access))
+            .await,
+        StatusCode::CONFLICT,
+        "nothing_to_mark_unread",
+    )
+    .await;
+    send(&app, &w.buyer, &id, "b-1", "Hola").await;
+    expect_problem(
+        app.post(&unread_url, &json!({}), Some(&w.buyer.access))
+            .await,
+        StatusCode::CONFLICT,
+        "nothing_to_mark_unread",
+    )
+    .await;
+    // The first message: nothing before it, so the marker is cleared.
+    let state = expect_status(
+        app.post(&unread_url, &json!({}), Some(&w.agent.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(state["up_to"], Value::Null);
+    assert_eq!(state["unread_count"], 1);
+
+    // Whoever cannot read it cannot mark it.
+    let op = app.operator("op@puente.example").await;
+    for who in [&w.agent2, &w.buyer2, &op] {
+        expect_problem(
+            app.post(&unread_url, &json!({}), Some(&who.access)).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{}/unread", Uuid::now_v7()),
+            &json!({}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_problem(
+        app.post(&unread_url, &json!({}), None).await,
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+    )
+    .await;
+}
