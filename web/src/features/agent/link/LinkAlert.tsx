@@ -68,7 +68,7 @@ export function LinkAlert() {
             {d.tone === 'bad' ? '!' : d.tone === 'warn' ? '•' : '…'}
           </span>
           <p className="link-alert-text">
-            <strong>{t(d.title)}</strong> <span>{t(d.body)}</span>
+            <strong>{t(d.title)}</strong> <span className="link-alert-body">{t(d.body)}</span>
           </p>
           <button
             type="button"

@@ -27,8 +27,12 @@ export function LinkScreen() {
 
   // When the part of the page that had focus goes away (the "Link" button, the QR panel once
   // linked), keep the keyboard user at the top of the new state instead of the page's start.
-  const step = link ? stepOf(link.status) : 0;
+  const step = !loaded ? -1 : link ? stepOf(link.status) : 0;
+  const shown = useRef(-1);
   useEffect(() => {
+    const before = shown.current;
+    shown.current = step;
+    if (before === -1 || step === -1 || before === step) return;
     const active = document.activeElement;
     if (!active || active === document.body) headingRef.current?.focus();
   }, [step, link?.id]);
@@ -104,26 +108,35 @@ function Linking({ link }: { link: Link }) {
   return (
     <>
       {problem && <Trouble link={link} />}
-      <section className="card" aria-labelledby="link-steps-h">
-        <h2 id="link-steps-h" className="visually-hidden">
-          {t('stepsLabel')}
-        </h2>
-        <LinkSteps current={d.tone === 'bad' ? 0 : step} failedAt={d.tone === 'bad' ? step : undefined} />
-        {link.status === 'scan_qr' ? (
-          <>
-            {link.status_reason === 'passkey_required' && (
-              <p className="notice">
-                <strong>{t('state_passkey')}</strong> {t('why_passkey')}
-              </p>
-            )}
-            <QrPanel link={link} />
-          </>
-        ) : d.tone !== 'bad' ? (
-          <p className="link-waiting" role="status">
-            <Spinner label={t(d.title)} /> <span className="link-waiting-text" aria-hidden="true">{t(d.title)}</span>
-          </p>
-        ) : null}
-      </section>
+      {/* A failure has its own card above; the steps come back with the next attempt. */}
+      {d.tone !== 'bad' && (
+        <section className="card" aria-labelledby="link-steps-h">
+          <h2 id="link-steps-h" className="visually-hidden">
+            {t('stepsLabel')}
+          </h2>
+          <LinkSteps current={step} />
+          {link.status === 'scan_qr' ? (
+            <>
+              {link.status_reason === 'passkey_required' && (
+                <p className="notice">
+                  <strong>{t('state_passkey')}</strong> {t('why_passkey')}
+                </p>
+              )}
+              <QrPanel link={link} />
+            </>
+          ) : (
+            <div className="link-waiting">
+              <Spinner label={t(d.title)} />
+              <div>
+                <p className="link-waiting-text" aria-hidden="true">
+                  {t(d.title)}
+                </p>
+                <p className="hint">{t('step1Hint')}</p>
+              </div>
+            </div>
+          )}
+        </section>
+      )}
       {link.status === 'scan_qr' && <PairingPanel link={link} />}
       <SimulatedPhone link={link} />
       <RemoveLink link={link} />
@@ -231,7 +244,6 @@ function Linked({ link }: { link: Link }) {
   return (
     <>
       <section className="card link-linked" aria-labelledby="link-linked-h">
-        <LinkSteps current={3} />
         <div className="link-linked-head">
           <span className="link-check" aria-hidden="true">
             ✓

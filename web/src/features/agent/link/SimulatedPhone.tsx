@@ -11,7 +11,8 @@ export function SimulatedPhone({ link }: { link: Link }) {
   const t = useT(m);
   const [url, setUrl] = useState<string | null>(null);
   // The container (and its published port) can change on every restart: ask again then.
-  const running = link.status !== 'provisioning' && link.status !== 'stopped';
+  // Ask only once the container runs (before that the answer is a 503, not a "no").
+  const running = link.status !== 'provisioning' && link.status !== 'stopped' && link.container?.state === 'running';
   const key = `${link.id}:${link.status}:${link.container?.started_at ?? ''}`;
   useEffect(() => {
     let live = true;

@@ -14,11 +14,8 @@ export const linkMessages = defineMessages({
     step1: 'Starting the session',
     step1Hint: 'Puente starts a WhatsApp session for your number. It takes a few seconds.',
     step2: 'Scan the QR code with your phone',
-    step2Hint: 'On your phone open WhatsApp › Settings › Linked devices › Link a device, and point the camera at the code.',
     step3: 'Linked',
-    step3Hint: 'Messages to your number arrive in your inbox.',
     stepDone: 'done',
-    stepCurrent: 'current step',
 
     // QR
     qrAlt: 'QR code to link WhatsApp. Code {n} of {total}.',
@@ -153,11 +150,8 @@ export const linkMessages = defineMessages({
     step1: 'Iniciando la sesión',
     step1Hint: 'Puente inicia una sesión de WhatsApp para tu número. Tarda unos segundos.',
     step2: 'Escanea el código QR con tu teléfono',
-    step2Hint: 'En tu teléfono abre WhatsApp › Ajustes › Dispositivos vinculados › Vincular un dispositivo y apunta la cámara al código.',
     step3: 'Vinculado',
-    step3Hint: 'Los mensajes a tu número llegan a tu bandeja.',
     stepDone: 'hecho',
-    stepCurrent: 'paso actual',
 
     qrAlt: 'Código QR para vincular WhatsApp. Código {n} de {total}.',
     qrLoading: 'Obteniendo el código QR…',
