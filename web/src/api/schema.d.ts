@@ -597,6 +597,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark the conversation unread for the caller: their read marker moves back to just before
+         *     the newest message of the other side. Only the caller's own sockets hear of it (a `read`
+         *     event with `unread: true`); the other side is not told, and on WhatsApp the blue ticks
+         *     already sent stay.
+         */
+        post: operations["mark_unread"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/files": {
         parameters: {
             query?: never;
@@ -1527,6 +1549,21 @@ export interface components {
             /**
              * Format: uuid
              * @description The newest message read; default the newest of the conversation.
+             */
+            up_to?: string | null;
+        };
+        /** @description The caller's read state of a conversation after marking it unread. */
+        ReadState: {
+            /** Format: uuid */
+            conversation_id: string;
+            /**
+             * Format: int64
+             * @description Messages of the other side the caller has not read (at least 1).
+             */
+            unread_count: number;
+            /**
+             * Format: uuid
+             * @description The newest message the caller has now read; `null`: none.
              */
             up_to?: string | null;
         };
@@ -3069,6 +3106,45 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mark_unread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadState"];
+                };
+            };
+            /** @description `not_found`: no such conversation, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `nothing_to_mark_unread`: nothing from the other side yet. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
