@@ -7,7 +7,6 @@ import { ApiError, problemMessage } from '../../api/problem';
 import { on, realtime } from '../../realtime/socket';
 import type { User } from '../../session/session';
 import { toast } from '../../ui/toast';
-import { getWithQuery } from './http';
 import {
   fromOtherSide,
   isLocal,
@@ -69,7 +68,7 @@ export function useThread(conversationId: string, user: User, focusMessageId?: s
 
   const fetchPage = useCallback(
     async (query: { before?: string; after?: string; limit?: number }): Promise<MessageDto[]> =>
-      getWithQuery<MessageDto[]>(`/api/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { limit: PAGE, ...query }),
+      unwrap(api.GET('/api/v1/conversations/{id}/messages', { params: { path: { id: conversationId }, query: { limit: PAGE, ...query } } })),
     [conversationId],
   );
 

@@ -14,7 +14,6 @@ import type { User } from '../../../session/session';
 import { Dialog, Empty, Spinner } from '../../../ui/controls';
 import { ErrorBoundary } from '../../../ui/ErrorBoundary';
 import { toast } from '../../../ui/toast';
-import { getWithQuery } from '../../chat/http';
 import { Menu } from '../../chat/Menu';
 import { askPermission, dismissOffer, notifySettings, setSound, useMessageAlerts } from '../../chat/notify';
 import { Thread } from '../../chat/Thread';
@@ -91,6 +90,21 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
     [conv, t],
   );
 
+  const markUnread = useCallback(
+    async (id: string) => {
+      try {
+        await unwrap(api.POST('/api/v1/conversations/{id}/unread', { params: { path: { id } } }));
+        void conv.refresh(id);
+        toast(t('markedUnread'), 'success');
+        // Staying would read it again at once: back to the list, as chat apps do.
+        navigate('/inbox');
+      } catch (e) {
+        toast(problemMessage(e), 'error');
+      }
+    },
+    [conv, t],
+  );
+
   // Keyboard shortcuts; never while typing in a field (Escape leaves the field).
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -136,6 +150,9 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
       } else if (e.key === 'e' && openConv && openConv.status !== 'closed') {
         e.preventDefault();
         void archiveToggle(openConv);
+      } else if (e.key === 'u' && openConv) {
+        e.preventDefault();
+        void markUnread(openConv.id);
       } else if (e.key === '?') {
         e.preventDefault();
         setHelpOpen(true);
@@ -143,7 +160,7 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [list, activeIndex, open, openConv, archiveToggle]);
+  }, [list, activeIndex, open, openConv, archiveToggle, markUnread]);
 
   const showList = !phone || !conversationId;
   const showThread = !phone || !!conversationId;
@@ -229,6 +246,7 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
               focusMessageId={focusMessageId}
               onBack={phone ? () => navigate('/inbox') : undefined}
               onConversationChange={conv.upsert}
+              onMarkUnread={() => markUnread(conversationId)}
             />
           ) : (
             <div className="inbox-pick">
@@ -299,7 +317,7 @@ function FilterBar({ user, filters, onChange }: { user: User; filters: Filters; 
   const [listings, setListings] = useState<Schemas['PropertyDto'][]>([]);
   useEffect(() => {
     const q = user.role === 'agency_admin' ? { agency: true, limit: 100 } : { mine: true, limit: 100 };
-    getWithQuery<Schemas['PropertyPage']>('/api/v1/properties', q).then(
+    unwrap(api.GET('/api/v1/properties', { params: { query: q } })).then(
       (p) => setListings(p.items),
       () => setListings([]),
     );
@@ -372,7 +390,7 @@ function SearchResults({ q, names, onOpen }: { q: string; names: Map<string, str
     setErr(undefined);
     const tm = setTimeout(() => {
       setHits(null);
-      getWithQuery<Schemas['SearchHit'][]>('/api/v1/search', { q, limit: 50 }).then(
+      unwrap(api.GET('/api/v1/search', { params: { query: { q, limit: 50 } } })).then(
         (h) => live && setHits(h),
         (e: unknown) => live && setErr(e),
       );
@@ -486,6 +504,7 @@ function ShortcutsHelp({ open, onClose }: { open: boolean; onClose: () => void }
       [['/', 'Ctrl+K'], t('kSearch')],
       [['c', 'r'], t('kCompose')],
       [['e'], t('kArchive')],
+      [['u'], t('kUnread')],
       [['Enter'], t('kSend')],
       [['Esc'], t('kEscape')],
       [['?'], t('kHelp')],

@@ -88,6 +88,7 @@ describe('live events', () => {
     const o = applyRead(withUnread, { conversation_id: 'a', user_id: ME, up_to: 'last-a' }, ME);
     expect(o.kind === 'updated' && o.list[0]?.unread_count).toBe(0);
     expect(applyRead(withUnread, { conversation_id: 'a', user_id: ME, up_to: 'older' }, ME)).toEqual({ kind: 'fetch', id: 'a' });
+    expect(applyRead(withUnread, { conversation_id: 'a', user_id: ME, up_to: 'x', unread: true }, ME)).toEqual({ kind: 'fetch', id: 'a' });
     const other = applyRead(withUnread, { conversation_id: 'a', user_id: 'buyer', up_to: 'last-a' }, ME);
     expect(other.kind === 'updated' && other.list[0]?.unread_count).toBe(3);
   });

@@ -153,15 +153,19 @@ export function applyConversationUpdated(
   return { kind: 'updated', list: patchConversation(list, dto.id, () => ({ ...c, ...dto })) };
 }
 
-/** Our own `read` clears the unread count when it covers the last message. */
+/**
+ * Our own `read` clears the unread count when it covers the last message; a "mark as
+ * unread" (`unread: true`) or a partial read asks for the conversation's new count.
+ */
 export function applyRead(
   list: readonly ConversationView[],
-  data: { conversation_id: string; user_id: string; up_to: string },
+  data: { conversation_id: string; user_id: string; up_to?: string | null; unread?: boolean },
   meId: string,
 ): EventOutcome {
   if (data.user_id !== meId) return { kind: 'updated', list: list as ConversationView[] };
   const c = list.find((x) => x.id === data.conversation_id);
   if (!c) return { kind: 'updated', list: list as ConversationView[] };
+  if (data.unread) return { kind: 'fetch', id: c.id };
   if (c.last_message?.id === data.up_to || c.unread_count === 0) {
     return { kind: 'updated', list: patchConversation(list, c.id, (x) => ({ ...x, unread_count: 0 })) };
   }

@@ -5,7 +5,6 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, unwrap, type Schemas } from '../../../api/client';
 import { on } from '../../../realtime/socket';
 import type { User } from '../../../session/session';
-import { getWithQuery } from '../../chat/http';
 import {
   applyConversationUpdated,
   applyMessageCreated,
@@ -45,7 +44,7 @@ export function useConversations(user: User, filters: Filters, openId: string | 
     limit: PAGE,
     cursor: c ?? undefined,
     unread: f.unread ? true : undefined,
-    channel: f.channel || undefined,
+    channel: (f.channel || undefined) as string | undefined,
     status: f.status || undefined,
     property_id: f.propertyId || undefined,
   });
@@ -57,7 +56,7 @@ export function useConversations(user: User, filters: Filters, openId: string | 
       setError(undefined);
     }
     try {
-      const page = await getWithQuery<Schemas['ConversationPage']>('/api/v1/conversations', query(filtersRef.current));
+      const page = await unwrap(api.GET('/api/v1/conversations', { params: { query: query(filtersRef.current) } }));
       if (gen.current !== my) return;
       setList(page.items);
       setCursor(page.next_cursor ?? null);
@@ -78,7 +77,7 @@ export function useConversations(user: User, filters: Filters, openId: string | 
     setLoadingMore(true);
     const my = gen.current;
     try {
-      const page = await getWithQuery<Schemas['ConversationPage']>('/api/v1/conversations', query(filtersRef.current, cursor));
+      const page = await unwrap(api.GET('/api/v1/conversations', { params: { query: query(filtersRef.current, cursor) } }));
       if (gen.current !== my) return;
       setList((l) => mergeConversations(l, page.items));
       setCursor(page.next_cursor ?? null);
@@ -128,7 +127,7 @@ export function useConversations(user: User, filters: Filters, openId: string | 
       on<{ conversation?: Schemas['ConversationDto']; conversation_id?: string; reassigned_to?: string }>('conversation.updated', (e) => {
         apply(applyConversationUpdated(listRef.current, e.data, user));
       }),
-      on<{ conversation_id: string; user_id: string; up_to: string }>('read', (e) => {
+      on<{ conversation_id: string; user_id: string; up_to?: string | null; unread?: boolean }>('read', (e) => {
         apply(applyRead(listRef.current, e.data, user.id));
       }),
       on('resync', () => void loadFirst(true)),
@@ -144,5 +143,5 @@ export function useConversations(user: User, filters: Filters, openId: string | 
     setList((l) => keepMatching(mergeConversations(l, [v]), filtersRef.current, openRef.current));
   }, []);
 
-  return { list, loading, loadingMore, error, hasMore: !!cursor, loadMore, upsert, reload: () => void loadFirst(false) };
+  return { list, loading, loadingMore, error, hasMore: !!cursor, loadMore, upsert, refresh: fetchOne, reload: () => void loadFirst(false) };
 }
