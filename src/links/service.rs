@@ -758,6 +758,13 @@ async fn check_session(state: &AppState, link: &LinkRow) {
                 &waha_status,
                 link.status.parse().unwrap_or(LinkStatus::Starting),
             ) {
+                // A link that is already failed stays failed for the reason it was given
+                // (`logged_out`, `qr_expired`): WAHA's FAILED says nothing more about why.
+                let why = if status == LinkStatus::Failed && link.status == "failed" {
+                    link.status_reason.as_deref().or(why)
+                } else {
+                    why
+                };
                 if stale_status {
                     let me = info.me.as_ref().filter(|_| status == LinkStatus::Working);
                     let phone = me.and_then(|m| m.phone());

@@ -955,3 +955,44 @@ async fn real_waha_links_have_no_simulated_phone(pool: PgPool) {
     )
     .await;
 }
+
+#[sqlx::test]
+async fn a_link_the_phone_unlinked_keeps_saying_so(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool.clone(), |_| {}).await;
+    let (_admin, agent) = agent(&app).await;
+    let id = create_link(&app, &agent).await;
+    app.wait_link(&agent.access, &id, "scan_qr", |l| l["status"] == "scan_qr")
+        .await;
+    app.phone(&id, "scan", &json!({"phone": "34600000007"}))
+        .await;
+    app.wait_link(&agent.access, &id, "working", |l| l["status"] == "working")
+        .await;
+    app.phone(&id, "logout", &json!({})).await;
+    let link = app
+        .wait_link(&agent.access, &id, "failed", |l| l["status"] == "failed")
+        .await;
+    assert_eq!(link["status_reason"], "logged_out");
+    let failed_at = chrono::Utc::now();
+    // The supervisor probes a link that has been failed for a while; WAHA's FAILED must not
+    // turn "the phone unlinked it" into a generic "session failed".
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let probed: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("select last_probe_at from whatsapp_links where id = $1")
+                .bind(uuid)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if probed.is_some_and(|p| p > failed_at + chrono::Duration::seconds(15)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never probed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let link = app
+        .wait_link(&agent.access, &id, "failed", |l| l["status"] == "failed")
+        .await;
+    assert_eq!(link["status_reason"], "logged_out");
+    assert!(link["action"].as_str().unwrap().contains("unlinked"));
+}
