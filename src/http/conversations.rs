@@ -808,7 +808,7 @@ pub struct DownloadQuery {
 /// Download a file: your own upload, media of a conversation you can see, or a photo of a
 /// listing you can see.
 #[utoipa::path(get, path = "/api/v1/files/{id}", tag = "conversations", security(("bearer" = [])),
-    params(("id" = Uuid, Path), DownloadQuery), responses((status = 200), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path), DownloadQuery), responses((status = 200, description = "The file's bytes, with its own content type.", content_type = "application/octet-stream"), (status = 404, body = Problem)))]
 pub async fn download_file(
     State(state): State<AppState>,
     user: AuthUser,

@@ -1,8 +1,15 @@
 //! The OpenAPI document, generated from the handlers' annotations, served at
 //! `/api/openapi.json` and browsable at `/docs` (Swagger UI, bundled in the binary).
+//!
+//! Invariants, so generated clients (`openapi-typescript`) type every call: each operation
+//! has a unique `operationId` (the handler's name unless it sets one), bodies reference named
+//! schemas, and every error response that carries a [`crate::error::Problem`] is declared as
+//! `application/problem+json`, the content type the server sends ([`ProblemContentType`]
+//! rewrites the annotations' default `application/json`).
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -34,7 +41,7 @@ use crate::app::AppState;
         super::properties::update_property, super::properties::add_photo, super::properties::remove_photo,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError, crate::auth::Role)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemContentType),
     tags(
         (name = "auth", description = "Sign up, sign in, tokens"),
         (name = "account", description = "The caller's own account"),
@@ -67,6 +74,42 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Declares problem bodies with the content type [`crate::error::problem_response`] sends.
+struct ProblemContentType;
+
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
+
+impl Modify for ProblemContentType {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ];
+            for op in operations.into_iter().flatten() {
+                for resp in op.responses.responses.values_mut() {
+                    let RefOr::T(resp) = resp else { continue };
+                    let is_problem = resp.content.get("application/json").is_some_and(|c| {
+                        matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF)
+                    });
+                    if is_problem {
+                        if let Some(content) = resp.content.shift_remove("application/json") {
+                            resp.content
+                                .insert("application/problem+json".to_string(), content);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The document as pretty JSON, exactly as `/api/openapi.json` serves it (`puente openapi`
 /// prints it so the web app's types can be generated without a running server).
 pub fn document_json() -> serde_json::Result<String> {
@@ -75,4 +118,55 @@ pub fn document_json() -> serde_json::Result<String> {
 
 pub fn router() -> Router<AppState> {
     Router::new().merge(SwaggerUi::new("/docs").url("/api/openapi.json", ApiDoc::openapi()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `openapi-typescript` needs: unique operation ids, named schemas for JSON bodies,
+    /// problems declared with the type the server sends.
+    #[test]
+    fn the_document_types_cleanly() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&document_json().expect("serializes")).expect("JSON");
+        let mut ids = std::collections::HashSet::new();
+        let mut problems = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let id = op["operationId"].as_str().unwrap_or_default();
+                assert!(!id.is_empty(), "{method} {path} has no operationId");
+                assert!(ids.insert(id.to_string()), "operationId {id} is not unique");
+                for (status, resp) in op["responses"].as_object().expect("responses") {
+                    let Some(content) = resp["content"].as_object() else {
+                        continue;
+                    };
+                    for (ctype, body) in content {
+                        let schema = &body["schema"];
+                        if schema["$ref"] == PROBLEM_REF {
+                            problems += 1;
+                            assert_eq!(
+                                ctype, "application/problem+json",
+                                "{method} {path} {status}"
+                            );
+                        } else if ctype == "application/json" {
+                            let named =
+                                schema["$ref"].is_string() || schema["items"]["$ref"].is_string();
+                            assert!(named, "{method} {path} {status}: inline schema {schema}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(problems > 50, "problems are declared ({problems})");
+        for id in [
+            "web_login",
+            "web_register",
+            "web_refresh",
+            "web_logout",
+            "mark_unread",
+        ] {
+            assert!(ids.contains(id), "{id} is documented");
+        }
+    }
 }
