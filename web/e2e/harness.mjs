@@ -102,7 +102,8 @@ export function freePort() {
 }
 
 const secret = () => randomBytes(36).toString('base64url');
-const slug = (s) => s.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'e2e';
+const slug = (s, max = 40) =>
+  s.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, max) || 'e2e';
 
 // ---------------------------------------------------------------------------------------------
 // HTTP API
@@ -505,11 +506,18 @@ export function launchBrowser({ headless = true } = {}) {
  * A page in a fresh context (own cookies and storage) with `locale` (default 'en-US').
  * Records problems on `page.problems`: `{ console: [], pageErrors: [], csp: [] }` — console
  * messages of type error, uncaught exceptions, and Content-Security-Policy violations.
- * `allow` is a list of RegExps for console errors a test expects (e.g. /status of 401/).
+ * `allow` is a list of RegExps for console errors a test expects, matched against
+ * "<text> (<url>:<line>)" (e.g. /status of 401/, or /\/api\/v1\/ws\/ticket/ for requests the
+ * test aborts with page.route: Chromium logs those as "Failed to load resource").
+ * Other options (isMobile, hasTouch, colorScheme, …) are passed to browser.newContext.
  * Check them with assertNoProblems(page).
  */
-export async function newPage(browser, { locale = 'en-US', viewport = { width: 1280, height: 800 }, allow = [] } = {}) {
-  const context = await browser.newContext({ locale, viewport, timezoneId: 'Europe/Madrid' });
+export async function newPage(
+  browser,
+  // `check` is withPage's; anything else (isMobile, hasTouch, colorScheme, …) goes to newContext.
+  { locale = 'en-US', viewport = { width: 1280, height: 800 }, allow = [], check: _check, ...contextOptions } = {},
+) {
+  const context = await browser.newContext({ locale, viewport, timezoneId: 'Europe/Madrid', ...contextOptions });
   context.setDefaultTimeout(15_000);
   const problems = { console: [], pageErrors: [], csp: [] };
   await context.exposeBinding('__e2eCspViolation', (_source, v) => problems.csp.push(v));
@@ -527,10 +535,11 @@ export async function newPage(browser, { locale = 'en-US', viewport = { width: 1
   const page = await context.newPage();
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
-    const text = msg.text();
-    if (allow.some((re) => re.test(text))) return;
     const loc = msg.location();
-    problems.console.push(loc?.url ? `${text} (${loc.url}:${loc.lineNumber})` : text);
+    // With the location: "Failed to load resource" names its URL only there.
+    const line = loc?.url ? `${msg.text()} (${loc.url}:${loc.lineNumber})` : msg.text();
+    if (allow.some((re) => re.test(line))) return;
+    problems.console.push(line);
   });
   page.on('pageerror', (err) => problems.pageErrors.push(err.stack || String(err)));
   page.problems = problems;
@@ -552,7 +561,7 @@ export function assertNoProblems(page) {
 export async function screenshot(page, name) {
   const dir = join(ARTIFACTS, 'screenshots');
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${slug(name)}.png`);
+  const path = join(dir, `${slug(name, 100)}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
 }
@@ -573,25 +582,36 @@ export async function signInUi(page, { email, password }) {
  * `screenshots/failed-<test name>.png` and its recorded problems are added to the error.
  * The context is closed either way. `t` is the node:test context (for the name).
  */
+const pagesPerTest = new WeakMap();
+
 export async function withPage(browser, t, fn, opts = {}) {
   const page = await newPage(browser, opts);
+  // Nested pages of one test (a buyer and an agent) get their own failure screenshots.
+  const nth = (pagesPerTest.get(t ?? withPage) ?? 0) + 1;
+  pagesPerTest.set(t ?? withPage, nth);
+  const shotName = `failed-${t?.name ?? 'test'}${nth > 1 ? `-page${nth}` : ''}`;
+  let checking = false;
   try {
     const result = await fn(page);
+    checking = true;
     if (opts.check !== false) assertNoProblems(page);
     return result;
   } catch (e) {
-    const shot = await screenshot(page, `failed-${t?.name ?? 'test'}`).catch(() => null);
+    const shot = await screenshot(page, shotName).catch(() => null);
     const { console: errs, pageErrors, csp } = page.problems;
     const extra = [
       `page: ${page.url()}`,
       shot && `screenshot: ${shot}`,
-      ...errs.map((x) => `console error: ${x}`),
-      ...pageErrors.map((x) => `uncaught: ${x}`),
-      ...csp.map((v) => `CSP violation: ${JSON.stringify(v)}`),
+      // assertNoProblems' own message already lists them.
+      ...(checking
+        ? []
+        : [
+            ...errs.map((x) => `console error: ${x}`),
+            ...pageErrors.map((x) => `uncaught: ${x}`),
+            ...csp.map((v) => `CSP violation: ${JSON.stringify(v)}`),
+          ]),
     ].filter(Boolean);
-    if (e instanceof Error && !String(e.message).includes('page problems on')) {
-      e.message += `\n  ${extra.join('\n  ')}`;
-    }
+    if (e instanceof Error) e.message += `\n  ${extra.join('\n  ')}`;
     throw e;
   } finally {
     await page.context().close().catch(() => {});
