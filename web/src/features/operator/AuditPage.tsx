@@ -9,7 +9,8 @@ import { common } from '../../i18n/common';
 import { problemMessage } from '../../api/problem';
 import { Empty, ErrorText, Spinner } from '../../ui/controls';
 import { useStore } from '../../lib/store';
-import { formatDateTime, formatTime } from '../../lib/format';
+import { formatDateTime } from '../../lib/format';
+import { formatClock } from './fleet';
 import { m, type Key } from './messages';
 import { adminApi, type AuditRow } from './adminApi';
 import { fleetStore, loadFleetOnce } from './fleetStore';
@@ -80,13 +81,24 @@ export function groupAudit(rows: readonly AuditRow[]): AuditGroup[] {
   return out;
 }
 
-/** `{"tail":200,"since":null}` → `tail: 200`. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+function detailValue(k: string, v: unknown): string {
+  if (typeof v === 'string' && UUID.test(v)) return v.slice(0, 8);
+  if (typeof v === 'string' && ISO.test(v) && !Number.isNaN(Date.parse(v))) return formatDateTime(v);
+  // `since` of a log read is unix seconds.
+  if (k === 'since' && typeof v === 'number' && v > 1e9) return formatDateTime(new Date(v * 1000).toISOString());
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/** `{"tail":200,"since":null}` → `tail: 200`; ids shortened, times in the reader's format. */
 export function detailText(d: unknown): string {
   if (d === null || d === undefined) return '';
   if (typeof d !== 'object') return String(d);
   return Object.entries(d as Record<string, unknown>)
     .filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}: ${detailValue(k, v)}`)
     .join(', ');
 }
 
@@ -265,7 +277,7 @@ export function AuditPage({ user }: { user: User }) {
             <tbody>
               {groups.map(({ row: r, count, oldest }) => (
                 <tr key={r.id}>
-                  <td data-label={t('colTime')}>
+                  <td data-label={t('colTime')} className="op-nowrap">
                     <time dateTime={r.created_at}>{formatDateTime(r.created_at)}</time>
                   </td>
                   <td data-label={t('colActor')}>{actorName(r)}</td>
@@ -274,7 +286,7 @@ export function AuditPage({ user }: { user: User }) {
                     <code className="op-code muted op-block small">{r.action}</code>
                     {count > 1 && (
                       <span className="op-block small op-repeat">
-                        {t('repeated', { n: count, from: formatTime(oldest), to: formatTime(r.created_at) })}
+                        {t('repeated', { n: count, from: formatClock(new Date(oldest)), to: formatClock(new Date(r.created_at)) })}
                       </span>
                     )}
                   </td>

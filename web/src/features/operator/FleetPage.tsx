@@ -7,13 +7,13 @@ import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
 import { problemMessage } from '../../api/problem';
 import { Empty, ErrorText, Spinner } from '../../ui/controls';
-import { formatTime } from '../../lib/format';
 import { m, type Key } from './messages';
 import { useFleet, refreshFleet } from './fleetStore';
 import {
   STATUSES,
   agenciesOf,
   filterLinks,
+  formatClock,
   formatCpu,
   formatUptime,
   nextSort,
@@ -102,7 +102,7 @@ export function FleetPage() {
           <p className="muted op-sub">{t('fleetIntro')}</p>
         </div>
         <p className="muted small op-updated">
-          {fleet.loading && all ? t('updating') : fleet.loadedAt ? t('updated', { time: formatTime(new Date(fleet.loadedAt)) }) : ''}
+          {fleet.loading && all ? t('updating') : fleet.loadedAt ? t('updated', { time: formatClock(new Date(fleet.loadedAt)) }) : ''}
         </p>
       </div>
 
@@ -171,7 +171,7 @@ export function FleetPage() {
             {SORT_KEYS.flatMap((k) =>
               (['asc', 'desc'] as const).map((d) => (
                 <option key={`${k}:${d}`} value={`${k}:${d}`}>
-                  {t(COL_LABEL[k])} {d === 'asc' ? '↑' : '↓'}
+                  {t(d === 'asc' ? 'sortAsc' : 'sortDesc', { col: t(COL_LABEL[k]) })}
                 </option>
               )),
             )}

@@ -165,18 +165,16 @@ function LinkDetail({ link }: { link: AdminLink }) {
         <LogViewer linkId={link.id} headingId="op-logs-h" />
       </section>
 
-      {confirm && (
-        <Confirm
-          open
-          title={t(confirmText[confirm].title)}
-          body={<p>{t(confirmText[confirm].body)}</p>}
-          confirmLabel={t(confirm === 'restart' && stopped ? 'start' : confirmText[confirm].button)}
-          danger={confirm !== 'restart'}
-          busy={busy !== null}
-          onConfirm={() => void run(confirm)}
-          onClose={() => busy === null && setConfirm(null)}
-        />
-      )}
+      <Confirm
+        open={confirm !== null}
+        title={t(confirmText[confirm ?? 'restart'].title)}
+        body={<p>{t(confirmText[confirm ?? 'restart'].body)}</p>}
+        confirmLabel={t(confirm === 'restart' && stopped ? 'start' : confirmText[confirm ?? 'restart'].button)}
+        danger={confirm !== 'restart'}
+        busy={busy !== null}
+        onConfirm={() => confirm && void run(confirm)}
+        onClose={() => busy === null && setConfirm(null)}
+      />
       <ReplayDialog
         open={replayOpen}
         linkId={link.id}

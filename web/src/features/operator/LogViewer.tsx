@@ -8,10 +8,9 @@ import { common } from '../../i18n/common';
 import { problemMessage } from '../../api/problem';
 import { ErrorText, Spinner } from '../../ui/controls';
 import { toast } from '../../ui/toast';
-import { formatTime } from '../../lib/format';
 import { m } from './messages';
 import { adminApi } from './adminApi';
-import { mergeLogLines } from './fleet';
+import { formatClock, mergeLogLines } from './fleet';
 import { plural } from './parts';
 
 export const FOLLOW_MS = 3000;
@@ -183,7 +182,7 @@ export function LogViewer({ linkId, headingId }: { linkId: string; headingId: st
       <p className="muted small op-logs-state" aria-live="polite">
         {following ? t('following') : t('paused')}
         {lines ? ` · ${plural(t, 'logLines', lines.length, { n: lines.length })}` : ''}
-        {lastAt ? ` · ${t('updated', { time: formatTime(lastAt) })}` : ''}
+        {lastAt ? ` · ${t('updated', { time: formatClock(lastAt) })}` : ''}
       </p>
       {error !== undefined && (
         <div className="row">

@@ -26,7 +26,7 @@ export function OperatorApp({ user }: { user: User }) {
   const detail = match('/fleet/:id', path);
   if (path === '/' || path === '' || path === '/fleet') page = <FleetPage />;
   else if (detail) page = <LinkPage id={detail.id as string} />;
-  else if (path === '/reports') page = <ReportsPage />;
+  else if (path === '/reports') page = <ReportsPage userId={user.id} />;
   else if (path === '/audit') page = <AuditPage user={user} />;
   else
     page = (

@@ -16,7 +16,7 @@ const PAGE = 50;
 const FILTERS: ('open' | 'resolved' | 'dismissed' | 'all')[] = ['open', 'resolved', 'dismissed', 'all'];
 type FilterValue = (typeof FILTERS)[number];
 
-export function ReportsPage() {
+export function ReportsPage({ userId }: { userId: string }) {
   const t = useT(m);
   const tc = useT(common);
   const { query } = useRoute();
@@ -128,7 +128,7 @@ export function ReportsPage() {
             </thead>
             <tbody>
               {items.map((r) => (
-                <ReportRow key={r.id} report={r} onResolve={() => setResolving(r)} />
+                <ReportRow key={r.id} report={r} mine={r.resolved_by === userId} onResolve={() => setResolving(r)} />
               ))}
             </tbody>
           </table>
@@ -141,12 +141,12 @@ export function ReportsPage() {
           </button>
         </div>
       )}
-      {resolving && <ResolveDialog report={resolving} onClose={() => setResolving(null)} onDone={onResolved} />}
+      <ResolveDialog report={resolving} onClose={() => setResolving(null)} onDone={onResolved} />
     </div>
   );
 }
 
-function ReportRow({ report: r, onResolve }: { report: Report; onResolve: () => void }) {
+function ReportRow({ report: r, mine, onResolve }: { report: Report; mine: boolean; onResolve: () => void }) {
   const t = useT(m);
   const tone = r.status === 'open' ? 'warn' : r.status === 'resolved' ? 'ok' : '';
   const roleKey = `role_${r.reported_role}` as Key;
@@ -173,7 +173,7 @@ function ReportRow({ report: r, onResolve }: { report: Report; onResolve: () => 
       <td data-label={t('colReportStatus')}>
         <span className={`tag${tone ? ` tag-${tone}` : ''}`}>{t(`rs_${r.status}` as Key)}</span>
         {r.resolved_at && (
-          <span className="muted small op-block">{t('closedAt', { when: formatDateTime(r.resolved_at) })}</span>
+          <span className="muted small op-block">{t(mine ? 'closedAtByYou' : 'closedAt', { when: formatDateTime(r.resolved_at) })}</span>
         )}
         {r.resolution_note && <span className="op-note op-block">“{r.resolution_note}”</span>}
       </td>
@@ -188,7 +188,8 @@ function ReportRow({ report: r, onResolve }: { report: Report; onResolve: () => 
   );
 }
 
-function ResolveDialog({ report, onClose, onDone }: { report: Report; onClose: () => void; onDone: (r: Report) => void }) {
+/** Stays mounted (the native dialog gives focus back to the button that opened it on close). */
+function ResolveDialog({ report, onClose, onDone }: { report: Report | null; onClose: () => void; onDone: (r: Report) => void }) {
   const t = useT(m);
   const tc = useT(common);
   const id = useId();
@@ -197,9 +198,17 @@ function ResolveDialog({ report, onClose, onDone }: { report: Report; onClose: (
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const tooLong = note.length > 2000;
+  const reportId = report?.id;
+
+  useEffect(() => {
+    if (!reportId) return;
+    setOutcome('resolved');
+    setNote('');
+    setError(undefined);
+  }, [reportId]);
 
   const submit = async () => {
-    if (tooLong) return;
+    if (tooLong || !report) return;
     setBusy(true);
     setError(undefined);
     try {
@@ -218,7 +227,7 @@ function ResolveDialog({ report, onClose, onDone }: { report: Report; onClose: (
 
   return (
     <Dialog
-      open
+      open={report !== null}
       title={t('resolveTitle')}
       onClose={() => !busy && onClose()}
       footer={
@@ -240,9 +249,9 @@ function ResolveDialog({ report, onClose, onDone }: { report: Report; onClose: (
         }}
       >
         <p className="op-resolve-about">
-          {t('resolveAbout', { reporter: report.reporter_name, reported: report.reported_name })}
+          {t('resolveAbout', { reporter: report?.reporter_name ?? '', reported: report?.reported_name ?? '' })}
         </p>
-        <blockquote className="op-excerpt">{report.reason}</blockquote>
+        <blockquote className="op-excerpt">{report?.reason}</blockquote>
         <fieldset className="op-fieldset">
           <legend>{t('outcome')}</legend>
           {outcomes.map((o) => (

@@ -238,6 +238,8 @@ describe('audit filters', () => {
   it('shows detail as key: value', () => {
     expect(detailText({ tail: 200, since: null })).toBe('tail: 200');
     expect(detailText({ replayed: 3, since: '2026' })).toBe('replayed: 3, since: 2026');
+    expect(detailText({ reported_user_id: '01a230ea-c1da-7443-b7b7-81fbcb9dc07f', with_note: true })).toBe('reported_user_id: 01a230ea, with_note: true');
+    expect(detailText({ since: 1796117364 })).toMatch(/^since: .*2026/);
     expect(detailText(null)).toBe('');
   });
 

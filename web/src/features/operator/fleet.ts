@@ -205,6 +205,11 @@ export function memoryFraction(used: number | null | undefined, limit: number | 
   return Math.min(1, used / limit);
 }
 
+/** "10:24:07" — for "updated at" stamps that change every few seconds. */
+export function formatClock(d: Date): string {
+  return d.toLocaleTimeString(locale.get() === 'es' ? 'es-ES' : 'en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
 /** "3d 4h", "2h 05m", "4m 10s", "12s". */
 export function formatUptime(secs: number | null | undefined): string {
   if (secs === null || secs === undefined) return '—';
