@@ -128,3 +128,56 @@ describe('WhatsApp link', () => {
       assert.equal(link.phone ?? null, null);
     }));
 });
+
+describe('WhatsApp link: QR rotation and expiry', () => {
+  let puente;
+  let browser;
+
+  before(async () => {
+    // Fast codes: 4 s, then 3 s each, 3 codes per attempt (the harness's other emulator
+    // timings, repeated here because this list replaces them).
+    puente = await startPuente({
+      name: 'link-rotation',
+      env: {
+        PUENTE_WAHA_EXTRA_ENV: [
+          'EMULATOR_STARTING_MS=300',
+          'EMULATOR_WAIT_RUNNING_MS=1000',
+          'EMULATOR_WAIT_STATUS_MS=1000',
+          'WHATSAPP_HOOK_RETRIES_DELAY_SECONDS=1',
+          'EMULATOR_QR_FIRST_MS=4000',
+          'EMULATOR_QR_NEXT_MS=3000',
+          'EMULATOR_QR_COUNT=3',
+        ].join(','),
+      },
+    });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await puente?.stop();
+  });
+
+  test('each new code replaces the last one live; an expired attempt offers a new code', (t) =>
+    withPage(browser, t, async (page) => {
+      await page.goto(`${puente.baseUrl}/whatsapp`);
+      await signInUi(page, puente.accounts.agent);
+      await page.getByRole('button', { name: 'Link WhatsApp' }).click();
+      const first = page.getByRole('img', { name: /Code 1 of 6/ });
+      await first.waitFor({ timeout: 60_000 });
+      const src1 = await first.getAttribute('src');
+      const second = page.getByRole('img', { name: /Code 2 of 6/ });
+      await second.waitFor({ timeout: 30_000 });
+      assert.notEqual(await second.getAttribute('src'), src1, 'a new image for the new code');
+      // Later codes count down from 20 s (WAHA's), restarted at the code's arrival.
+      const left = Number((await page.getByText(/\d+ s left on this code/).textContent()).match(/\d+/)[0]);
+      assert.ok(left > 10 && left <= 20, `seconds left on code 2: ${left}`);
+
+      const expired = page.getByRole('heading', { name: 'The QR code expired' });
+      await expired.waitFor({ timeout: 30_000 });
+      assert.equal(await page.getByRole('img', { name: /QR code/ }).count(), 0);
+      await screenshot(page, 'link-qr-expired');
+      await page.getByRole('button', { name: 'Get a new QR code' }).click();
+      await page.getByRole('img', { name: /Code 1 of 6/ }).waitFor({ timeout: 60_000 });
+    }));
+});
