@@ -5,6 +5,7 @@
 // inbox with a thread open, desktop and phone.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { deflateSync } from 'node:zlib';
 import {
   launchBrowser,
   linkWhatsApp,
@@ -30,6 +31,55 @@ const EMULATOR_ENV = [
 ].join(',');
 
 const BUYER_PHONE = '34622222222';
+
+/** A decodable PNG of w×h pixels, one colour with a soft diagonal shade. */
+function makePng(w, h, rgb) {
+  const crcTable = new Uint32Array(256).map((_, i) => {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (bytes) => {
+    let c = ~0;
+    for (const b of bytes) c = crcTable[(c ^ b) & 255] ^ (c >>> 8);
+    return ~c >>> 0;
+  };
+  const chunk = (type, body) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    const typed = Buffer.concat([Buffer.from(type, 'ascii'), body]);
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc32(typed));
+    return Buffer.concat([head, typed, tail]);
+  };
+  const rows = [];
+  for (let y = 0; y < h; y++) {
+    const row = Buffer.alloc(1 + w * 3);
+    for (let x = 0; x < w; x++) {
+      const shade = Math.round(((x + y) / (w + h)) * 60);
+      row[1 + x * 3] = Math.min(255, rgb[0] + shade);
+      row[2 + x * 3] = Math.min(255, rgb[1] + shade);
+      row[3 + x * 3] = Math.min(255, rgb[2] + shade);
+    }
+    rows.push(row);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+async function upload(baseUrl, session, name, type, bytes) {
+  const res = await fetch(`${baseUrl}/api/v1/files?name=${encodeURIComponent(name)}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${session.token}`, 'content-type': type },
+    body: bytes,
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  return res.json();
+}
 
 /** Record the page's WebSockets so a test can drop them. */
 function trackSockets(page) {
@@ -134,17 +184,75 @@ describe('inbox', () => {
       await page.evaluate(() => window.dispatchEvent(new Event('online')));
       await bubble(page, 'una pregunta más').waitFor({ timeout: 30_000 });
       await page.getByRole('link', { name: /Nuevo Contacto/ }).waitFor({ timeout: 30_000 });
+    }, { allow: [/net::ERR_FAILED/] }));
+
+  test('a note stays internal; a reply quotes; a reaction and a photo reach the phone', (t) =>
+    withPage(browser, t, async (page) => {
+      await openInbox(page, puente);
+      await page.getByRole('link', { name: /Carla Compradora/ }).click();
+      await bubble(page, 'mascotas').waitFor();
+      const box = page.getByLabel('Write a message');
+
+      // Internal note: yellow, labelled, never sent to WhatsApp.
+      await page.getByRole('button', { name: 'Internal note' }).click();
+      const noteBox = page.getByLabel('Internal note', { exact: true });
+      await noteBox.fill('Llamarla el lunes: busca algo con terraza');
+      await noteBox.press('Enter');
+      const note = bubble(page, 'busca algo con terraza');
+      await note.getByText('Internal note — buyers never see this').waitFor();
+      await page.getByRole('button', { name: 'Internal note' }).click();
+
+      // Reply to the buyer's question about pets.
+      const question = bubble(page, 'mascotas');
+      await question.hover();
+      await question.getByRole('button', { name: 'Message actions' }).click();
+      await page.getByRole('menuitem', { name: 'Reply' }).click();
+      await page.getByText('Replying to Carla Compradora').waitFor();
+      await box.fill('Sí, se admiten mascotas pequeñas.');
+      await box.press('Enter');
+      const answer = bubble(page, 'mascotas pequeñas');
+      await answer.locator('.quote', { hasText: 'Se admiten mascotas' }).waitFor();
+
+      // React to the first message.
+      const first = bubble(page, 'sigue disponible el piso');
+      await first.hover();
+      await first.getByRole('button', { name: 'Message actions' }).click();
+      await page.getByRole('menuitem', { name: 'React with 👍' }).click();
+      await first.getByRole('button', { name: 'Remove your reaction 👍' }).waitFor();
+
+      // A photo, attached with the button, with a caption.
+      await page.locator('input[type=file]').setInputFiles({ name: 'salon.png', mimeType: 'image/png', buffer: makePng(320, 240, [40, 120, 90]) });
+      await page.getByText('salon.png').waitFor();
+      await page.getByLabel('Caption').fill('El salón, para que se haga una idea');
+      await page.getByRole('button', { name: 'Send', exact: true }).click();
+      const photo = bubble(page, 'El salón');
+      await photo.locator('img').waitFor();
+
+      const sent = await waitFor(
+        async () => {
+          const all = await phoneInbox(link.id);
+          return all.some((m) => m.body?.includes('mascotas pequeñas')) && all.some((m) => m.kind === 'image' || /image/.test(m.endpoint)) ? all : null;
+        },
+        { what: 'the reply and the photo on the phone' },
+      );
+      assert.ok(!sent.some((m) => m.body?.includes('terraza')), 'the note must not reach WhatsApp');
+      await waitFor(async () => (await photo.getAttribute('data-status')) === 'sent', { what: 'the photo sent' });
     }));
 
   test('screenshots: the inbox with a thread open, desktop and phone', async (t) => {
-    // An in-app conversation about a listing, next to the WhatsApp ones.
+    // An in-app conversation about a listing (with a photo), next to the WhatsApp ones.
+    const listing = await agent.api.post('/api/v1/properties', {
+      title: 'Ático con terraza en Malvarrosa',
+      price_cents: 32_500_000,
+      city: 'Valencia',
+      property_type: 'apartment',
+      address: 'Calle de la Reina 12',
+    });
+    const file = await upload(puente.baseUrl, agent, 'atico.png', 'image/png', makePng(480, 360, [30, 90, 160]));
+    await agent.api.post(`/api/v1/properties/${listing.id}/photos`, { file_id: file.id });
     const buyer = await puente.signIn('buyer');
-    const listings = await buyer.api.get('/api/v1/properties');
-    const listing = listings.items?.[0];
-    if (listing) {
-      const c = await buyer.api.post('/api/v1/conversations', { property_id: listing.id });
-      await buyer.api.post(`/api/v1/conversations/${c.id}/messages`, { client_id: 'e2e-inapp-1', body: '¿Puedo visitar el piso esta semana?' });
-    }
+    const c = await buyer.api.post('/api/v1/conversations', { property_id: listing.id });
+    await buyer.api.post(`/api/v1/conversations/${c.id}/messages`, { client_id: 'e2e-inapp-1', body: '¿Puedo visitar el ático esta semana?' });
     await phoneSend(link.id, BUYER_PHONE, 'Aquí está mi ubicación', { pushName: 'Carla Compradora', kind: 'location' });
     for (const [name, viewport] of [
       ['inbox-desktop', { width: 1280, height: 800 }],
@@ -168,5 +276,19 @@ describe('inbox', () => {
         { viewport },
       );
     }
+    // The in-app conversation about the listing, in Spanish.
+    await withPage(browser, t, async (page) => {
+      await openInbox(page, puente);
+      await page.getByLabel('Language').selectOption('es');
+      await page.getByRole('heading', { name: 'Bandeja' }).waitFor();
+      await page.getByRole('link', { name: /Bea Buyer/ }).click();
+      await bubble(page, 'visitar el ático').waitFor();
+      await page.getByRole('link', { name: /Abrir el inmueble Ático con terraza/ }).locator('img').waitFor();
+      await page.getByLabel('Escribe un mensaje').fill('¡Claro! ¿El jueves a las 18:00?');
+      await page.getByLabel('Escribe un mensaje').press('Enter');
+      await bubble(page, 'jueves a las 18:00').waitFor();
+      await page.waitForLoadState('networkidle');
+      await screenshot(page, 'inbox-desktop-in-app-es');
+    });
   });
 });

@@ -16,7 +16,7 @@ import { Bubble } from './Bubble';
 import { Composer, type ComposerHandle, type SendInput } from './Composer';
 import { m as cat } from './messages';
 import { firstUnread, fromOtherSide, isLocal, isMine, newestStored, threadRows, type Msg } from './model';
-import { conversationName, ThreadHeader } from './ThreadHeader';
+import { conversationName, ListingCard, ThreadHeader } from './ThreadHeader';
 import { useThread, type ConversationView } from './useThread';
 import './chat.css';
 
@@ -279,6 +279,11 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
           onConversationChange?.(v);
         }}
       />
+      {conv?.property_id && (
+        <div className="thread-listing-bar">
+          <ListingCard propertyId={conv.property_id} compact />
+        </div>
+      )}
       <div className="thread-scroll" ref={scroller} onScroll={onScroll}>
         <div className="thread-content" ref={content} role="log" aria-label={t('messages')} aria-busy={th.loading}>
           {th.loading ? (

@@ -28,11 +28,11 @@ export function ListingCard({ propertyId, compact }: { propertyId: string; compa
   const thumb = useFileUrl(listingThumb(l));
   if (!l) return null;
   return (
-    <Link to={`/listings/${l.id}`} className={`listing-card${compact ? ' listing-card-compact' : ''}`} aria-label={t('openListing', { title: l.title })}>
-      <span className="listing-thumb">{thumb.url ? <img src={thumb.url} alt="" /> : <span aria-hidden="true">🏠</span>}</span>
-      <span className="listing-text">
-        <span className="listing-title truncate">{l.title}</span>
-        <span className="listing-sub truncate">
+    <Link to={`/listings/${l.id}`} className={`conv-listing${compact ? ' conv-listing-compact' : ''}`} aria-label={t('openListing', { title: l.title })}>
+      <span className="conv-listing-thumb">{thumb.url ? <img src={thumb.url} alt="" /> : <span aria-hidden="true">🏠</span>}</span>
+      <span className="conv-listing-text">
+        <span className="conv-listing-title truncate">{l.title}</span>
+        <span className="conv-listing-sub truncate">
           {formatMoney(l.price_cents / 100, l.currency)} · {l.city}
         </span>
       </span>
