@@ -22,6 +22,16 @@ let last = '';
 /** The query of the search the buyer last looked at ('' for all homes). */
 export const lastSearch = () => last;
 
+/** Cities of the homes seen so far (the API matches a city exactly, so suggest real ones). */
+function knownCities(current: Listing[]): string[] {
+  const seen = new Map<string, string>();
+  for (const l of [...current, ...[...cache.values()].flatMap((p) => p.items)]) {
+    const k = l.city.toLocaleLowerCase();
+    if (!seen.has(k)) seen.set(k, l.city);
+  }
+  return [...seen.values()].sort((a, b) => a.localeCompare(b)).slice(0, 200);
+}
+
 function scroller(): HTMLElement | null {
   return document.getElementById('main');
 }
@@ -106,7 +116,12 @@ export function ListingSearch() {
         <div id="buyer-filters" className={`search-filters${showFilters ? ' search-filters-open' : ''}`}>
           <div className="field">
             <label htmlFor="buyer-city">{t('city')}</label>
-            <input id="buyer-city" className="input" autoComplete="address-level2" placeholder={t('cityPlaceholder')} value={draft.city} onChange={(e) => setField('city', e.target.value)} />
+            <input id="buyer-city" className="input" list="buyer-cities" autoComplete="off" placeholder={t('cityPlaceholder')} value={draft.city} onChange={(e) => setField('city', e.target.value)} />
+            <datalist id="buyer-cities">
+              {knownCities(pages.items).map((c) => (
+                <option key={c} value={c} />
+              ))}
+            </datalist>
           </div>
           <div className="field">
             <label htmlFor="buyer-type">{t('type')}</label>

@@ -74,9 +74,12 @@ function BackLink() {
   );
 }
 
-function ListingFormCard({ listing, onSaved }: { user: User; listing: Listing | null; onSaved: (p: Listing) => void }) {
+function ListingFormCard({ user, listing, onSaved }: { user: User; listing: Listing | null; onSaved: (p: Listing) => void }) {
   const t = useT(m);
   const tw = useT(listingWords);
+  const admin = user.role === 'agency_admin';
+  const team = useAsync(() => (admin ? unwrap(api.GET('/api/v1/agency/agents')) : Promise.resolve([])), [admin]);
+  const agents = (team.data ?? []).filter((a) => a.active || a.id === listing?.agent_id);
   const [form, setForm] = useState<ListingForm>(() => (listing ? formOf(listing) : emptyForm()));
   const [errors, setErrors] = useState<FormErrors>({});
   const [serverErr, setServerErr] = useState<unknown>(null);
@@ -151,7 +154,7 @@ function ListingFormCard({ listing, onSaved }: { user: User; listing: Listing | 
       {hasErrors && <ErrorText>{t('fixErrors')}</ErrorText>}
       {serverErr ? <ErrorText>{problemMessage(serverErr)}</ErrorText> : null}
       <Field label={t('fTitle')} name="title" value={form.title} onChange={set('title')} error={msg('title')} hint={t('fTitleHint')} maxLength={LIMITS.title + 50} required autoFocus={!listing} />
-      <div className="form-row">
+      <div className="form-row form-row-price">
         <Field
           label={t('fPrice')}
           name="price"
@@ -209,6 +212,15 @@ function ListingFormCard({ listing, onSaved }: { user: User; listing: Listing | 
           </Select>
         )}
       </div>
+      {admin && agents.length > 1 && (
+        <Select label={t('fAgent')} name="agent_id" value={form.agent_id || (listing ? listing.agent_id : user.id)} onChange={set('agent_id')}>
+          {agents.map((a) => (
+            <option key={a.id} value={a.id}>
+              {a.id === user.id ? t('meAgent', { name: a.display_name }) : a.display_name}
+            </option>
+          ))}
+        </Select>
+      )}
       <div className="form-row">
         <Field label={t('fCity')} name="city" autoComplete="address-level2" value={form.city} onChange={set('city')} error={msg('city')} required />
         <Field label={t('fAddress')} name="address" autoComplete="street-address" value={form.address} onChange={set('address')} error={msg('address')} />

@@ -53,5 +53,7 @@ describe('listing form', () => {
   it('patches only what changed', () => {
     expect(updateBody(listing, formOf(listing))).toEqual({});
     expect(updateBody(listing, { ...formOf(listing), price: '240000', city: 'Toledo' })).toEqual({ price_cents: 24_000_000, city: 'Toledo' });
+    expect(updateBody(listing, { ...formOf(listing), agent_id: 'u2' })).toEqual({ agent_id: 'u2' });
+    expect(createBody(good)).not.toHaveProperty('agent_id');
   });
 });

@@ -14,6 +14,8 @@ export interface ListingForm {
   city: string;
   property_type: string;
   status: string;
+  /** The listing's agent; '' = the person creating it. Agency admins may choose. */
+  agent_id: string;
 }
 
 export type FormField = keyof ListingForm;
@@ -35,6 +37,7 @@ export const emptyForm = (): ListingForm => ({
   city: '',
   property_type: '',
   status: 'active',
+  agent_id: '',
 });
 
 export function formOf(p: Listing): ListingForm {
@@ -47,6 +50,7 @@ export function formOf(p: Listing): ListingForm {
     city: p.city,
     property_type: p.property_type,
     status: p.status,
+    agent_id: p.agent_id,
   };
 }
 
@@ -92,6 +96,7 @@ export function createBody(f: ListingForm): CreateBody {
     city: f.city.trim(),
     property_type: f.property_type,
     status: f.status,
+    ...(f.agent_id ? { agent_id: f.agent_id } : {}),
   };
 }
 
@@ -107,5 +112,6 @@ export function updateBody(before: Listing, f: ListingForm): UpdateBody {
   if (next.city !== before.city) body.city = next.city;
   if (next.property_type !== before.property_type) body.property_type = next.property_type;
   if (next.status !== before.status) body.status = next.status;
+  if (f.agent_id && f.agent_id !== before.agent_id) body.agent_id = f.agent_id;
   return body;
 }
