@@ -94,6 +94,10 @@ describe('operator console', () => {
       );
       assert.equal(await page.evaluate(() => window.__e2eMarker), 'same-document');
       await page.locator('.op-live-status').getByText('Working').waitFor();
+      // …and the page lists the changes it saw
+      const changes = page.getByRole('list').filter({ has: page.locator('.op-history-time') });
+      await changes.getByText('Starting').waitFor();
+      await changes.getByText('Working').last().waitFor();
 
       // following: the restarted emulator's start-up lines arrive without reloading the logs
       await waitFor(async () => (await listening()) > before, { what: 'new log lines after restart', timeout: 30_000 });

@@ -1,7 +1,7 @@
 // `/fleet`: every link's session container, live. Counts on top (each one a filter), filters
 // by status, agency and text, a table sortable by every column (cards on a phone). Filters and
 // sorting live in the address, so going to a link and back keeps them.
-import { useMemo } from 'react';
+import { useMemo, useRef } from 'react';
 import { Link, navigate, useRoute } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
@@ -271,6 +271,9 @@ function FleetTable({ links, sort, onSort }: { links: AdminLink[]; sort: Sort; o
 
 function FleetRow({ link: l }: { link: AdminLink }) {
   const t = useT(m);
+  // Flash the status cell when it changes after the first render (the key re-mounts it).
+  const first = useRef(`${l.status}:${l.status_reason ?? ''}`);
+  const flash = first.current !== `${l.status}:${l.status_reason ?? ''}`;
   return (
     <tr data-link={l.id} data-status={l.status}>
       <td className="op-agent" data-label={t('colAgent')}>
@@ -281,7 +284,7 @@ function FleetRow({ link: l }: { link: AdminLink }) {
         <span className="op-agent-sub muted small">{l.agent_email}</span>
       </td>
       <td data-label={t('colAgency')}>{l.agency_name}</td>
-      <td data-label={t('colStatus')}>
+      <td data-label={t('colStatus')} key={`${l.status}:${l.status_reason ?? ''}`} className={flash ? 'op-flash' : undefined}>
         <StatusTag status={l.status} reason={l.status_reason} />
       </td>
       <td className="num" data-label={t('colUptime')}>

@@ -9,7 +9,9 @@ import { Confirm, Empty, ErrorText, Spinner } from '../../ui/controls';
 import { toast } from '../../ui/toast';
 import { formatDateTime, formatTime } from '../../lib/format';
 import { m, type Key } from './messages';
-import { refreshFleet, removeLink, useFleet } from './fleetStore';
+import { historyStore, refreshFleet, removeLink, useFleet } from './fleetStore';
+import { useStore } from '../../lib/store';
+import { formatClock } from './fleet';
 import { adminApi } from './adminApi';
 import { formatCpu, formatUptime, type AdminLink } from './fleet';
 import { ContainerTag, MemoryFigure, StatusTag, plural } from './parts';
@@ -152,6 +154,7 @@ function LinkDetail({ link }: { link: AdminLink }) {
             </p>
           )}
         </div>
+        <StatusHistory linkId={link.id} />
       </section>
 
       <section className="card" aria-labelledby="op-facts-h">
@@ -162,7 +165,7 @@ function LinkDetail({ link }: { link: AdminLink }) {
       </section>
 
       <section className="card op-logs-card" aria-labelledby="op-logs-h">
-        <LogViewer linkId={link.id} headingId="op-logs-h" />
+        <LogViewer linkId={link.id} headingId="op-logs-h" hasContainer={link.container_state !== 'absent'} />
       </section>
 
       <Confirm
@@ -184,6 +187,33 @@ function LinkDetail({ link }: { link: AdminLink }) {
           setResult({ ok: true, text: plural(t, 'replayDone', n, { n }), at: new Date() });
         }}
       />
+    </div>
+  );
+}
+
+/** The status changes this tab saw live (since it opened), oldest first. */
+function StatusHistory({ linkId }: { linkId: string }) {
+  const t = useT(m);
+  const list = useStore(historyStore, (h) => h[linkId]);
+  if (!list?.length) return null;
+  return (
+    <div className="op-history-box">
+      <h3 className="op-h3">{t('liveChanges')}</h3>
+      <ol className="op-history">
+        {list.map((c, i) => (
+          <li key={c.at}>
+            {i > 0 && (
+              <span className="op-history-arrow" aria-hidden="true">
+                →
+              </span>
+            )}
+            <time className="op-history-time" dateTime={new Date(c.at).toISOString()}>
+              {formatClock(new Date(c.at))}
+            </time>
+            <StatusTag status={c.status} reason={c.reason} />
+          </li>
+        ))}
+      </ol>
     </div>
   );
 }

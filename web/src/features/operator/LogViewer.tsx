@@ -29,7 +29,7 @@ export function lineLevel(s: string): 'error' | 'warn' | 'debug' | null {
   return null;
 }
 
-export function LogViewer({ linkId, headingId }: { linkId: string; headingId: string }) {
+export function LogViewer({ linkId, headingId, hasContainer }: { linkId: string; headingId: string; hasContainer: boolean }) {
   const t = useT(m);
   const tc = useT(common);
   const [tail, setTail] = useState(200);
@@ -65,12 +65,13 @@ export function LogViewer({ linkId, headingId }: { linkId: string; headingId: st
 
   useEffect(() => {
     setLines(null);
-    void load();
-  }, [load]);
+    if (hasContainer) void load();
+    else gen.current++;
+  }, [load, hasContainer]);
 
   // Follow: poll for lines since a moment before the previous answer.
   useEffect(() => {
-    if (!following || lines === null) return;
+    if (!following || lines === null || !hasContainer) return;
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
@@ -113,7 +114,7 @@ export function LogViewer({ linkId, headingId }: { linkId: string; headingId: st
     };
     // Restart the loop only when following is toggled or a fresh load landed.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [following, linkId, lines === null]);
+  }, [following, linkId, hasContainer, lines === null]);
 
   // Keep the newest line in view while the reader is at the bottom.
   useLayoutEffect(() => {
@@ -193,7 +194,9 @@ export function LogViewer({ linkId, headingId }: { linkId: string; headingId: st
         </div>
       )}
       <div className="op-logs-frame">
-        {lines === null && error === undefined ? (
+        {!hasContainer ? (
+          <p className="op-logs op-logs-none">{t('noContainerLogs')}</p>
+        ) : lines === null && error === undefined ? (
           <div className="op-center">
             <Spinner />
           </div>

@@ -20,6 +20,24 @@ export const POLL_MS = 5000;
 
 export const fleetStore = createStore<FleetState>({ links: null, error: undefined, loadedAt: null, loading: false });
 
+export interface StatusChange {
+  status: LinkStatusFrame['status'];
+  reason: string | null;
+  at: number;
+}
+
+/** Status changes seen live in this tab, per link (newest last, at most 20 each). */
+export const historyStore = createStore<Record<string, StatusChange[]>>({});
+
+function remember(f: LinkStatusFrame) {
+  historyStore.set((h) => {
+    const list = h[f.link_id] ?? [];
+    const last = list[list.length - 1];
+    if (last && last.status === f.status && last.reason === (f.reason ?? null)) return h;
+    return { ...h, [f.link_id]: [...list, { status: f.status, reason: f.reason ?? null, at: Date.now() }].slice(-20) };
+  });
+}
+
 /** Frames received recently, by link: applied over the result of a poll started before them. */
 const recent = new Map<string, { frame: LinkStatusFrame; at: number }>();
 let users = 0;
@@ -82,6 +100,7 @@ function onVisibility() {
 
 function onFrame(frame: LinkStatusFrame) {
   recent.set(frame.link_id, { frame, at: Date.now() });
+  remember(frame);
   const cur = fleetStore.get().links;
   if (!cur) return;
   const { links, unknown } = applyStatus(cur, frame);

@@ -140,6 +140,8 @@ export const m = defineMessages({
 
     // logs
     logs: 'Logs',
+    noContainerLogs: 'There is no container right now, so there are no logs. Restart the link to create it.',
+    liveChanges: 'Status changes seen live',
     tailLabel: 'Show',
     lastN: 'last {n} lines',
     follow: 'Follow',
@@ -379,6 +381,8 @@ export const m = defineMessages({
     replayDone: '{n} eventos guardados reproducidos.',
 
     logs: 'Registros',
+    noContainerLogs: 'Ahora no hay contenedor, así que no hay registros. Reinicia el vínculo para crearlo.',
+    liveChanges: 'Cambios de estado vistos en directo',
     tailLabel: 'Mostrar',
     lastN: 'últimas {n} líneas',
     follow: 'Seguir',
