@@ -20,10 +20,13 @@ export interface Paged<T> {
 }
 
 /** Pages already shown, by key: coming Back to a search shows it at once, where it was. */
-export type PageCache<T> = Map<string, { items: T[]; cursor: string | null }>;
+export type PageCache<T> = Map<string, { items: T[]; cursor: string | null; at: number }>;
+/** How long a remembered page is shown without asking again. */
+const CACHE_MS = 120_000;
 
 export function usePaged<T>(key: string, load: (cursor: string | undefined) => Promise<Page<T>>, cache?: PageCache<T>): Paged<T> {
-  const cached = cache?.get(key);
+  const hit = cache?.get(key);
+  const cached = hit && Date.now() - hit.at < CACHE_MS ? hit : undefined;
   const [items, setItemsState] = useState<T[]>(cached?.items ?? []);
   const [cursor, setCursor] = useState<string | null>(cached?.cursor ?? null);
   const [loading, setLoading] = useState(!cached);
@@ -38,7 +41,7 @@ export function usePaged<T>(key: string, load: (cursor: string | undefined) => P
   const remember = (k: string, it: T[], c: string | null) => {
     if (!cache) return;
     cache.delete(k);
-    cache.set(k, { items: it, cursor: c });
+    cache.set(k, { items: it, cursor: c, at: Date.now() });
     if (cache.size > 20) cache.delete(cache.keys().next().value as string);
   };
   const keyRef = useRef(key);
