@@ -1,6 +1,6 @@
 // A small button-triggered menu (WAI-ARIA menu button): arrow keys move, Escape closes and
 // gives focus back to the button, a click outside closes it.
-import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
+import { type ReactNode, useEffect, useId, useLayoutEffect, useRef, useState } from 'react';
 
 export interface MenuItem {
   label: string;
@@ -26,10 +26,23 @@ export function Menu({
   align?: 'start' | 'end';
 }) {
   const [open, setOpen] = useState(false);
+  /** Opens upwards when there is no room below (inside a scrolling pane). */
+  const [up, setUp] = useState(false);
   const btn = useRef<HTMLButtonElement>(null);
   const box = useRef<HTMLDivElement>(null);
   const id = useId();
   const visible = items.filter((i) => !i.hidden);
+
+  useLayoutEffect(() => {
+    if (!open) {
+      setUp(false);
+      return;
+    }
+    const r = box.current?.getBoundingClientRect();
+    const pane = btn.current?.closest('.thread-scroll, .vlist, .inbox-list');
+    const limit = pane ? pane.getBoundingClientRect().bottom : window.innerHeight;
+    if (r && r.bottom > limit - 4 && r.height > 0) setUp(true);
+  }, [open]);
 
   useEffect(() => {
     if (!open) return;
@@ -81,7 +94,7 @@ export function Menu({
         {icon}
       </button>
       {open && (
-        <div ref={box} id={id} className={`menu menu-${align}`} role="menu" aria-label={label} onKeyDown={onKey}>
+        <div ref={box} id={id} className={`menu menu-${align}${up ? ' menu-up' : ''}`} role="menu" aria-label={label} onKeyDown={onKey}>
           {extra?.(() => close())}
           {visible.map((it) => (
             <button
