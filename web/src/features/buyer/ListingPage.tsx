@@ -16,8 +16,10 @@ import { formatPrice } from '../listings/price';
 import { Gallery } from './Gallery';
 import { existingChat, openChatAbout } from './chatStart';
 import { lastSearch } from './ListingSearch';
+import { useStartAtTop } from '../listings/scroll';
 
 export function ListingPage({ id }: { id: string }) {
+  useStartAtTop(id);
   const t = useT(m);
   const tc = useT(common);
   const tw = useT(listingWords);

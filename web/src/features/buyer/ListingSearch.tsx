@@ -60,7 +60,7 @@ export function ListingSearch() {
   useLayoutEffect(() => {
     const el = scroller();
     const top = scrollTops.get(key);
-    if (el && top !== undefined && !pages.loading) el.scrollTop = top;
+    if (el && !pages.loading) el.scrollTop = top ?? 0;
     return () => {
       if (el) scrollTops.set(key, el.scrollTop);
     };

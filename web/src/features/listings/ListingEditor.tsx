@@ -15,8 +15,10 @@ import { CURRENCIES, PROPERTY_TYPES, formatPrice, parsePrice } from './price';
 import { createBody, emptyForm, formOf, updateBody, validate, LIMITS, type FormErrors, type FormField, type Listing, type ListingForm } from './form';
 import { PhotoManager } from './PhotoManager';
 import { statusTone } from './ListingsManager';
+import { useStartAtTop } from './scroll';
 
 export function ListingEditor({ user, id }: { user: User; id: string | null }) {
+  useStartAtTop(id);
   const t = useT(m);
   const tc = useT(common);
   const loaded = useAsync<Listing | null>(
