@@ -14,7 +14,7 @@ import { formatClock } from './fleet';
 import { m, type Key } from './messages';
 import { adminApi, type AuditRow } from './adminApi';
 import { fleetStore, loadFleetOnce } from './fleetStore';
-import { plural } from './parts';
+import { Cell, plural } from './parts';
 
 const PAGE = 100;
 
@@ -277,11 +277,11 @@ export function AuditPage({ user }: { user: User }) {
             <tbody>
               {groups.map(({ row: r, count, oldest }) => (
                 <tr key={r.id}>
-                  <td data-label={t('colTime')} className="op-nowrap">
+                  <Cell label={t('colTime')} className="op-nowrap">
                     <time dateTime={r.created_at}>{formatDateTime(r.created_at)}</time>
-                  </td>
-                  <td data-label={t('colActor')}>{actorName(r)}</td>
-                  <td data-label={t('colAction')}>
+                  </Cell>
+                  <Cell label={t('colActor')}>{actorName(r)}</Cell>
+                  <Cell label={t('colAction')}>
                     {actionLabel(r.action)}
                     <code className="op-code muted op-block small">{r.action}</code>
                     {count > 1 && (
@@ -289,17 +289,17 @@ export function AuditPage({ user }: { user: User }) {
                         {t('repeated', { n: count, from: formatClock(new Date(oldest)), to: formatClock(new Date(r.created_at)) })}
                       </span>
                     )}
-                  </td>
-                  <td data-label={t('colTarget')}>
+                  </Cell>
+                  <Cell label={t('colTarget')}>
                     <AuditTarget row={r} linkName={r.target_id ? linkNames.get(r.target_id) : undefined} />
-                  </td>
-                  <td data-label={t('colResult')}>
+                  </Cell>
+                  <Cell label={t('colResult')}>
                     <span className={`tag ${r.result === 'ok' ? 'tag-ok' : 'tag-bad'}`}>{r.result === 'ok' ? t('result_ok') : t('result_error')}</span>
-                  </td>
-                  <td data-label={t('colDetail')} className="op-detail">
+                  </Cell>
+                  <Cell label={t('colDetail')} className="op-detail">
                     {detailText(r.detail)}
                     {r.ip && <span className="muted small op-block">{t('ipLabel', { ip: r.ip })}</span>}
-                  </td>
+                  </Cell>
                 </tr>
               ))}
             </tbody>

@@ -25,7 +25,7 @@ import {
   type Sort,
   type SortKey,
 } from './fleet';
-import { ContainerTag, MemoryFigure, StatusTag, plural, statusLabel } from './parts';
+import { Cell, ContainerTag, MemoryFigure, StatusTag, plural, statusLabel } from './parts';
 
 const SORT_KEYS: SortKey[] = ['agent', 'agency', 'status', 'uptime', 'restarts', 'cpu', 'memory', 'container', 'engine'];
 const COL_LABEL: Record<SortKey, Key> = {
@@ -276,38 +276,38 @@ function FleetRow({ link: l }: { link: AdminLink }) {
   const flash = first.current !== `${l.status}:${l.status_reason ?? ''}`;
   return (
     <tr data-link={l.id} data-status={l.status}>
-      <td className="op-agent" data-label={t('colAgent')}>
+      <Cell className="op-agent" label={t('colAgent')}>
         <Link to={`/fleet/${l.id}`} className="op-agent-name" aria-label={t('openLink', { name: l.agent_name || l.agent_email })}>
           {l.agent_name || l.agent_email}
         </Link>
         <span className="op-agent-sub muted small">{l.phone ? `+${l.phone.replace(/^\+/, '')}` : t('noPhone')}</span>
         <span className="op-agent-sub muted small">{l.agent_email}</span>
-      </td>
-      <td data-label={t('colAgency')}>{l.agency_name}</td>
-      <td data-label={t('colStatus')} key={`${l.status}:${l.status_reason ?? ''}`} className={flash ? 'op-flash' : undefined}>
+      </Cell>
+      <Cell label={t('colAgency')}>{l.agency_name}</Cell>
+      <Cell label={t('colStatus')} key={`${l.status}:${l.status_reason ?? ''}`} className={flash ? 'op-flash' : undefined}>
         <StatusTag status={l.status} reason={l.status_reason} />
-      </td>
-      <td className="num" data-label={t('colUptime')}>
+      </Cell>
+      <Cell className="num" label={t('colUptime')}>
         {formatUptime(l.uptime_secs)}
-      </td>
-      <td className="num" data-label={t('colRestarts')}>
+      </Cell>
+      <Cell className="num" label={t('colRestarts')}>
         <span title={t('restartsDetail', { puente: l.restart_count, docker: l.docker_restart_count })}>
           {l.restart_count + l.docker_restart_count}
         </span>
         <span className="visually-hidden"> ({t('restartsDetail', { puente: l.restart_count, docker: l.docker_restart_count })})</span>
-      </td>
-      <td className="num" data-label={t('colCpu')}>
+      </Cell>
+      <Cell className="num" label={t('colCpu')}>
         {formatCpu(l.cpu_percent)}
-      </td>
-      <td data-label={t('colMemory')}>
+      </Cell>
+      <Cell label={t('colMemory')}>
         <MemoryFigure used={l.memory_used_bytes} limit={l.memory_limit_bytes} />
-      </td>
-      <td data-label={t('colContainer')}>
+      </Cell>
+      <Cell label={t('colContainer')}>
         <ContainerTag state={l.container_state} />
-      </td>
-      <td data-label={t('colEngine')}>
+      </Cell>
+      <Cell label={t('colEngine')}>
         <code className="op-engine">{l.engine}</code>
-      </td>
+      </Cell>
     </tr>
   );
 }

@@ -10,6 +10,7 @@ import { Dialog, Empty, ErrorText, Spinner, TextArea } from '../../ui/controls';
 import { toast } from '../../ui/toast';
 import { formatDateTime, formatListTime } from '../../lib/format';
 import { m, type Key } from './messages';
+import { Cell } from './parts';
 import { adminApi, type Report, type Resolution } from './adminApi';
 
 const PAGE = 50;
@@ -152,16 +153,16 @@ function ReportRow({ report: r, mine, onResolve }: { report: Report; mine: boole
   const roleKey = `role_${r.reported_role}` as Key;
   return (
     <tr data-report={r.id}>
-      <td data-label={t('colWhen')}>
+      <Cell label={t('colWhen')}>
         <time dateTime={r.created_at} title={formatDateTime(r.created_at)}>
           {formatListTime(r.created_at)}
         </time>
-      </td>
-      <td data-label={t('colReporter')}>{r.reporter_name}</td>
-      <td data-label={t('colReported')}>
+      </Cell>
+      <Cell label={t('colReporter')}>{r.reporter_name}</Cell>
+      <Cell label={t('colReported')}>
         {r.reported_name} <span className="muted small">({roleKey in m.en ? t(roleKey) : r.reported_role})</span>
-      </td>
-      <td data-label={t('colReason')} className="op-reason-cell">
+      </Cell>
+      <Cell label={t('colReason')} className="op-reason-cell">
         <p className="op-report-reason">{r.reason}</p>
         {r.message_excerpt && (
           <blockquote className="op-excerpt">
@@ -169,14 +170,14 @@ function ReportRow({ report: r, mine, onResolve }: { report: Report; mine: boole
             {r.message_excerpt}
           </blockquote>
         )}
-      </td>
-      <td data-label={t('colReportStatus')}>
+      </Cell>
+      <Cell label={t('colReportStatus')}>
         <span className={`tag${tone ? ` tag-${tone}` : ''}`}>{t(`rs_${r.status}` as Key)}</span>
         {r.resolved_at && (
           <span className="muted small op-block">{t(mine ? 'closedAtByYou' : 'closedAt', { when: formatDateTime(r.resolved_at) })}</span>
         )}
         {r.resolution_note && <span className="op-note op-block">“{r.resolution_note}”</span>}
-      </td>
+      </Cell>
       <td className="op-row-action">
         {r.status === 'open' && (
           <button type="button" className="btn btn-small btn-primary" onClick={onResolve} aria-label={t('resolveFor', { name: r.reported_name })}>

@@ -1,5 +1,6 @@
 // Small pieces the fleet table and the link page share: the status tag with its reason, the
 // container state, the memory figure with its bar, and the words for statuses and reasons.
+import type { ReactNode } from 'react';
 import { useT, type T } from '../../i18n';
 import { m, type Key } from './messages';
 import { containerTone, formatMemory, memoryFraction, statusTone, type LinkStatus } from './fleet';
@@ -68,5 +69,14 @@ export function MemoryFigure({ used, limit }: { used: number | null | undefined;
         </span>
       )}
     </span>
+  );
+}
+
+/** A table cell that turns into a "label: value" line on a phone (operator.css). */
+export function Cell({ label, className, children }: { label: string; className?: string | undefined; children: ReactNode }) {
+  return (
+    <td data-label={label} className={className}>
+      <div className="op-cell">{children}</div>
+    </td>
   );
 }
