@@ -23,6 +23,8 @@ export const UPLOAD_TYPES = [
 ];
 export const MAX_UPLOAD = 16 * 1024 * 1024;
 const TYPING_EVERY_MS = 3000;
+/** Unsent text per conversation, kept while the app is open (like chat apps' drafts). */
+const drafts = new Map<string, string>();
 /** The counter appears this close to the limit. */
 const COUNTER_FROM = MAX_CHARS - 500;
 
@@ -109,12 +111,17 @@ export const Composer = forwardRef<
     realtime.send({ type: 'typing', conversation_id: p.conversationId, typing: false });
   };
 
-  // A new conversation starts with an empty composer.
+  // Each conversation has its own draft.
+  const textRef = useRef(text);
+  textRef.current = text;
   useEffect(() => {
-    setText('');
+    setText(drafts.get(p.conversationId) ?? '');
     setFile(undefined);
     setNote(false);
+    const id = p.conversationId;
     return () => {
+      if (textRef.current.trim()) drafts.set(id, textRef.current);
+      else drafts.delete(id);
       if (typingOn.current) realtime.send({ type: 'typing', conversation_id: p.conversationId, typing: false });
       typingOn.current = false;
     };
@@ -147,6 +154,8 @@ export const Composer = forwardRef<
     if (disabled || empty || over > 0) return;
     p.onSend({ body: text.trim(), file, replyTo: p.replyTo, note });
     setText('');
+    textRef.current = '';
+    drafts.delete(p.conversationId);
     setFile(undefined);
     stopTyping();
     area.current?.focus();

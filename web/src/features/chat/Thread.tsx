@@ -41,7 +41,7 @@ const NEAR_BOTTOM = 80;
 export function Thread(props: ThreadProps) {
   return (
     <ErrorBoundary inline>
-      <ThreadView key={props.conversationId} {...props} />
+      <ThreadView key={`${props.conversationId}:${props.focusMessageId ?? ''}`} {...props} />
     </ErrorBoundary>
   );
 }

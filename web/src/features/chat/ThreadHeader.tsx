@@ -107,6 +107,12 @@ export function ThreadHeader({
               {conv.status === 'archived' && <span className="tag tag-warn">{t('statusArchived')}</span>}
               {conv.status === 'closed' && <span className="tag tag-bad">{t('statusClosed')}</span>}
               {status && <span className="small thread-status">{status}</span>}
+              {staff &&
+                conv.related_conversation_ids.slice(0, 1).map((id) => (
+                  <Link key={id} to={`/inbox/${id}`} className="small thread-related">
+                    {conv.channel === 'whatsapp' ? t('alsoInApp') : t('alsoWhatsapp')}
+                  </Link>
+                ))}
             </div>
           </div>
           {conv.property_id && (

@@ -128,6 +128,8 @@ export const m = defineMessages({
     actionFailed: '{reason}',
     aboutListing: 'About {title}',
     notifications: 'Notifications',
+    alsoInApp: 'Also writes in the app →',
+    alsoWhatsapp: 'Also on WhatsApp →',
   },
   es: {
     messages: 'Mensajes',
@@ -249,5 +251,7 @@ export const m = defineMessages({
     actionFailed: '{reason}',
     aboutListing: 'Sobre {title}',
     notifications: 'Notificaciones',
+    alsoInApp: 'También escribe en la app →',
+    alsoWhatsapp: 'También por WhatsApp →',
   },
 });

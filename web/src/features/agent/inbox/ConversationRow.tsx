@@ -9,7 +9,8 @@ import { useFileUrl } from '../../../ui/files';
 import { listingThumb, useListing } from '../../chat/listing';
 import { m as cat } from './messages';
 import { displayName, type ConversationView } from './listModel';
-import { ownMessages } from './useConversations';
+import { ownMessages, typingIn } from './useConversations';
+import { useStore } from '../../../lib/store';
 
 export function ChannelIcon({ channel }: { channel: string }) {
   const t = useT(cat);
@@ -61,6 +62,7 @@ export const ConversationRow = memo(function ConversationRow({
   // Our own message: on WhatsApp every `out` is the agent's; in the app only ones we saw.
   const mine = !!last && (ownMessages.has(last.id) || (c.channel === 'whatsapp' && last.direction === 'out' && c.agent_id === meId));
   const unread = c.unread_count;
+  const typing = useStore(typingIn, (s) => s.has(c.id));
   const SERVER_WORDS: Record<string, 'pPhoto' | 'pVideo' | 'pAudio' | 'pLocation' | 'pContact' | 'pFile' | 'pDeleted'> = {
     Photo: 'pPhoto',
     Video: 'pVideo',
@@ -93,7 +95,9 @@ export const ConversationRow = memo(function ConversationRow({
           {c.status === 'archived' && <span className="tag">{t('archivedTag')}</span>}
           {c.status === 'closed' && <span className="tag tag-bad">{t('closedTag')}</span>}
           <span className="conv-preview truncate">
-            {last ? (
+            {typing ? (
+              <span className="conv-typing">{t('typing')}</span>
+            ) : last ? (
               <>
                 {mine && <span className="conv-you">{t('you')}</span>}
                 {preview}

@@ -65,7 +65,16 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
   const pathOf = useCallback((id: string) => `/inbox/${id}`, []);
   useMessageAlerts(user, nameOf, pathOf);
 
-  const activeIndex = conversationId ? list.findIndex((c) => c.id === conversationId) : -1;
+  // The last conversation opened stays the list's current row after going back (phones).
+  const lastOpen = useRef<string | undefined>(conversationId);
+  if (conversationId) lastOpen.current = conversationId;
+  const currentId = conversationId ?? lastOpen.current;
+  const activeIndex = currentId ? list.findIndex((c) => c.id === currentId) : -1;
+  useEffect(() => {
+    if (conversationId || !lastOpen.current) return;
+    const id = lastOpen.current;
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-conversation-id="${CSS.escape(id)}"]`)?.focus());
+  }, [conversationId]);
   const open = useCallback((id: string) => navigate(`/inbox/${id}`), []);
   const openConv = conversationId ? list.find((c) => c.id === conversationId) : undefined;
 

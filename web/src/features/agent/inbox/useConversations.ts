@@ -2,6 +2,7 @@
 // socket (new conversations appear on top, previews / unread counts / order follow
 // `message.created`, `conversation.updated` and `read`) and reloaded after a resync.
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { createStore } from '../../../lib/store';
 import { api, unwrap, type Schemas } from '../../../api/client';
 import { on } from '../../../realtime/socket';
 import type { User } from '../../../session/session';
@@ -23,6 +24,23 @@ const PAGE = 50;
 
 /** Ids of last messages this user wrote (the list's preview has no author: "You: "). */
 export const ownMessages = new Set<string>();
+
+/** Conversations whose other side is typing right now (shown in the rows). */
+export const typingIn = createStore<ReadonlySet<string>>(new Set());
+const typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+export function setTyping(conversationId: string, on: boolean, ms = 6000) {
+  clearTimeout(typingTimers.get(conversationId));
+  typingTimers.delete(conversationId);
+  typingIn.set((s) => {
+    if (s.has(conversationId) === on) return s;
+    const n = new Set(s);
+    if (on) n.add(conversationId);
+    else n.delete(conversationId);
+    return n;
+  });
+  if (on) typingTimers.set(conversationId, setTimeout(() => setTyping(conversationId, false), ms));
+}
 
 export function useConversations(user: User, filters: Filters, openId: string | undefined) {
   const [list, setList] = useState<ConversationView[]>([]);
@@ -118,6 +136,7 @@ export function useConversations(user: User, filters: Filters, openId: string | 
       on<{ conversation_id: string; message: MessageDto }>('message.created', (e) => {
         const msg = e.data.message;
         if (msg.author_user_id === user.id) ownMessages.add(msg.id);
+        else setTyping(e.data.conversation_id, false);
         const reading = document.visibilityState === 'visible' ? openRef.current : undefined;
         apply(applyMessageCreated(listRef.current, e.data.conversation_id, msg, user.id, reading));
       }),
@@ -129,6 +148,10 @@ export function useConversations(user: User, filters: Filters, openId: string | 
       }),
       on<{ conversation_id: string; user_id: string; up_to?: string | null; unread?: boolean }>('read', (e) => {
         apply(applyRead(listRef.current, e.data, user.id));
+      }),
+      on<{ conversation_id: string; user_id?: string; typing: boolean; expires_in_ms?: number }>('typing', (e) => {
+        if (e.data.user_id === user.id) return;
+        setTyping(e.data.conversation_id, e.data.typing, e.data.expires_in_ms ?? 6000);
       }),
       on('resync', () => void loadFirst(true)),
       on<{ resumed: boolean }>('open', (e) => {
