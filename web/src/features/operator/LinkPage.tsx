@@ -81,6 +81,7 @@ function LinkDetail({ link }: { link: AdminLink }) {
   const [result, setResult] = useState<Result | null>(null);
   const name = link.agent_name || link.agent_email;
   const stopped = link.status === 'stopped' || link.desired_state === 'stopped';
+  const hintKey = `hint_${link.status_reason ?? ''}`;
 
   const run = async (a: Action) => {
     setBusy(a);
@@ -129,6 +130,12 @@ function LinkDetail({ link }: { link: AdminLink }) {
         </div>
       </div>
 
+      {hintKey in m.en && (
+        <p className={`op-hint op-hint-${link.status === 'failed' ? 'bad' : 'info'}`} role="note">
+          {t(hintKey as Key)}
+        </p>
+      )}
+
       <section className="card" aria-labelledby="op-actions-h">
         <h2 id="op-actions-h" className="op-h2">
           {t('actions')}
@@ -165,13 +172,13 @@ function LinkDetail({ link }: { link: AdminLink }) {
       </section>
 
       <section className="card op-logs-card" aria-labelledby="op-logs-h">
-        <LogViewer linkId={link.id} headingId="op-logs-h" hasContainer={link.container_state !== 'absent'} />
+        <LogViewer linkId={link.id} headingId="op-logs-h" containerState={link.container_state} />
       </section>
 
       <Confirm
         open={confirm !== null}
-        title={t(confirmText[confirm ?? 'restart'].title)}
-        body={<p>{t(confirmText[confirm ?? 'restart'].body)}</p>}
+        title={t(confirm === 'restart' && stopped ? 'startTitle' : confirmText[confirm ?? 'restart'].title)}
+        body={<p>{t(confirm === 'restart' && stopped ? 'startBody' : confirmText[confirm ?? 'restart'].body)}</p>}
         confirmLabel={t(confirm === 'restart' && stopped ? 'start' : confirmText[confirm ?? 'restart'].button)}
         danger={confirm !== 'restart'}
         busy={busy !== null}

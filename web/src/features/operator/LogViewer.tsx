@@ -29,7 +29,10 @@ export function lineLevel(s: string): 'error' | 'warn' | 'debug' | null {
   return null;
 }
 
-export function LogViewer({ linkId, headingId, hasContainer }: { linkId: string; headingId: string; hasContainer: boolean }) {
+export function LogViewer({ linkId, headingId, containerState }: { linkId: string; headingId: string; containerState: string }) {
+  const hasContainer = containerState !== 'absent';
+  // A stopped container writes nothing new: polling it would only fill the audit log.
+  const writing = containerState === 'running' || containerState === 'restarting' || containerState === 'created';
   const t = useT(m);
   const tc = useT(common);
   const [tail, setTail] = useState(200);
@@ -71,7 +74,7 @@ export function LogViewer({ linkId, headingId, hasContainer }: { linkId: string;
 
   // Follow: poll for lines since a moment before the previous answer.
   useEffect(() => {
-    if (!following || lines === null || !hasContainer) return;
+    if (!following || lines === null || !writing) return;
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
@@ -114,7 +117,7 @@ export function LogViewer({ linkId, headingId, hasContainer }: { linkId: string;
     };
     // Restart the loop only when following is toggled or a fresh load landed.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [following, linkId, hasContainer, lines === null]);
+  }, [following, linkId, writing, lines === null]);
 
   // Keep the newest line in view while the reader is at the bottom.
   useLayoutEffect(() => {
@@ -166,7 +169,7 @@ export function LogViewer({ linkId, headingId, hasContainer }: { linkId: string;
               ))}
             </select>
           </label>
-          <button type="button" className="btn btn-small" onClick={() => setFollowing((f) => !f)}>
+          <button type="button" className="btn btn-small" disabled={!writing} onClick={() => setFollowing((f) => !f)}>
             {following ? t('pause') : t('follow')}
           </button>
           <button type="button" className="btn btn-small" onClick={() => void load()}>
@@ -181,7 +184,7 @@ export function LogViewer({ linkId, headingId, hasContainer }: { linkId: string;
         </div>
       </div>
       <p className="muted small op-logs-state" aria-live="polite">
-        {following ? t('following') : t('paused')}
+        {!writing ? t('notWriting') : following ? t('following') : t('paused')}
         {lines ? ` · ${plural(t, 'logLines', lines.length, { n: lines.length })}` : ''}
         {lastAt ? ` · ${t('updated', { time: formatClock(lastAt) })}` : ''}
       </p>
