@@ -164,13 +164,22 @@ pub async fn list_links(
 pub struct LogsQuery {
     /// Last N lines (1–5000, default 200).
     pub tail: Option<u64>,
-    /// Only lines since this unix time (seconds).
+    /// Only lines since this unix time (whole seconds, inclusive).
     pub since: Option<i64>,
+    /// Only lines logged strictly after this instant (RFC 3339, nanoseconds kept): pass the
+    /// previous answer's `cursor` to get each new line exactly once.
+    pub after: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Logs {
+    /// Oldest first.
     pub lines: Vec<String>,
+    /// When each of `lines` was logged (same order; `null` if the engine gave no time).
+    pub times: Vec<Option<DateTime<Utc>>>,
+    /// Where to resume following: the newest line's time, or the request's `after` when
+    /// nothing new came. `null` only when there are no lines and no `after` was given.
+    pub cursor: Option<DateTime<Utc>>,
 }
 
 async fn live_link(state: &AppState, id: Uuid) -> Result<db::links::LinkRow> {
@@ -179,9 +188,14 @@ async fn live_link(state: &AppState, id: Uuid) -> Result<db::links::LinkRow> {
         .ok_or(AppError::NotFound)
 }
 
-/// The container's recent logs. Operators only.
+/// The container's recent logs. Operators only; audited.
+///
+/// To follow them: ask once with `tail`, then poll with `after=<cursor of the previous
+/// answer>` (and a `tail` large enough for one interval); every line arrives exactly once.
 #[utoipa::path(get, path = "/api/v1/admin/links/{id}/logs", tag = "admin", security(("bearer" = [])),
-    params(("id" = Uuid, Path), LogsQuery), responses((status = 200, body = Logs), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path), LogsQuery),
+    responses((status = 200, body = Logs), (status = 404, body = Problem),
+        (status = 422, description = "`validation_failed`: `tail` out of range.", body = Problem)))]
 pub async fn link_logs(
     State(state): State<AppState>,
     Operator(op): Operator,
@@ -193,10 +207,16 @@ pub async fn link_logs(
     if !(1..=5000).contains(&tail) {
         return Err(AppError::invalid("tail", "must be between 1 and 5000"));
     }
+    // `since` is inclusive whole seconds: the same as "after the nanosecond before it".
+    let since = q
+        .since
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .map(|t| t - chrono::Duration::nanoseconds(1));
+    let after = since.max(q.after);
     let link = live_link(&state, id).await?;
-    let lines = state
+    let entries = state
         .runtime
-        .logs(&container_name(link.id), tail, q.since)
+        .logs(&container_name(link.id), tail, after)
         .await
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
     let entry = db::audit::Entry {
@@ -206,11 +226,17 @@ pub async fn link_logs(
         target_type: Some("whatsapp_link"),
         target_id: Some(id.to_string()),
         ok: true,
-        detail: serde_json::json!({"tail": tail, "since": q.since}),
+        detail: serde_json::json!({"tail": tail, "since": q.since, "after": q.after}),
         ip: Some(&ip),
     };
     db::audit::record(&state.db, entry).await?;
-    Ok(AppJson(Logs { lines }))
+    let cursor = entries.iter().rev().find_map(|l| l.at).or(q.after);
+    let (times, lines) = entries.into_iter().map(|l| (l.at, l.text)).unzip();
+    Ok(AppJson(Logs {
+        lines,
+        times,
+        cursor,
+    }))
 }
 
 /// Restart a link's container. Operators only; audited.

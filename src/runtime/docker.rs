@@ -39,7 +39,7 @@ use tokio::sync::OnceCell;
 
 use super::{
     ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ContainerStats, EventStream,
-    RestartPolicy, RuntimeError, RuntimeEvent, LABEL_MANAGED,
+    LogLine, RestartPolicy, RuntimeError, RuntimeEvent, LABEL_MANAGED,
 };
 
 /// Request timeout of the client (bollard applies it to the response headers only, so it does
@@ -388,16 +388,18 @@ impl ContainerRuntime for DockerRuntime {
         &self,
         id: &str,
         tail: u64,
-        since: Option<i64>,
-    ) -> Result<Vec<String>, RuntimeError> {
+        after: Option<DateTime<Utc>>,
+    ) -> Result<Vec<LogLine>, RuntimeError> {
         let docker = self.client().await?;
+        // The engine's `since` is whole seconds and inclusive: ask from the start of `after`'s
+        // second and drop what is not strictly later by the lines' own timestamps.
         let options = LogsOptions {
             follow: false,
             stdout: true,
             stderr: true,
-            since: since.unwrap_or(0).max(0),
+            since: after.map_or(0, |t| t.timestamp().max(0)),
             until: 0,
-            timestamps: false,
+            timestamps: true,
             tail: tail.to_string(),
         };
         let mut frames = docker.logs(id, Some(options));
@@ -410,7 +412,11 @@ impl ContainerRuntime for DockerRuntime {
                 LogOutput::StdIn { .. } => {}
             }
         }
-        Ok(lines.finish())
+        let lines = lines.finish().into_iter().map(|raw| timestamped(&raw));
+        Ok(match after {
+            Some(after) => lines.filter(|l| l.at.is_none_or(|at| at > after)).collect(),
+            None => lines.collect(),
+        })
     }
 
     fn events(&self, label: &str, value: &str) -> EventStream {
@@ -728,6 +734,23 @@ fn runtime_event(m: EventMessage) -> RuntimeEvent {
 ///
 /// Frames are not lines: one write may carry several lines, and a long line may span frames,
 /// so the unfinished tail of a frame waits in `partial` for the rest.
+/// Split the engine's `<RFC 3339 nanos> <text>` (logs with `timestamps`) into a [`LogLine`];
+/// a line without a readable stamp is kept whole.
+fn timestamped(raw: &str) -> LogLine {
+    if let Some((stamp, text)) = raw.split_once(' ') {
+        if let Ok(at) = DateTime::parse_from_rfc3339(stamp) {
+            return LogLine {
+                at: Some(at.with_timezone(&Utc)),
+                text: text.to_string(),
+            };
+        }
+    }
+    LogLine {
+        at: None,
+        text: raw.to_string(),
+    }
+}
+
 struct LineCollector {
     lines: VecDeque<String>,
     bytes: usize,
@@ -788,6 +811,17 @@ impl LineCollector {
 mod tests {
     use super::*;
     use crate::runtime::PortPublish;
+
+    #[test]
+    fn log_lines_keep_their_nanosecond_stamp() {
+        let l = timestamped("2026-12-01T09:00:00.123456789Z session WORKING at 12:00");
+        assert_eq!(l.text, "session WORKING at 12:00");
+        let at = l.at.expect("stamp");
+        assert_eq!(at.timestamp_subsec_nanos(), 123_456_789);
+        let plain = timestamped("no stamp here");
+        assert_eq!(plain.at, None);
+        assert_eq!(plain.text, "no stamp here");
+    }
 
     #[test]
     fn config_carries_limits_hardening_and_a_loopback_port() {

@@ -153,6 +153,15 @@ pub struct RuntimeEvent {
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<RuntimeEvent, RuntimeError>> + Send>>;
 
+/// One line of a container's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// When the engine received it; `None` when it gave no timestamp.
+    pub at: Option<DateTime<Utc>>,
+    /// The text, without the line break.
+    pub text: String,
+}
+
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// Check that the engine answers.
@@ -187,13 +196,15 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ) -> Result<Vec<ContainerInfo>, RuntimeError>;
     /// One sample of CPU and memory use; `None` when absent or not running.
     async fn stats(&self, id: &str) -> Result<Option<ContainerStats>, RuntimeError>;
-    /// The last `tail` log lines (stdout and stderr), optionally only since a unix time.
+    /// The last `tail` log lines (stdout and stderr), oldest first; with `after`, only lines
+    /// the engine received strictly after that instant (exact to the nanosecond, so a caller
+    /// following the logs passes the last line's `at` and gets each line once).
     async fn logs(
         &self,
         id: &str,
         tail: u64,
-        since: Option<i64>,
-    ) -> Result<Vec<String>, RuntimeError>;
+        after: Option<DateTime<Utc>>,
+    ) -> Result<Vec<LogLine>, RuntimeError>;
     /// Container events for objects carrying `label=value`, until the stream is dropped.
     fn events(&self, label: &str, value: &str) -> EventStream;
 }

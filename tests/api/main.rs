@@ -12,6 +12,7 @@ mod helpers;
 mod inbox;
 mod links;
 mod listeners;
+mod logs;
 mod messages;
 mod moderation;
 mod properties;

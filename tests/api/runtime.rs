@@ -430,7 +430,7 @@ async fn stats_sample_a_running_container_and_are_none_when_stopped() {
 }
 
 #[tokio::test]
-async fn logs_return_lines_with_tail_and_since() {
+async fn logs_return_lines_with_tail_and_after() {
     let mut t = Harness::new().await;
     let spec = t.spec("logs");
     let id = t.create_started(&spec).await;
@@ -445,19 +445,34 @@ async fn logs_return_lines_with_tail_and_since() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
-        all.iter().all(|l| !l.ends_with('\n') && !l.ends_with('\r')),
+        all.iter()
+            .all(|l| !l.text.ends_with('\n') && !l.text.ends_with('\r')),
         "{all:?}"
     );
     assert!(
-        all.iter().all(|l| !l.contains('\n')),
+        all.iter().all(|l| !l.text.contains('\n')),
         "one line per entry: {all:?}"
+    );
+    assert!(all.iter().all(|l| l.at.is_some()), "stamped: {all:?}");
+    assert!(
+        all.windows(2).all(|w| w[0].at <= w[1].at),
+        "oldest first: {all:?}"
     );
 
     let last = t.rt.logs(&id, 1, None).await.unwrap();
     assert_eq!(last.len(), 1);
     assert_eq!(last[0], all[all.len() - 1]);
 
-    let future = chrono::Utc::now().timestamp() + 3600;
+    // `after` is exclusive and exact (the container may log more meanwhile): after the last
+    // line only later ones; after the one before it, the last one first.
+    let newest = all[all.len() - 1].at;
+    let later = t.rt.logs(&id, 1000, newest).await.unwrap();
+    assert!(later.iter().all(|l| l.at > newest), "{later:?}");
+    if all.len() >= 2 && all[all.len() - 2].at < newest {
+        let tail = t.rt.logs(&id, 1000, all[all.len() - 2].at).await.unwrap();
+        assert_eq!(tail.first(), all.last(), "{tail:?}");
+    }
+    let future = chrono::Utc::now() + chrono::Duration::hours(1);
     assert!(t.rt.logs(&id, 1000, Some(future)).await.unwrap().is_empty());
 
     // A stopped container's logs are still there.
