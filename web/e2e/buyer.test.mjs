@@ -153,7 +153,7 @@ describe('buyer', () => {
           // The agent types: the buyer sees it. Then the answer arrives live.
           const agentComposer = agentPage.getByLabel('Write a message');
           await agentComposer.pressSequentially('Sí, ', { delay: 30 });
-          await page.getByText('typing…').waitFor();
+          await page.getByRole('region', { name: 'Diego Agent' }).getByText('typing…').waitFor();
           await agentComposer.pressSequentially('todavía está disponible.', { delay: 10 });
           await agentPage.getByRole('button', { name: 'Send', exact: true }).click();
           await page.getByText('Sí, todavía está disponible.').waitFor();
@@ -165,8 +165,9 @@ describe('buyer', () => {
           // And the buyer typing shows on the agent's side. (The server lets one typing frame
           // per conversation through every 2 s, and the "stopped" frame sent with the first
           // message may be that one: type for longer than that, as people do.)
-          await page.getByLabel('Write a message').pressSequentially('¿Podría visitarlo el sábado?', { delay: 110 });
-          await agentPage.getByText('typing…').waitFor();
+          await page.getByLabel('Write a message').pressSequentially('¿Podría visitarlo el sábado por la mañana, hacia las diez?', { delay: 100 });
+          // (In the thread's header; the inbox row shows it too.)
+          await agentPage.getByRole('region', { name: 'Lucía Compradora' }).getByText('typing…').waitFor();
           await screenshot(page, 'buyer-chat-phone');
           await screenshot(agentPage, 'buyer-chat-agent-side');
 
