@@ -132,10 +132,12 @@ fn internal(e: std::io::Error) -> Response {
 }
 
 /// Tag a file response as the app's and set its caching; errors keep their own headers.
+/// The body depends on `Accept-Encoding` (precompressed siblings), so caches must key on it.
 fn finish(mut resp: Response, cache: &'static str) -> Response {
     if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     resp.extensions_mut().insert(AppPage);
     resp

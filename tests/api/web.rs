@@ -226,6 +226,11 @@ async fn precompressed_files_are_served_when_accepted(pool: PgPool) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(header(&resp, "content-encoding"), "gzip");
+    assert_eq!(
+        header(&resp, "vary"),
+        "accept-encoding",
+        "shared caches keep the variants apart"
+    );
     assert!(header(&resp, "content-type").contains("javascript"));
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"GZIPPED");
     // A client that does not accept gzip gets the plain file.
