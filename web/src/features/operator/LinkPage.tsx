@@ -84,6 +84,8 @@ function LinkDetail({ link }: { link: AdminLink }) {
   const hintKey = `hint_${link.status_reason ?? ''}`;
 
   const run = async (a: Action) => {
+    // Close the dialog at once; the action's button shows the progress.
+    setConfirm(null);
     setBusy(a);
     try {
       if (a === 'restart') {
@@ -104,7 +106,6 @@ function LinkDetail({ link }: { link: AdminLink }) {
       setResult({ ok: false, text: t('actionFailed', { what: t(a === 'delete' ? 'deleteLink' : a), why: problemMessage(err) }), at: new Date() });
     } finally {
       setBusy(null);
-      setConfirm(null);
     }
   };
 
@@ -181,9 +182,8 @@ function LinkDetail({ link }: { link: AdminLink }) {
         body={<p>{t(confirm === 'restart' && stopped ? 'startBody' : confirmText[confirm ?? 'restart'].body)}</p>}
         confirmLabel={t(confirm === 'restart' && stopped ? 'start' : confirmText[confirm ?? 'restart'].button)}
         danger={confirm !== 'restart'}
-        busy={busy !== null}
         onConfirm={() => confirm && void run(confirm)}
-        onClose={() => busy === null && setConfirm(null)}
+        onClose={() => setConfirm(null)}
       />
       <ReplayDialog
         open={replayOpen}
