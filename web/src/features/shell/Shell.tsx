@@ -1,7 +1,7 @@
 // The signed-in frame: the top bar with the role's navigation, the connection banner, the
 // user menu, and the role's own app in the main area. Unread counts show in the nav and the
 // tab title.
-import { useEffect, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import type { User } from '../../session/session';
 import { session } from '../../session/session';
 import { Link, useRoute } from '../../router';
@@ -11,12 +11,14 @@ import { shellMessages as m } from './messages';
 import { ConnectionBanner } from './ConnectionBanner';
 import { ErrorBoundary } from '../../ui/ErrorBoundary';
 import { Profile } from '../auth/Profile';
-import { AgentApp } from '../agent/AgentApp';
-import { BuyerApp } from '../buyer/BuyerApp';
-import { OperatorApp } from '../operator/OperatorApp';
+import { Avatar, Spinner } from '../../ui/controls';
+
+// Each role's app is its own chunk: a buyer's phone never downloads the operator console.
+const AgentApp = lazy(() => import('../agent/AgentApp').then((m) => ({ default: m.AgentApp })));
+const BuyerApp = lazy(() => import('../buyer/BuyerApp').then((m) => ({ default: m.BuyerApp })));
+const OperatorApp = lazy(() => import('../operator/OperatorApp').then((m) => ({ default: m.OperatorApp })));
 import { unreadTotal, useUnreadTracking } from '../chat/unread';
 import { useStore } from '../../lib/store';
-import { Avatar } from '../../ui/controls';
 
 interface NavItem {
   to: string;
@@ -106,7 +108,17 @@ export function Shell({ user }: { user: User }) {
       </header>
       <ConnectionBanner />
       <main id="main" className="main" tabIndex={-1}>
-        <ErrorBoundary>{main}</ErrorBoundary>
+        <ErrorBoundary>
+          <Suspense
+            fallback={
+              <div className="splash">
+                <Spinner />
+              </div>
+            }
+          >
+            {main}
+          </Suspense>
+        </ErrorBoundary>
       </main>
     </div>
   );
