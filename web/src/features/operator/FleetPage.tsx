@@ -275,7 +275,17 @@ function FleetRow({ link: l }: { link: AdminLink }) {
   const first = useRef(`${l.status}:${l.status_reason ?? ''}`);
   const flash = first.current !== `${l.status}:${l.status_reason ?? ''}`;
   return (
-    <tr data-link={l.id} data-status={l.status}>
+    <tr
+      data-link={l.id}
+      data-status={l.status}
+      className="op-row-link"
+      onClick={(e) => {
+        // The whole row opens the link (keyboard users have the name's link); not when the
+        // click was on a link or while selecting text.
+        if ((e.target as HTMLElement).closest('a, button') || window.getSelection()?.toString()) return;
+        navigate(`/fleet/${l.id}`);
+      }}
+    >
       <Cell className="op-agent" label={t('colAgent')}>
         <Link to={`/fleet/${l.id}`} className="op-agent-name" aria-label={t('openLink', { name: l.agent_name || l.agent_email })}>
           {l.agent_name || l.agent_email}
