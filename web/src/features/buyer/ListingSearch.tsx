@@ -56,14 +56,15 @@ export function ListingSearch() {
   );
   const sentinel = useSentinel(pages.loadMore, pages.hasMore && !pages.loading && !pages.error);
 
-  // Coming Back to a search: where the person was in the list.
+  // Coming Back to a search: where the person was in the list (recorded while scrolling,
+  // since by the time this page unmounts the next one may already be in the DOM).
   useLayoutEffect(() => {
     const el = scroller();
-    const top = scrollTops.get(key);
-    if (el && !pages.loading) el.scrollTop = top ?? 0;
-    return () => {
-      if (el) scrollTops.set(key, el.scrollTop);
-    };
+    if (!el || pages.loading) return;
+    el.scrollTop = scrollTops.get(key) ?? 0;
+    const record = () => scrollTops.set(key, el.scrollTop);
+    el.addEventListener('scroll', record, { passive: true });
+    return () => el.removeEventListener('scroll', record);
   }, [key, pages.loading]);
 
   const apply = (f: Filters) => {
