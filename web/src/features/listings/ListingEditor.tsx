@@ -3,7 +3,8 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { User } from '../../session/session';
 import { api, unwrap } from '../../api/client';
-import { ApiError, fieldMessage, problemMessage } from '../../api/problem';
+import { ApiError, problemMessage } from '../../api/problem';
+import { serverFieldMessage } from './serverWords';
 import { Link, navigate } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
@@ -102,7 +103,7 @@ function ListingFormCard({ user, listing, onSaved }: { user: User; listing: List
     const e = errors[k];
     if (e) return t(e.key, e.n !== undefined ? { n: e.n } : undefined);
     const api = k === 'price' ? 'price_cents' : k;
-    return fieldMessage(serverErr, api);
+    return serverFieldMessage(serverErr, api);
   };
 
   const submit = async (e: FormEvent) => {
@@ -223,6 +224,7 @@ function ListingFormCard({ user, listing, onSaved }: { user: User; listing: List
           ))}
         </Select>
       )}
+      {admin && msg('agent_id') && <p className="field-error">{msg('agent_id')}</p>}
       <div className="form-row">
         <Field label={t('fCity')} name="city" autoComplete="address-level2" value={form.city} onChange={set('city')} error={msg('city')} required />
         <Field label={t('fAddress')} name="address" autoComplete="street-address" value={form.address} onChange={set('address')} error={msg('address')} />
