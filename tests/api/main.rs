@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod cli;
 mod errors;
+mod hardening;
 mod health;
 mod helpers;
 mod inbox;
