@@ -1,5 +1,5 @@
 // A container's logs: the last N lines, then (while following) new lines polled every few
-// seconds. It scrolls itself only while the reader is at the bottom; scrolled up, it offers a
+// seconds with the previous answer's cursor (`after`), so each line arrives exactly once. It scrolls itself only while the reader is at the bottom; scrolled up, it offers a
 // jump to the newest line instead. Pausing stops the polling. Polling also stops while the tab
 // is hidden.
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
@@ -10,7 +10,7 @@ import { ErrorText, Spinner } from '../../ui/controls';
 import { toast } from '../../ui/toast';
 import { m } from './messages';
 import { adminApi } from './adminApi';
-import { formatClock, mergeLogLines } from './fleet';
+import { appendLines, formatClock, mergeLogLines } from './fleet';
 import { plural } from './parts';
 
 export const FOLLOW_MS = 3000;
@@ -44,7 +44,9 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
   const [unseen, setUnseen] = useState(0);
   const [lastAt, setLastAt] = useState<Date | null>(null);
   const box = useRef<HTMLPreElement>(null);
-  /** Server time (unix s) of the previous answer: the next poll asks from just before it. */
+  /** Where to follow from: the previous answer's cursor (exact)… */
+  const cursor = useRef<string | null>(null);
+  /** …or, before there is one, the server time (unix s) of the previous answer (overlap merged). */
   const serverNow = useRef<number | null>(null);
   const gen = useRef(0);
   const bottom = useRef(true);
@@ -56,6 +58,7 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
       const r = await adminApi.logs(linkId, { tail });
       if (my !== gen.current) return;
       serverNow.current = r.serverTime;
+      cursor.current = r.cursor;
       setLines(r.lines.map(cleanLine));
       setUnseen(0);
       setLastAt(new Date());
@@ -84,14 +87,16 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
         return;
       }
       const my = gen.current;
+      const after = cursor.current;
       const since = (serverNow.current ?? Math.floor(Date.now() / 1000)) - 2;
       try {
-        const r = await adminApi.logs(linkId, { tail: 5000, since });
+        const r = await adminApi.logs(linkId, after ? { tail: 5000, after } : { tail: 5000, since });
         if (stop || my !== gen.current) return;
         serverNow.current = r.serverTime;
+        cursor.current = r.cursor ?? after;
         const fresh = r.lines.map(cleanLine);
         setLines((prev) => {
-          const { lines: merged, added } = mergeLogLines(prev ?? [], fresh, 5000);
+          const { lines: merged, added } = after ? appendLines(prev ?? [], fresh, 5000) : mergeLogLines(prev ?? [], fresh, 5000);
           if (!bottom.current && added > 0) setUnseen((u) => u + added);
           return added > 0 ? merged : (prev ?? merged);
         });

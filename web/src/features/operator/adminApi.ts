@@ -11,12 +11,20 @@ export type ReportStatus = NonNullable<NonNullable<operations['list_reports']['p
 export const adminApi = {
   links: (stats = true) => unwrap(api.GET('/api/v1/admin/links', { params: { query: { stats } } })),
 
-  /** The lines, and the server's clock (unix seconds, from `Date`) to ask `since` next time. */
-  logs: async (id: string, query: { tail?: number; since?: number }) => {
+  /**
+   * The lines; the `cursor` to follow from (`after=cursor` returns each later line exactly
+   * once); and the server's clock (unix seconds, from `Date`) for a `since` fallback when
+   * there is no cursor yet.
+   */
+  logs: async (id: string, query: { tail?: number; since?: number; after?: string }) => {
     const { data, error, response } = await api.GET('/api/v1/admin/links/{id}/logs', { params: { path: { id }, query } });
     if (!response.ok || !data) throw await ApiError.fromResponse(response, error);
     const date = Date.parse(response.headers.get('date') ?? '');
-    return { lines: data.lines, serverTime: Math.floor((Number.isFinite(date) ? date : Date.now()) / 1000) };
+    return {
+      lines: data.lines,
+      cursor: data.cursor ?? null,
+      serverTime: Math.floor((Number.isFinite(date) ? date : Date.now()) / 1000),
+    };
   },
 
   restart: (id: string) => ok(api.POST('/api/v1/admin/links/{id}/restart', { params: { path: { id } } })),

@@ -252,3 +252,9 @@ export function mergeLogLines(shown: readonly string[], incoming: readonly strin
   const out = shown.concat(incoming.slice(overlap));
   return { lines: out.length > cap ? out.slice(-cap) : out, added: incoming.length - overlap };
 }
+
+/** Append lines known to be new (a cursor-based poll), keeping at most `cap`. */
+export function appendLines(shown: readonly string[], incoming: readonly string[], cap = 5000): { lines: string[]; added: number } {
+  const out = incoming.length ? shown.concat(incoming) : [...shown];
+  return { lines: out.length > cap ? out.slice(-cap) : out, added: incoming.length };
+}
