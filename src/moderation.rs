@@ -1,8 +1,12 @@
 //! Moderation: blocks, reports and the word filter for in-app messages.
 //!
 //! - **Blocks.** Any user but an operator may block another user (idempotently) and lift the
-//!   block. A blocked user cannot write to the person who blocked them: the in-app send path
-//!   calls [`ensure_can_write`] before it stores a message.
+//!   block. A blocked user cannot reach the person who blocked them, on any write path: every
+//!   path that delivers something new to the other side of a conversation — sending, editing
+//!   (new text), reacting, the WebSocket's `typing` frame — calls [`ensure_can_reach`] first
+//!   (403 `blocked`). A read receipt still moves the reader's own marker, but the blocker is
+//!   not told ([`unblocked_audience`]). Deleting one's own unread message stays possible: it
+//!   takes content away rather than delivering any.
 //! - **Reports.** Any user but an operator may report another user, optionally pointing at a
 //!   conversation or message they can see. A report about a message keeps the first
 //!   [`EXCERPT_CHARS`] characters of its text, as it was then, as the report's evidence: that
@@ -57,6 +61,37 @@ pub async fn ensure_can_write(conn: &mut PgConnection, from: Uuid, to: Uuid) -> 
         ));
     }
     Ok(())
+}
+
+/// Refuse anything new from `from` into `conv` when someone else in its audience (its agent,
+/// its buyer) has blocked `from`: the one check every write path runs (see the module doc).
+///
+/// Errors: `403 blocked`, as [`ensure_can_write`].
+pub async fn ensure_can_reach(
+    conn: &mut PgConnection,
+    from: Uuid,
+    conv: &db::chat::ConversationRow,
+) -> Result<()> {
+    for to in crate::chat::audience(conv) {
+        ensure_can_write(&mut *conn, from, to).await?;
+    }
+    Ok(())
+}
+
+/// The members of `conv`'s audience who have not blocked `from` (`from` included): who may
+/// hear of what `from` did, such as a read receipt.
+pub async fn unblocked_audience(
+    conn: &mut PgConnection,
+    from: Uuid,
+    conv: &db::chat::ConversationRow,
+) -> Result<Vec<Uuid>> {
+    let mut out = Vec::new();
+    for to in crate::chat::audience(conv) {
+        if to == from || !db::moderation::has_blocked(&mut *conn, to, from).await? {
+            out.push(to);
+        }
+    }
+    Ok(out)
 }
 
 /// Refuse a message text containing a blocked word or phrase.
@@ -374,8 +409,8 @@ pub async fn report(
             .await?
             .filter(|c| visible(c))
             .ok_or_else(|| not_visible("message_id"))?;
-        // Internal notes are for agency staff only.
-        if msg.internal && !user.role.is_staff() {
+        // Internal notes are for agency staff only (the one rule, `chat::Viewer`).
+        if !crate::chat::Viewer::of(user).may_see(msg.internal) {
             return Err(not_visible("message_id"));
         }
         if input.conversation_id.is_some_and(|c| c != conv.id) {

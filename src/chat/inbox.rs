@@ -120,7 +120,7 @@ pub async fn view(
     let Some(dto) = super::conversation_dto(&mut *conn, conv.id).await? else {
         return Ok(None);
     };
-    let staff = viewer.role != Role::Buyer;
+    let staff = super::Viewer::of(viewer).sees_internal();
     let last = sqlx::query!(
         r#"select id, direction, kind, body, deleted_at is not null as "deleted!", sent_at from messages
            where conversation_id = $1 and (not internal or $2) order by sent_at desc, id desc limit 1"#,

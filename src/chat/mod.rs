@@ -5,6 +5,15 @@
 //! announce it (`message.created`, `message.updated`, `conversation.updated`), to the
 //! conversation's agent (and buyer, in-app); a deleted message's text is never returned.
 //!
+//! **One visibility rule.** Which messages a user may see is decided here, by [`Viewer`]:
+//! internal notes are for agency staff only. Every path that names, renders or announces a
+//! message goes through it — [`visible_message`] for an id a client sent (reactions, read
+//! receipts, reply-to anchors, list cursors, edits), [`message_dtos`] for what is rendered
+//! (it drops notes for buyers and blanks a `reply_to_id` that points at one), and
+//! [`publish_message`] / [`publish_read`] for the stored, replayed event streams, which are
+//! written per viewer — so notifications and `?since=` replay, read from those streams, can
+//! only hold what their reader may see.
+//!
 //! Layout: [`outbox`] (the worker that sends agents' WhatsApp messages through WAHA).
 
 pub mod inbox;
@@ -16,9 +25,54 @@ use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::db::chat::ConversationRow;
+use crate::auth::extract::AuthUser;
+use crate::db::chat::{ConversationRow, MessageRow};
 use crate::error::Result;
 use crate::realtime;
+
+/// Who is looking at a conversation's messages; the one place that decides which ones they
+/// may see. Agency staff see internal notes; anyone else (the buyer) never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// Agents and agency admins: every message, notes included.
+    Staff,
+    /// The buyer (and anyone else who is not agency staff): no internal notes.
+    Participant,
+}
+
+impl Viewer {
+    pub fn of(user: &AuthUser) -> Self {
+        if user.role.is_staff() {
+            Self::Staff
+        } else {
+            Self::Participant
+        }
+    }
+
+    /// May this viewer see internal notes?
+    pub fn sees_internal(self) -> bool {
+        self == Self::Staff
+    }
+
+    /// May this viewer see a message with this `internal` flag?
+    pub fn may_see(self, internal: bool) -> bool {
+        !internal || self.sees_internal()
+    }
+}
+
+/// A message of `conv` that `viewer` may see, by the id a client sent; `None` when there is
+/// no such message in the conversation *or* the viewer may not see it (the caller answers
+/// both the same way, so a note's existence does not show).
+pub async fn visible_message(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    conv: &ConversationRow,
+    id: Uuid,
+) -> Result<Option<MessageRow>> {
+    Ok(crate::db::chat::message(&mut *conn, id)
+        .await?
+        .filter(|m| m.conversation_id == conv.id && viewer.may_see(m.internal)))
+}
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MediaDto {
@@ -67,19 +121,27 @@ pub struct MessageDto {
     pub reactions: Vec<ReactionDto>,
 }
 
-/// Load messages as DTOs, by id, in the order given.
-pub async fn message_dtos(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<MessageDto>> {
+/// Load messages as `viewer` may see them, by id, in the order given: messages they may not
+/// see are left out, and a `reply_to_id` pointing at one is null.
+pub async fn message_dtos(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    ids: &[Uuid],
+) -> Result<Vec<MessageDto>> {
     let rows = sqlx::query!(
         r#"select m.id, m.conversation_id, m.direction, m.author_user_id, m.author_contact_id, m.kind,
                   case when m.deleted_at is null then m.body end as body,
                   m.media_file_id, f.mimetype as "mimetype?", f.size_bytes as "size_bytes?",
-                  f.original_name as "file_name?", f.thumbnail_key as "thumbnail_key?", m.meta, m.reply_to_id, m.status, m.failure_reason,
+                  f.original_name as "file_name?", f.thumbnail_key as "thumbnail_key?", m.meta,
+                  case when rm.internal and not $2 then null else m.reply_to_id end as reply_to_id, m.status, m.failure_reason,
                   m.client_id, m.sent_at, m.created_at, m.edited_at, m.deleted_at,
                   coalesce((select json_agg(json_build_object('author', r.author_key, 'emoji', r.emoji) order by r.created_at)
                             from message_reactions r where r.message_id = m.id), '[]'::json) as "reactions!"
            from messages m left join files f on f.id = m.media_file_id
-           where m.id = any($1)"#,
-        ids
+                left join messages rm on rm.id = m.reply_to_id
+           where m.id = any($1) and (not m.internal or $2)"#,
+        ids,
+        viewer.sees_internal()
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -123,8 +185,12 @@ pub async fn message_dtos(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<M
     Ok(out)
 }
 
-pub async fn message_dto(conn: &mut PgConnection, id: Uuid) -> Result<Option<MessageDto>> {
-    Ok(message_dtos(conn, &[id]).await?.into_iter().next())
+pub async fn message_dto(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    id: Uuid,
+) -> Result<Option<MessageDto>> {
+    Ok(message_dtos(conn, viewer, &[id]).await?.into_iter().next())
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -192,16 +258,64 @@ pub fn audience(conv: &ConversationRow) -> Vec<Uuid> {
     v
 }
 
-/// Announce a message (created or updated) inside the caller's transaction.
+/// The audience with the eyes each member sees through: the agent as staff, the buyer as a
+/// participant.
+pub fn viewers(conv: &ConversationRow) -> Vec<(Uuid, Viewer)> {
+    let mut v = vec![(conv.agent_id, Viewer::Staff)];
+    v.extend(
+        conv.buyer_id
+            .filter(|b| *b != conv.agent_id)
+            .map(|b| (b, Viewer::Participant)),
+    );
+    v
+}
+
+/// Announce a message (created or updated) inside the caller's transaction, to each member
+/// of the audience as they may see it: a note reaches staff only; a reply to a note reaches
+/// the buyer without its `reply_to_id`.
 pub async fn publish_message(
     conn: &mut PgConnection,
     conv: &ConversationRow,
     message: Uuid,
     kind: &str,
 ) -> Result<()> {
-    if let Some(dto) = message_dto(&mut *conn, message).await? {
-        let data = json!({"conversation_id": conv.id, "message": dto});
-        realtime::publish(&mut *conn, &audience(conv), kind, &data).await?;
+    for (user, viewer) in viewers(conv) {
+        if let Some(dto) = message_dto(&mut *conn, viewer, message).await? {
+            let data = json!({"conversation_id": conv.id, "message": dto});
+            realtime::publish(&mut *conn, &[user], kind, &data).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Announce that `reader` read `conv` up to `up_to`, inside the caller's transaction, to the
+/// members of the audience in `tell`. Each hears of the newest message *they* may see at or
+/// before `up_to` (staff may read up to a note; the buyer is told of the message before it,
+/// or `null`).
+pub async fn publish_read(
+    conn: &mut PgConnection,
+    conv: &ConversationRow,
+    reader: Uuid,
+    up_to: &MessageRow,
+    tell: &[Uuid],
+) -> Result<()> {
+    for (user, viewer) in viewers(conv) {
+        if !tell.contains(&user) {
+            continue;
+        }
+        let shown = if viewer.may_see(up_to.internal) {
+            Some(up_to.id)
+        } else {
+            crate::db::chat::last_visible_at_or_before(&mut *conn, conv.id, up_to.sent_at, up_to.id)
+                .await?
+        };
+        realtime::publish(
+            &mut *conn,
+            &[user],
+            "read",
+            &json!({"conversation_id": conv.id, "user_id": reader, "up_to": shown}),
+        )
+        .await?;
     }
     Ok(())
 }

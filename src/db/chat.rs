@@ -501,3 +501,74 @@ pub async fn last_message_before(
     .fetch_optional(db)
     .await?)
 }
+
+/// The newest message other than an internal note at or before (`at`, `id`) in timeline
+/// order: what a buyer is told was read when staff read up to a note.
+pub async fn last_visible_at_or_before(
+    db: impl PgExecutor<'_>,
+    conversation: Uuid,
+    at: DateTime<Utc>,
+    id: Uuid,
+) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        r#"select id from messages
+           where conversation_id = $1 and not internal and (sent_at, id) <= ($2, $3)
+           order by sent_at desc, id desc limit 1"#,
+        conversation,
+        at,
+        id
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The newest message of a conversation, internal notes only when `include_internal` (staff).
+pub async fn newest_message(
+    db: impl PgExecutor<'_>,
+    conversation: Uuid,
+    include_internal: bool,
+) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        r#"select id from messages where conversation_id = $1 and (not internal or $2)
+           order by sent_at desc, id desc limit 1"#,
+        conversation,
+        include_internal
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Where a message sits in the timeline, when it belongs to one of `conversations` and is
+/// visible (`include_internal`: staff): the anchor of a page cursor.
+pub async fn message_position(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    conversations: &[Uuid],
+    include_internal: bool,
+) -> Result<Option<(DateTime<Utc>, Uuid)>> {
+    Ok(sqlx::query!(
+        r#"select sent_at, id from messages
+           where id = $1 and conversation_id = any($2) and (not internal or $3)"#,
+        id,
+        conversations,
+        include_internal
+    )
+    .fetch_optional(db)
+    .await?
+    .map(|r| (r.sent_at, r.id)))
+}
+
+/// The conversations whose (not deleted) messages carry a file, with whether that message is
+/// an internal note: who may download it.
+pub async fn media_uses(db: impl PgExecutor<'_>, file: Uuid) -> Result<Vec<(Uuid, bool)>> {
+    Ok(sqlx::query!(
+        r#"select distinct conversation_id, internal from messages
+           where media_file_id = $1 and deleted_at is null"#,
+        file
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.conversation_id, r.internal))
+    .collect())
+}

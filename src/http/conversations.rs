@@ -262,29 +262,30 @@ pub async fn list_messages(
     if mq.before.is_some() && mq.after.is_some() {
         return Err(AppError::invalid("after", "use either before or after"));
     }
-    let internal_ok = user.role != Role::Buyer;
+    let viewer = chat::Viewer::of(&user);
+    let internal_ok = viewer.sees_internal();
     let mut conn = state.db.acquire().await?;
     let mut convs = vec![conv.id];
     if mq.merged == Some(true) && internal_ok {
         convs.extend(chat::inbox::related(&mut conn, &conv).await?);
     }
+    // A cursor the viewer may not see (a note, for a buyer) is as unknown as a wrong id.
     let anchor = match mq.before.or(mq.after) {
         Some(m) => Some(
-            sqlx::query!(
-                "select sent_at, id from messages where id = $1 and conversation_id = any($2)",
-                m,
-                &convs
-            )
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| AppError::invalid("before", "no such message in this conversation"))?,
+            q::message_position(&mut *conn, m, &convs, internal_ok)
+                .await?
+                .ok_or_else(|| {
+                    let field = if mq.after.is_some() {
+                        "after"
+                    } else {
+                        "before"
+                    };
+                    AppError::invalid(field, "no such message in this conversation")
+                })?,
         ),
         None => None,
     };
-    let (a_at, a_id) = (
-        anchor.as_ref().map(|a| a.sent_at),
-        anchor.as_ref().map(|a| a.id),
-    );
+    let (a_at, a_id) = (anchor.map(|a| a.0), anchor.map(|a| a.1));
     let after = mq.after.is_some();
     let ids = sqlx::query_scalar!(
         r#"select m.id from messages m
@@ -304,7 +305,7 @@ pub async fn list_messages(
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(AppJson(chat::message_dtos(&mut conn, &ids).await?))
+    Ok(AppJson(chat::message_dtos(&mut conn, viewer, &ids).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -384,7 +385,7 @@ pub async fn send_message(
     }
     if let Some(existing) = q::message_by_client_id(&state.db, user.id, client_id).await? {
         let mut conn = state.db.acquire().await?;
-        let dto = chat::message_dto(&mut conn, existing.id)
+        let dto = chat::message_dto(&mut conn, chat::Viewer::of(&user), existing.id)
             .await?
             .ok_or(AppError::NotFound)?;
         return Ok((StatusCode::OK, AppJson(dto)));
@@ -402,13 +403,15 @@ pub async fn send_message(
     };
     let reply_to = match req.reply_to {
         Some(r) => Some(
-            q::message(&state.db, r)
-                .await?
-                .filter(|m| m.conversation_id == conv.id)
-                .ok_or_else(|| {
-                    AppError::invalid("reply_to", "no such message in this conversation")
-                })?
-                .id,
+            chat::visible_message(
+                &mut *state.db.acquire().await?,
+                chat::Viewer::of(&user),
+                &conv,
+                r,
+            )
+            .await?
+            .ok_or_else(|| AppError::invalid("reply_to", "no such message in this conversation"))?
+            .id,
         ),
         None => None,
     };
@@ -423,10 +426,8 @@ pub async fn send_message(
         }
     };
     let mut tx = state.db.begin().await?;
+    crate::moderation::ensure_can_reach(&mut tx, user.id, &conv).await?;
     if in_app {
-        if let Some(other) = super::inbox::other_side(&conv, user.id) {
-            crate::moderation::ensure_can_write(&mut tx, user.id, other).await?;
-        }
         if let Some(b) = body {
             crate::moderation::check_words(&state.word_filter, b)?;
         }
@@ -459,7 +460,7 @@ pub async fn send_message(
             .await?
             .ok_or(AppError::NotFound)?;
         let mut conn = state.db.acquire().await?;
-        let dto = chat::message_dto(&mut conn, existing.id)
+        let dto = chat::message_dto(&mut conn, chat::Viewer::of(&user), existing.id)
             .await?
             .ok_or(AppError::NotFound)?;
         return Ok((StatusCode::OK, AppJson(dto)));
@@ -485,7 +486,7 @@ pub async fn send_message(
     tx.commit().await?;
     state.outbox_wake.notify_one();
     let mut conn = state.db.acquire().await?;
-    let dto = chat::message_dto(&mut conn, msg.id)
+    let dto = chat::message_dto(&mut conn, chat::Viewer::of(&user), msg.id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok((StatusCode::CREATED, AppJson(dto)))
@@ -520,18 +521,24 @@ pub async fn mark_read_as(
     up_to: Option<Uuid>,
 ) -> Result<()> {
     let conv = visible(state, user, conv_id).await?;
+    let viewer = chat::Viewer::of(user);
+    let mut conn = state.db.acquire().await?;
+    // Only a message the reader may see can be their read marker (a buyer's never is a note).
     let upto = match up_to {
-        Some(m) => q::message(&state.db, m).await?.filter(|x| x.conversation_id == conv.id).ok_or_else(|| AppError::invalid("up_to", "no such message in this conversation"))?,
-        None => match sqlx::query_scalar!("select id from messages where conversation_id = $1 order by sent_at desc, id desc limit 1", conv.id)
-            .fetch_optional(&state.db)
-            .await?
-        {
-            Some(m) => q::message(&state.db, m).await?.ok_or(AppError::NotFound)?,
+        Some(m) => m,
+        None => match q::newest_message(&mut *conn, conv.id, viewer.sees_internal()).await? {
+            Some(m) => m,
             None => return Ok(()),
         },
     };
+    let upto = chat::visible_message(&mut conn, viewer, &conv, upto)
+        .await?
+        .ok_or_else(|| AppError::invalid("up_to", "no such message in this conversation"))?;
+    drop(conn);
     let mut tx = state.db.begin().await?;
     q::set_read_marker(&mut *tx, conv.id, user.id, Some(upto.id)).await?;
+    // Who blocked the reader is not told they read it (the reader's marker still moves).
+    let tell = crate::moderation::unblocked_audience(&mut tx, user.id, &conv).await?;
     if conv.channel == "whatsapp" && conv.agent_id == user.id {
         let unread: Vec<String> = sqlx::query_scalar!(
             r#"select wa_message_id as "id!" from messages
@@ -557,13 +564,7 @@ pub async fn mark_read_as(
             .await?;
         }
     }
-    crate::realtime::publish(
-        &mut tx,
-        &chat::audience(&conv),
-        "read",
-        &json!({"conversation_id": conv.id, "user_id": user.id, "up_to": upto.id}),
-    )
-    .await?;
+    chat::publish_read(&mut tx, &conv, user.id, &upto, &tell).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(())
@@ -646,11 +647,14 @@ pub async fn react(
     if req.emoji.chars().count() > 8 {
         return Err(AppError::invalid("emoji", "must be one emoji"));
     }
-    let msg = q::message(&state.db, message_id)
+    let viewer = chat::Viewer::of(&user);
+    let msg = chat::visible_message(&mut *state.db.acquire().await?, viewer, &conv, message_id)
         .await?
-        .filter(|m| m.conversation_id == conv.id)
         .ok_or(AppError::NotFound)?;
     let mut tx = state.db.begin().await?;
+    if !msg.internal {
+        crate::moderation::ensure_can_reach(&mut tx, user.id, &conv).await?;
+    }
     q::set_reaction(&mut *tx, msg.id, &format!("user:{}", user.id), &req.emoji).await?;
     if conv.channel == "whatsapp" && conv.agent_id == user.id {
         if let (Some(link), Some(wa)) = (conv.link_id, msg.wa_message_id.as_deref()) {
@@ -670,7 +674,7 @@ pub async fn react(
     state.outbox_wake.notify_one();
     let mut conn = state.db.acquire().await?;
     Ok(AppJson(
-        chat::message_dto(&mut conn, msg.id)
+        chat::message_dto(&mut conn, viewer, msg.id)
             .await?
             .ok_or(AppError::NotFound)?,
     ))
@@ -824,10 +828,12 @@ pub async fn download_file(
     .ok_or(AppError::NotFound)?;
     let mut allowed = file.owner_user_id == Some(user.id);
     if !allowed {
-        let convs = sqlx::query_scalar!("select distinct conversation_id from messages where media_file_id = $1 and deleted_at is null", id)
-            .fetch_all(&state.db)
-            .await?;
-        for c in convs {
+        let viewer = chat::Viewer::of(&user);
+        let uses = q::media_uses(&state.db, id).await?;
+        for (c, internal) in uses {
+            if !viewer.may_see(internal) {
+                continue;
+            }
             if let Some(conv) = q::conversation(&state.db, c).await? {
                 if can_see(&user, &conv) {
                     allowed = true;

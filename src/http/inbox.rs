@@ -142,9 +142,9 @@ async fn own_unread_message(
     conv: &ConversationRow,
     message: Uuid,
 ) -> Result<q::MessageRow> {
-    let msg = q::message(&state.db, message)
+    let mut conn = state.db.acquire().await?;
+    let msg = chat::visible_message(&mut conn, chat::Viewer::of(user), conv, message)
         .await?
-        .filter(|m| m.conversation_id == conv.id)
         .ok_or(AppError::NotFound)?;
     if msg.author_user_id != Some(user.id) {
         return Err(AppError::forbidden(
@@ -164,7 +164,6 @@ async fn own_unread_message(
             "The message was deleted.",
         ));
     }
-    let mut conn = state.db.acquire().await?;
     if !msg.internal && read_by_other(&mut conn, conv, user.id, msg.sent_at).await? {
         return Err(AppError::conflict(
             "already_read",
@@ -200,12 +199,15 @@ pub async fn edit_message(
     }
     let msg = own_unread_message(&state, &user, &conv, message_id).await?;
     let mut tx = state.db.begin().await?;
+    if !msg.internal {
+        crate::moderation::ensure_can_reach(&mut tx, user.id, &conv).await?;
+    }
     q::edit_body(&mut *tx, msg.id, body).await?;
-    publish_change(&mut tx, &conv, &msg).await?;
+    chat::publish_message(&mut tx, &conv, msg.id, "message.updated").await?;
     tx.commit().await?;
     let mut conn = state.db.acquire().await?;
     Ok(AppJson(
-        chat::message_dto(&mut conn, msg.id)
+        chat::message_dto(&mut conn, chat::Viewer::of(&user), msg.id)
             .await?
             .ok_or(AppError::NotFound)?,
     ))
@@ -224,31 +226,9 @@ pub async fn delete_message(
     let msg = own_unread_message(&state, &user, &conv, message_id).await?;
     let mut tx = state.db.begin().await?;
     q::mark_deleted(&mut *tx, msg.id).await?;
-    publish_change(&mut tx, &conv, &msg).await?;
+    chat::publish_message(&mut tx, &conv, msg.id, "message.updated").await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Internal notes go to the agent only; everything else to the whole audience.
-async fn publish_change(
-    conn: &mut sqlx::PgConnection,
-    conv: &ConversationRow,
-    msg: &q::MessageRow,
-) -> Result<()> {
-    if msg.internal {
-        if let Some(dto) = chat::message_dto(&mut *conn, msg.id).await? {
-            crate::realtime::publish(
-                conn,
-                &[conv.agent_id],
-                "message.updated",
-                &json!({"conversation_id": conv.id, "message": dto}),
-            )
-            .await?;
-        }
-        Ok(())
-    } else {
-        chat::publish_message(conn, conv, msg.id, "message.updated").await
-    }
 }
 
 async fn set_status(
@@ -465,21 +445,14 @@ pub async fn add_note(
     let msg = q::message(&mut *tx, msg.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if let Some(dto) = chat::message_dto(&mut tx, msg.id).await? {
-        crate::realtime::publish(
-            &mut tx,
-            &[conv.agent_id],
-            "message.created",
-            &json!({"conversation_id": conv.id, "message": dto}),
-        )
-        .await?;
-    }
+    // Notes reach staff only: publish_message renders per viewer.
+    chat::publish_message(&mut tx, &conv, msg.id, "message.created").await?;
     tx.commit().await?;
     let mut conn = state.db.acquire().await?;
     Ok((
         StatusCode::CREATED,
         AppJson(
-            chat::message_dto(&mut conn, msg.id)
+            chat::message_dto(&mut conn, chat::Viewer::Staff, msg.id)
                 .await?
                 .ok_or(AppError::NotFound)?,
         ),
@@ -572,7 +545,8 @@ pub async fn search(
     if !(1..=100).contains(&limit) {
         return Err(AppError::invalid("limit", "must be between 1 and 100"));
     }
-    let staff = user.role != Role::Buyer;
+    let viewer = chat::Viewer::of(&user);
+    let staff = viewer.sees_internal();
     let ids = sqlx::query!(
         r#"with q as (select websearch_to_tsquery('spanish', $5) || websearch_to_tsquery('english', $5) as tsq)
            select m.id, m.conversation_id from messages m join conversations c on c.id = m.conversation_id, q
@@ -592,7 +566,7 @@ pub async fn search(
     .await?;
     let mut conn = state.db.acquire().await?;
     let msg_ids: Vec<Uuid> = ids.iter().map(|r| r.id).collect();
-    let dtos = chat::message_dtos(&mut conn, &msg_ids).await?;
+    let dtos = chat::message_dtos(&mut conn, viewer, &msg_ids).await?;
     Ok(AppJson(
         dtos.into_iter()
             .map(|m| SearchHit {

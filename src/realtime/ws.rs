@@ -20,7 +20,7 @@
 //!   `{conversation_id, user_id, typing, expires_in_ms: 6000}` to the conversation's other
 //!   participants (clients drop it after `expires_in_ms`). At most one per conversation every
 //!   2 s per socket; the excess is dropped silently. A conversation the user cannot see gets
-//!   an `error` frame (`not_found`).
+//!   an `error` frame (`not_found`); one whose other side has blocked the user, `blocked`.
 //! - `{"type":"read","conversation_id","up_to"?}` → what `POST
 //!   /api/v1/conversations/{id}/read` does; the `read` event that follows is the answer.
 //!
@@ -500,5 +500,6 @@ async fn forward_typing(state: &AppState, user: &AuthUser, f: &TypingFrame) -> R
         "expires_in_ms": TYPING_EXPIRES_MS,
     });
     let mut conn = state.db.acquire().await?;
+    crate::moderation::ensure_can_reach(&mut conn, user.id, &conv).await?;
     super::signal(&mut conn, &to, "typing", &data).await
 }
