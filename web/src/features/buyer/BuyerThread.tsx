@@ -14,7 +14,7 @@ import { m } from './messages';
 
 const MAX_REASON = 2000;
 
-export function BuyerThread({ user, conversationId, onBack }: { user: User; conversationId: string; onBack: () => void }) {
+export function BuyerThread({ user, conversationId, onBack }: { user: User; conversationId: string; onBack: (() => void) | undefined }) {
   const t = useT(m);
   const conv = useAsync(() => unwrap(api.GET('/api/v1/conversations/{id}', { params: { path: { id: conversationId } } })), [conversationId]);
   const blocks = useAsync(() => unwrap(api.GET('/api/v1/blocks')), []);
@@ -83,7 +83,7 @@ export function BuyerThread({ user, conversationId, onBack }: { user: User; conv
         </div>
       )}
       <div className="buyer-thread-body">
-        <Thread conversationId={conversationId} user={user} headerActions={actions} onBack={onBack} />
+        <Thread conversationId={conversationId} user={user} headerActions={actions} {...(onBack ? { onBack } : {})} />
       </div>
       <Confirm
         open={ask === 'block'}

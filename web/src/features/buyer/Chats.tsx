@@ -1,7 +1,7 @@
 // The buyer's conversations with agents: a list (listing photo, agent, last message, time,
 // unread badge) kept live from the socket, and the open conversation beside it on wide
 // screens or instead of it on phones.
-import { useCallback, useEffect, useRef } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { User } from '../../session/session';
 import { api, unwrap, type Schemas } from '../../api/client';
 import { problemMessage } from '../../api/problem';
@@ -21,8 +21,24 @@ import { listConversations } from './chatStart';
 type Conv = Schemas['ConversationView'];
 type Listing = Schemas['PropertyDto'];
 
+/** Phones show the list or the thread, so the thread needs a way back; wide screens show both. */
+function useNarrow(): boolean {
+  const q = '(max-width: 719px)';
+  const get = () => typeof window !== 'undefined' && !!window.matchMedia?.(q).matches;
+  const [narrow, setNarrow] = useState(get);
+  useEffect(() => {
+    const mq = window.matchMedia?.(q);
+    if (!mq) return;
+    const f = () => setNarrow(mq.matches);
+    mq.addEventListener('change', f);
+    return () => mq.removeEventListener('change', f);
+  }, []);
+  return narrow;
+}
+
 export function Chats({ user, openId }: { user: User; openId: string | null }) {
   const t = useT(m);
+  const narrow = useNarrow();
   const tc = useT(common);
   const list = useAsync(() => listConversations({ channel: 'in_app', limit: 100 }), []);
   const { reload } = list;
@@ -83,7 +99,7 @@ export function Chats({ user, openId }: { user: User; openId: string | null }) {
       <section className="chat-thread-pane" aria-label={openId ? undefined : t('pickChat')}>
         {openId ? (
           <ErrorBoundary inline>
-            <BuyerThread key={openId} user={user} conversationId={openId} onBack={() => navigate('/chats')} />
+            <BuyerThread key={openId} user={user} conversationId={openId} onBack={narrow ? () => navigate('/chats') : undefined} />
           </ErrorBoundary>
         ) : (
           <Empty title={t('pickChat')}>

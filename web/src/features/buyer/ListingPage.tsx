@@ -8,7 +8,7 @@ import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
 import { Avatar, Empty, ErrorText, Spinner } from '../../ui/controls';
 import { useAsync } from '../../ui/useAsync';
-import { formatDateTime } from '../../lib/format';
+import { locale } from '../../i18n';
 import { toast } from '../../ui/toast';
 import { m } from './messages';
 import { listingWords } from '../listings/messages';
@@ -17,6 +17,10 @@ import { Gallery } from './Gallery';
 import { existingChat, openChatAbout } from './chatStart';
 import { lastSearch } from './ListingSearch';
 import { useStartAtTop } from '../listings/scroll';
+
+function formatDate(iso: string): string {
+  return new Date(iso).toLocaleDateString(locale.get() === 'es' ? 'es-ES' : 'en-GB', { day: 'numeric', month: 'long', year: 'numeric' });
+}
 
 export function ListingPage({ id }: { id: string }) {
   useStartAtTop(id);
@@ -107,7 +111,7 @@ export function ListingPage({ id }: { id: string }) {
               </>
             )}
             <dt>{t('listedOn')}</dt>
-            <dd>{formatDateTime(p.created_at)}</dd>
+            <dd>{formatDate(p.created_at)}</dd>
           </dl>
           <section className="card agent-card" aria-labelledby="agent-h">
             <h2 id="agent-h" className="small muted">
