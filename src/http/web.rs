@@ -78,12 +78,18 @@ pub struct WebApp {
 
 impl WebApp {
     pub fn new(dir: &Path) -> Self {
+        let index = dir.join("index.html");
+        if index.is_file() {
+            tracing::info!(dir = %dir.display(), "serving the web app");
+        } else {
+            tracing::warn!(index = %index.display(), "--web-dir has no index.html; only its files are served");
+        }
         Self {
             files: ServeDir::new(dir)
                 .append_index_html_on_directories(false)
                 .precompressed_br()
                 .precompressed_gzip(),
-            index: ServeFile::new(dir.join("index.html"))
+            index: ServeFile::new(index)
                 .precompressed_br()
                 .precompressed_gzip(),
         }
