@@ -16,6 +16,7 @@ import {
   signInUi,
   startPuente,
   waitFor,
+  waitForLink,
   withPage,
 } from './harness.mjs';
 
@@ -103,6 +104,9 @@ async function openInbox(page, puente) {
 }
 
 const bubble = (page, text) => page.locator('[data-message-id]', { hasText: text });
+/** The message whose text is exactly `text`. */
+const exactBubble = (page, text) =>
+  page.locator('[data-message-id]').filter({ has: page.locator('.msg-body', { hasText: new RegExp(`^${text}$`) }) });
 
 describe('inbox', () => {
   let puente;
@@ -114,7 +118,16 @@ describe('inbox', () => {
     puente = await startPuente({ name: 'inbox', env: { PUENTE_WAHA_EXTRA_ENV: EMULATOR_ENV } });
     browser = await launchBrowser();
     agent = await puente.signIn('agent');
-    link = await linkWhatsApp(puente.baseUrl, agent);
+    try {
+      link = await linkWhatsApp(puente.baseUrl, agent);
+    } catch (e) {
+      // Puente sometimes applies the session's SCAN_QR_CODE status after its WORKING one (a
+      // server race, reported); the phone is linked, so a restart brings the link back.
+      const [stale] = await agent.api.get('/api/v1/whatsapp/links');
+      if (!stale) throw e;
+      await agent.api.post(`/api/v1/whatsapp/links/${stale.id}/restart`);
+      link = await waitForLink(puente.baseUrl, agent.token, stale.id, (l) => l.status === 'working', { what: 'link working after a restart' });
+    }
   });
 
   after(async () => {
@@ -237,6 +250,58 @@ describe('inbox', () => {
       );
       assert.ok(!sent.some((m) => m.body?.includes('terraza')), 'the note must not reach WhatsApp');
       await waitFor(async () => (await photo.getAttribute('data-status')) === 'sent', { what: 'the photo sent' });
+    }));
+
+  test('older history loads on scrolling up, keeping what is on screen; search opens at the message', (t) =>
+    withPage(browser, t, async (page) => {
+      const from = '34644444444';
+      for (let i = 1; i <= 70; i++) await phoneSend(link.id, from, `Mensaje de historial ${i}`, { pushName: 'Historia Larga' });
+      await waitFor(
+        async () => (await agent.api.get('/api/v1/conversations?limit=10')).items.some((c) => c.last_message?.preview === 'Mensaje de historial 70'),
+        { what: 'all 70 stored', timeout: 60_000 },
+      );
+      await openInbox(page, puente);
+      await page.getByRole('link', { name: /Historia Larga/ }).click();
+      await bubble(page, 'Mensaje de historial 70').waitFor();
+      // The first page: the newest 50; the oldest of them is the anchor.
+      const bubbles = page.locator('[data-message-id]');
+      assert.equal(await bubbles.count(), 50);
+      const anchorId = await bubbles.first().getAttribute('data-message-id');
+      const anchor = page.locator(`[data-message-id="${anchorId}"]`);
+      const scroller = page.locator('.thread-scroll');
+      // Scroll near the top; note where the anchor is on screen at that moment.
+      const offset = () => page.evaluate((id) => {
+        const el = document.querySelector(`[data-message-id="${id}"]`);
+        const pane = document.querySelector('.thread-scroll');
+        return el.getBoundingClientRect().top - pane.getBoundingClientRect().top;
+      }, anchorId);
+      const before = await scroller.evaluate((el, id) => {
+        el.scrollTop = 150;
+        const a = document.querySelector(`[data-message-id="${id}"]`);
+        return a.getBoundingClientRect().top - el.getBoundingClientRect().top;
+      }, anchorId);
+      await waitFor(async () => (await bubbles.count()) === 70, { what: 'the older 20 loaded' });
+      await page.waitForTimeout(100);
+      // What was on screen stays where it was: the older messages went above it.
+      const now = await offset();
+      assert.ok(Math.abs(now - before) < 40, `the anchor keeps its place: before ${before}, after ${now}`);
+      await scroller.evaluate((el) => (el.scrollTop = 0));
+      await page.getByText('This is the start of the conversation.').waitFor();
+
+      // Search, and open the thread at the result.
+      await page.keyboard.press('Escape');
+      await page.locator('body').press('/');
+      await page.keyboard.type('historial 5');
+      const hit = page.locator('.search-hit', { hasText: /historial 5(?!\d)/ });
+      await hit.waitFor();
+      await hit.click();
+      const focused = exactBubble(page, 'Mensaje de historial 5');
+      await focused.waitFor();
+      assert.match(page.url(), /\?m=/);
+      assert.ok(await focused.evaluate((el) => el.classList.contains('msg-highlight')), 'the found message is highlighted');
+      const box = await focused.boundingBox();
+      const pane = await page.locator('.thread-scroll').boundingBox();
+      assert.ok(box && pane && box.y >= pane.y && box.y + box.height <= pane.y + pane.height, 'the found message is on screen');
     }));
 
   test('screenshots: the inbox with a thread open, desktop and phone', async (t) => {

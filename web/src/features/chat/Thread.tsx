@@ -64,7 +64,7 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
   const staff = user.role === 'agent' || user.role === 'agency_admin';
   const [replyTo, setReplyTo] = useState<Msg | undefined>(undefined);
   const [highlight, setHighlight] = useState<string | undefined>(focusMessageId);
-  const [atBottom, setAtBottom] = useState(true);
+  const [atBottom, setAtBottom] = useState(!focusMessageId);
   const [newBelow, setNewBelow] = useState(0);
   const [dragging, setDragging] = useState(false);
   const [toDelete, setToDelete] = useState<Msg | undefined>(undefined);
@@ -75,7 +75,8 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
   const sentinel = useRef<HTMLDivElement>(null);
   const composer = useRef<ComposerHandle>(null);
   const fromBottom = useRef(0);
-  const atBottomRef = useRef(true);
+  // Opening at a message (search) is not "at the bottom" until the observer says so.
+  const atBottomRef = useRef(!focusMessageId);
   const positioned = useRef(false);
   const lastKey = useRef<string | undefined>(undefined);
   const prependSeen = useRef(0);
@@ -107,8 +108,10 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
     const s = scroller.current;
     if (!s) return;
     const target = focusMessageId ? document.getElementById(`msg-${focusMessageId}`) : unreadAnchor ? s.querySelector('.unread-line') : null;
-    if (target) target.scrollIntoView?.({ block: focusMessageId ? 'center' : 'start' });
-    else scrollToBottom();
+    if (target) {
+      target.scrollIntoView?.({ block: focusMessageId ? 'center' : 'start' });
+      atBottomRef.current = false;
+    } else scrollToBottom();
     lastKey.current = msgs[msgs.length - 1]?.id;
     fromBottom.current = s.scrollHeight - s.scrollTop;
   }, [th.loading, msgs, focusMessageId, unreadAnchor, scrollToBottom]);
@@ -215,7 +218,8 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
   else if (conv && !participant && !staff) disabledReason = t('cannotWrite');
 
   const onSend = (s: SendInput) => {
-    th.send({ body: s.body, file: s.file, replyTo: s.replyTo?.id, note: s.note || (staff && !participant) });
+    // Until the conversation is loaded, the writer is taken to be its participant.
+    th.send({ body: s.body, file: s.file, replyTo: s.replyTo?.id, note: s.note || (staff && !!conv && !participant) });
     setReplyTo(undefined);
     setNewBelow(0);
     requestAnimationFrame(scrollToBottom);

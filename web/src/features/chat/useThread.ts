@@ -213,7 +213,14 @@ export function useThread(conversationId: string, user: User, focusMessageId?: s
           setTyping(null);
         }
         if (hasNewerRef.current && !(msg.author_user_id === user.id)) return;
-        setMsgs((cur) => mergeMessages(cur, [msg]));
+        setMsgs((cur) => {
+          // Our note's event can overtake the POST's answer: it replaces the placeholder.
+          const placeholder =
+            msg.kind === 'note' && msg.author_user_id === user.id
+              ? cur.find((x) => x.local?.note && x.local.state === 'sending' && x.body === msg.body)
+              : undefined;
+          return mergeMessages(cur, [msg], placeholder?.id);
+        });
       }),
       on<{ conversation_id: string; message: MessageDto }>('message.updated', (e) => {
         if (!mine(e.data)) return;
