@@ -63,6 +63,46 @@ export function Chats({ user, openId }: { user: User; openId: string | null }) {
     };
   }, [soon]);
 
+  // Who is typing where, for "typing…" in the list (until the signal expires or stops).
+  const [typing, setTyping] = useState<Record<string, number>>({});
+  useEffect(
+    () =>
+      on<{ conversation_id: string; user_id?: string; typing: boolean; expires_in_ms?: number }>('typing', (e) => {
+        if (e.data.user_id === user.id) return;
+        const id = e.data.conversation_id;
+        setTyping((prev) => {
+          const next = { ...prev };
+          if (e.data.typing) next[id] = Date.now() + (e.data.expires_in_ms ?? 6000);
+          else delete next[id];
+          return next;
+        });
+      }),
+    [user.id],
+  );
+  useEffect(() => {
+    const ids = Object.keys(typing);
+    if (!ids.length) return;
+    const soonest = Math.min(...Object.values(typing));
+    const h = setTimeout(() => {
+      const now = Date.now();
+      setTyping((prev) => Object.fromEntries(Object.entries(prev).filter(([, until]) => until > now)));
+    }, Math.max(50, soonest - Date.now()));
+    return () => clearTimeout(h);
+  }, [typing]);
+  // A new message ends the sender's typing.
+  useEffect(
+    () =>
+      on<{ conversation_id: string }>('message.created', (e) =>
+        setTyping((prev) => {
+          if (!(e.data.conversation_id in prev)) return prev;
+          const next = { ...prev };
+          delete next[e.data.conversation_id];
+          return next;
+        }),
+      ),
+    [],
+  );
+
   const items = list.data?.items ?? [];
   return (
     <div className={`buyer-chats${openId ? ' buyer-chats-has-open' : ''}`}>
@@ -91,7 +131,7 @@ export function Chats({ user, openId }: { user: User; openId: string | null }) {
         ) : (
           <ul className="chat-list">
             {items.map((c) => (
-              <ChatRow key={c.id} c={c} active={c.id === openId} />
+              <ChatRow key={c.id} c={c} active={c.id === openId} typing={c.id in typing} />
             ))}
           </ul>
         )}
@@ -141,7 +181,7 @@ export function previewText(c: Conv, t: ReturnType<typeof useT<keyof (typeof m)[
   return text;
 }
 
-function ChatRow({ c, active }: { c: Conv; active: boolean }) {
+function ChatRow({ c, active, typing }: { c: Conv; active: boolean; typing: boolean }) {
   const t = useT(m);
   const photo = useAsync(() => (c.property_id ? listingOf(c.property_id) : Promise.resolve(null)), [c.property_id]);
   const cover = photo.data?.photos.slice().sort((a, b) => a.position - b.position)[0]?.file_id;
@@ -163,7 +203,11 @@ function ChatRow({ c, active }: { c: Conv; active: boolean }) {
           </span>
           {c.property_title && <span className="chat-row-listing truncate">{c.property_title}</span>}
           <span className="chat-row-bottom">
-            <span className="chat-row-preview truncate">{previewText(c, t)}</span>
+            {typing ? (
+              <span className="chat-row-preview chat-row-typing truncate">{t('typing')}</span>
+            ) : (
+              <span className="chat-row-preview truncate">{previewText(c, t)}</span>
+            )}
             {unread > 0 && (
               <span className="badge" aria-label={t('unread', { n: unread })}>
                 {unread > 99 ? '99+' : unread}

@@ -87,6 +87,7 @@ export const m = defineMessages({
     kind_file: 'File',
     kind_deleted: 'Message deleted',
     notFound: 'Page not found',
+    typing: 'typing…',
   },
   es: {
     browseTitle: 'Encuentra tu casa',
@@ -173,5 +174,6 @@ export const m = defineMessages({
     kind_file: 'Archivo',
     kind_deleted: 'Mensaje eliminado',
     notFound: 'Página no encontrada',
+    typing: 'escribiendo…',
   },
 });
