@@ -252,6 +252,41 @@ describe('inbox', () => {
       await waitFor(async () => (await photo.getAttribute('data-status')) === 'sent', { what: 'the photo sent' });
     }));
 
+  test('a send that fails shows "Failed — retry" and goes once on retry; e archives and unarchives', (t) =>
+    withPage(
+      browser,
+      t,
+      async (page) => {
+        await openInbox(page, puente);
+        await page.getByRole('link', { name: /Carla Compradora/ }).click();
+        await bubble(page, 'una pregunta más').waitFor();
+        const sends = (r) => r.request().method() === 'POST';
+        await page.route('**/api/v1/conversations/*/messages', (r) => (sends(r) ? r.abort() : r.continue()));
+        const text = 'Le mando el dossier por la tarde';
+        const box = page.getByLabel('Write a message');
+        await box.fill(text);
+        await box.press('Enter');
+        const failed = bubble(page, text);
+        await waitFor(async () => (await failed.getAttribute('data-status')) === 'failed', { what: 'tick: failed' });
+        await page.unroute('**/api/v1/conversations/*/messages');
+        await failed.getByRole('button', { name: 'Failed — retry' }).click();
+        await waitFor(async () => ['pending', 'sent', 'delivered'].includes(await failed.getAttribute('data-status')), { what: 'sent on retry' });
+        await waitFor(async () => (await phoneInbox(link.id)).filter((m) => m.body === text).length === 1, { what: 'the retried message on the phone' });
+        assert.equal(await bubble(page, text).count(), 1);
+
+        // Keyboard: e archives the open conversation, and again brings it back.
+        await page.locator('.thread-head').click();
+        await page.keyboard.press('e');
+        await page.locator('.toast', { hasText: 'Archived' }).waitFor();
+        const row = page.getByRole('link', { name: /Carla Compradora/ });
+        await row.getByText('Archived', { exact: true }).waitFor();
+        await page.keyboard.press('e');
+        await page.locator('.toast', { hasText: 'Moved back to the inbox' }).waitFor();
+        await waitFor(async () => (await row.getByText('Archived', { exact: true }).count()) === 0, { what: 'unarchived row' });
+      },
+      { allow: [/net::ERR_FAILED/] },
+    ));
+
   test('older history loads on scrolling up, keeping what is on screen; search opens at the message', (t) =>
     withPage(browser, t, async (page) => {
       const from = '34644444444';
