@@ -15,7 +15,7 @@ import { listingWords } from '../listings/messages';
 import { formatPrice } from '../listings/price';
 import { Gallery } from './Gallery';
 import { existingChat, openChatAbout } from './chatStart';
-import { lastSearch } from './ListingSearch';
+import { ListingCard, lastSearch } from './ListingSearch';
 import { useStartAtTop } from '../listings/scroll';
 
 function formatDate(iso: string): string {
@@ -138,6 +138,27 @@ export function ListingPage({ id }: { id: string }) {
           <p className="home-prewrap">{p.description}</p>
         </section>
       )}
+      <MoreFromAgent agentId={p.agent_id} agentName={p.agent_name} exclude={p.id} />
     </article>
+  );
+}
+
+/** Other active homes of the same agent: a buyer who likes one often asks about another. */
+function MoreFromAgent({ agentId, agentName, exclude }: { agentId: string; agentName: string; exclude: string }) {
+  const t = useT(m);
+  const more = useAsync(
+    () => unwrap(api.GET('/api/v1/properties', { params: { query: { agent_id: agentId, limit: 5 } } })).then((r) => r.items.filter((x) => x.id !== exclude).slice(0, 4)),
+    [agentId, exclude],
+  );
+  if (!more.data?.length) return null;
+  return (
+    <section className="more-homes" aria-labelledby="more-h">
+      <h2 id="more-h">{t('moreFrom', { name: agentName })}</h2>
+      <ul className="listing-grid">
+        {more.data.map((x) => (
+          <ListingCard key={x.id} p={x} />
+        ))}
+      </ul>
+    </section>
   );
 }

@@ -221,7 +221,7 @@ export function ListingSearch() {
   );
 }
 
-function ListingCard({ p }: { p: Listing }) {
+export function ListingCard({ p }: { p: Listing }) {
   const t = useT(m);
   const tw = useT(listingWords);
   const cover = p.photos.slice().sort((a, b) => a.position - b.position)[0]?.file_id;

@@ -88,6 +88,7 @@ export const m = defineMessages({
     kind_deleted: 'Message deleted',
     notFound: 'Page not found',
     typing: 'typing…',
+    moreFrom: 'More homes from {name}',
   },
   es: {
     browseTitle: 'Encuentra tu casa',
@@ -175,5 +176,6 @@ export const m = defineMessages({
     kind_deleted: 'Mensaje eliminado',
     notFound: 'Página no encontrada',
     typing: 'escribiendo…',
+    moreFrom: 'Más viviendas de {name}',
   },
 });
