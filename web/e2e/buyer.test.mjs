@@ -121,7 +121,7 @@ describe('buyer', () => {
           await page.getByRole('link', { name: /Penthouse with rooftop terrace/ }).click();
           await page.getByRole('heading', { name: 'Penthouse with rooftop terrace' }).waitFor();
           await page.getByText('€485,000').waitFor();
-          await page.getByText('Diego Agent').waitFor();
+          await page.getByText('Diego Agent', { exact: true }).waitFor();
           await page.locator('.home-gallery-main img').waitFor();
           await screenshot(page, 'buyer-listing-page');
 
