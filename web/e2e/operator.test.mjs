@@ -3,7 +3,7 @@
 // status go starting → working without a reload, and reads (and follows) its logs.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, linkWhatsApp, screenshot, signInUi, startPuente, waitFor, withPage } from './harness.mjs';
+import { launchBrowser, scanQr, screenshot, signInUi, startPuente, waitFor, waitForLink, withPage } from './harness.mjs';
 
 describe('operator console', () => {
   let puente;
@@ -14,7 +14,12 @@ describe('operator console', () => {
     puente = await startPuente({ name: 'operator' });
     browser = await launchBrowser();
     const agent = await puente.signIn('agent');
-    link = await linkWhatsApp(puente.baseUrl, agent, { phone: '34600123456', pushName: 'Diego' });
+    // Link as a person would: scan once Puente shows the QR (scanning the instant the emulator
+    // offers it lets its SCAN_QR_CODE and WORKING webhooks race on the server).
+    const created = await agent.api.post('/api/v1/whatsapp/links');
+    await waitForLink(puente.baseUrl, agent.token, created.id, (l) => l.status === 'scan_qr', { what: 'link scanning' });
+    await scanQr(created.id, { phone: '34600123456', pushName: 'Diego' });
+    link = await waitForLink(puente.baseUrl, agent.token, created.id, (l) => l.status === 'working', { what: 'link working' });
   });
 
   after(async () => {

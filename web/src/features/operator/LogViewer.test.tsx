@@ -3,7 +3,7 @@ import { act, fireEvent, render, screen } from '@testing-library/react';
 import { locale } from '../../i18n';
 
 type LogsQuery = { tail?: number; since?: number; after?: string };
-const logs = vi.fn<(id: string, q: LogsQuery) => Promise<{ lines: string[]; cursor: string | null; serverTime: number }>>();
+const logs = vi.fn<(id: string, q: LogsQuery) => Promise<{ lines: string[]; times?: (string | null)[]; cursor: string | null; serverTime: number }>>();
 vi.mock('./adminApi', () => ({ adminApi: { logs: (id: string, q: LogsQuery) => logs(id, q) } }));
 
 const { LogViewer, FOLLOW_MS } = await import('./LogViewer');
@@ -78,5 +78,14 @@ describe('LogViewer', () => {
     await flush(FOLLOW_MS * 2);
     expect(logs).toHaveBeenCalledTimes(1);
     expect(screen.getByText(/no container right now/)).toBeTruthy();
+  });
+
+  it('shows the engine times on demand', async () => {
+    logs.mockResolvedValue({ lines: ['hello'], times: ['2026-12-01T09:29:31.244Z'], cursor: 'c', serverTime: 1 });
+    render(<LogViewer linkId="L" headingId="h" containerState="exited" />);
+    await flush();
+    expect(screen.getByTestId('link-logs').textContent).toBe('hello\n');
+    fireEvent.click(screen.getByRole('button', { name: 'Times' }));
+    expect(screen.getByTestId('link-logs').textContent).toMatch(/^\d\d:\d\d:\d\d\.244 hello\n$/);
   });
 });

@@ -11,6 +11,7 @@ import { toast } from '../../ui/toast';
 import { m } from './messages';
 import { adminApi } from './adminApi';
 import { appendLines, formatClock, mergeLogLines } from './fleet';
+import { locale } from '../../i18n';
 import { plural } from './parts';
 
 export const FOLLOW_MS = 3000;
@@ -20,6 +21,35 @@ const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 export function cleanLine(s: string): string {
   return s.replace(ANSI, '').replace(/\r$/, '');
+}
+
+export interface LogEntry {
+  text: string;
+  /** When the engine logged it (RFC 3339), if known. */
+  at: string | null;
+}
+
+export function toEntries(lines: readonly string[], times: readonly (string | null)[] | undefined): LogEntry[] {
+  return lines.map((l, i) => ({ text: cleanLine(l), at: times?.[i] ?? null }));
+}
+
+/**
+ * Add polled entries: all of them after a cursor (`exact`), otherwise without the overlap
+ * with what is shown (see `mergeLogLines`). Keeps the newest `cap`.
+ */
+export function mergeEntries(shown: readonly LogEntry[], fresh: readonly LogEntry[], exact: boolean, cap = 5000): { lines: LogEntry[]; added: number } {
+  const texts = (l: readonly LogEntry[]) => l.map((e) => e.text);
+  const { added } = exact ? appendLines(texts(shown), texts(fresh), cap) : mergeLogLines(texts(shown), texts(fresh), cap);
+  const out = shown.concat(fresh.slice(fresh.length - added));
+  return { lines: out.length > cap ? out.slice(-cap) : out, added };
+}
+
+/** "10:24:07.123" in the reader's time zone. */
+export function formatLogTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const t = d.toLocaleTimeString(locale.get() === 'es' ? 'es-ES' : 'en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return `${t}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
 export function lineLevel(s: string): 'error' | 'warn' | 'debug' | null {
@@ -36,7 +66,8 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
   const t = useT(m);
   const tc = useT(common);
   const [tail, setTail] = useState(200);
-  const [lines, setLines] = useState<string[] | null>(null);
+  const [lines, setLines] = useState<LogEntry[] | null>(null);
+  const [showTimes, setShowTimes] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const [following, setFollowing] = useState(true);
   const [wrap, setWrap] = useState(true);
@@ -59,7 +90,7 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
       if (my !== gen.current) return;
       serverNow.current = r.serverTime;
       cursor.current = r.cursor;
-      setLines(r.lines.map(cleanLine));
+      setLines(toEntries(r.lines, r.times));
       setUnseen(0);
       setLastAt(new Date());
       bottom.current = true;
@@ -94,9 +125,9 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
         if (stop || my !== gen.current) return;
         serverNow.current = r.serverTime;
         cursor.current = r.cursor ?? after;
-        const fresh = r.lines.map(cleanLine);
+        const fresh = toEntries(r.lines, r.times);
         setLines((prev) => {
-          const { lines: merged, added } = after ? appendLines(prev ?? [], fresh, 5000) : mergeLogLines(prev ?? [], fresh, 5000);
+          const { lines: merged, added } = mergeEntries(prev ?? [], fresh, after !== null);
           if (!bottom.current && added > 0) setUnseen((u) => u + added);
           return added > 0 ? merged : (prev ?? merged);
         });
@@ -150,7 +181,7 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
 
   const copy = async () => {
     try {
-      await navigator.clipboard.writeText((lines ?? []).join('\n'));
+      await navigator.clipboard.writeText((lines ?? []).map((l) => (showTimes && l.at ? `${l.at} ${l.text}` : l.text)).join('\n'));
       toast(t('copied'), 'success', undefined, 2000);
     } catch {
       toast(t('copyFailed'), 'error');
@@ -179,6 +210,9 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
           </button>
           <button type="button" className="btn btn-small" onClick={() => void load()}>
             {t('reloadLogs')}
+          </button>
+          <button type="button" className="btn btn-small" aria-pressed={showTimes} onClick={() => setShowTimes((v) => !v)}>
+            {t('showTimes')}
           </button>
           <button type="button" className="btn btn-small" aria-pressed={wrap} onClick={() => setWrap((w) => !w)}>
             {t('wrap')}
@@ -221,10 +255,15 @@ export function LogViewer({ linkId, headingId, containerState }: { linkId: strin
           >
             {lines && lines.length === 0 && <span className="op-logs-empty">{t('logsEmpty')}</span>}
             {lines?.map((l, i) => {
-              const lvl = lineLevel(l);
+              const lvl = lineLevel(l.text);
               return (
                 <span key={i} className={`op-line${lvl ? ` op-line-${lvl}` : ''}`}>
-                  {l}
+                  {showTimes && (
+                    <time className="op-line-time" dateTime={l.at ?? undefined}>
+                      {l.at ? formatLogTime(l.at) : '—'}{' '}
+                    </time>
+                  )}
+                  {l.text}
                   {'\n'}
                 </span>
               );

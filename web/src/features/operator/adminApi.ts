@@ -22,6 +22,7 @@ export const adminApi = {
     const date = Date.parse(response.headers.get('date') ?? '');
     return {
       lines: data.lines,
+      times: data.times,
       cursor: data.cursor ?? null,
       serverTime: Math.floor((Number.isFinite(date) ? date : Date.now()) / 1000),
     };

@@ -15,7 +15,7 @@ import {
   type AdminLink,
 } from './fleet';
 import { filterAudit, detailText, groupAudit, NO_AUDIT_FILTER } from './AuditPage';
-import { cleanLine, lineLevel } from './LogViewer';
+import { cleanLine, lineLevel, mergeEntries } from './LogViewer';
 import type { AuditRow } from './adminApi';
 
 let n = 0;
@@ -189,6 +189,13 @@ describe('log lines', () => {
 
   it('keeps the newest lines under the cap', () => {
     expect(mergeLogLines(['1', '2', '3'], ['4', '5'], 3).lines).toEqual(['3', '4', '5']);
+  });
+
+  it('merges entries with their times, exactly after a cursor and without overlap otherwise', () => {
+    const e = (text: string, at: string | null = null) => ({ text, at });
+    expect(mergeEntries([e('a', '1'), e('b', '2')], [e('b', '2'), e('c', '3')], false)).toEqual({ lines: [e('a', '1'), e('b', '2'), e('c', '3')], added: 1 });
+    expect(mergeEntries([e('a'), e('b')], [e('b'), e('c')], true).lines.map((x) => x.text)).toEqual(['a', 'b', 'b', 'c']);
+    expect(mergeEntries([e('a'), e('b')], [e('c')], true, 2).lines.map((x) => x.text)).toEqual(['b', 'c']);
   });
 
   it('strips terminal colours and spots levels', () => {
