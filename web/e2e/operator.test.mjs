@@ -122,6 +122,37 @@ describe('operator console', () => {
       await page.getByRole('cell', { name: /Restarted a link/ }).first().waitFor();
     }));
 
+  test('a report is resolved with an outcome and a note, then shows in the audit log', (t) =>
+    withPage(browser, t, async (page) => {
+      const buyer = await puente.signIn('buyer');
+      const agent = await puente.signIn('agent');
+      await buyer.api.post(`/api/v1/users/${agent.user.id}/report`, {
+        reason: 'Keeps messaging me at night after I said no.',
+      });
+      await signInOperator(page);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Reports' }).click();
+      const row = page.locator('tr[data-report]', { hasText: 'Keeps messaging me at night' });
+      await row.getByText('Open', { exact: true }).waitFor();
+      await row.getByRole('button', { name: /Resolve the report about Diego Agent/ }).click();
+      const dialog = page.getByRole('dialog', { name: 'Close the report' });
+      await dialog.getByText('Bea Buyer reported Diego Agent:').waitFor();
+      await dialog.getByRole('radio', { name: /Dismissed/ }).check();
+      await dialog.getByLabel('Note for the other operators').fill('Talked to both; a misunderstanding.');
+      await dialog.getByRole('button', { name: 'Close report' }).click();
+      await page.getByText('Report closed as dismissed.').waitFor();
+      // gone from the open queue, listed under Dismissed with the note
+      await page.getByText('No open reports. All clear.').waitFor();
+      await page.getByRole('button', { name: 'Dismissed', exact: true }).click();
+      await row.getByText('“Talked to both; a misunderstanding.”').waitFor();
+      await row.getByText(/Closed by you/).waitFor();
+
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+      await page.getByLabel('Action').selectOption({ label: 'Closed a report' });
+      await page.getByRole('cell', { name: /status: dismissed/ }).waitFor();
+      assert.equal(await page.locator('table.op-audit tbody tr').count(), 1);
+      await screenshot(page, 'operator-audit');
+    }));
+
   test('on a phone the fleet turns into cards and the link page still works', (t) =>
     withPage(
       browser,
