@@ -39,7 +39,7 @@ export function AgencyAdmin({ user }: { user: User }) {
         </Link>
         <Link to="/listings?view=agency" className="card agency-link">
           <span>{t('listingsLink')}</span>
-          <span className="agency-link-go">→</span>
+          <span className="agency-link-go">{t('openListings')} →</span>
         </Link>
       </div>
       <Team user={user} />
