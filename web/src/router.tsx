@@ -20,7 +20,9 @@ export function navigate(to: string, opts: { replace?: boolean } = {}) {
   if (opts.replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
   route.set(read());
+  // The app scrolls inside <main>, not the window: a new page opens at its top.
   window.scrollTo?.(0, 0);
+  document.getElementById('main')?.scrollTo?.(0, 0);
 }
 
 export function useRoute(): Route {
