@@ -289,7 +289,7 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
         </div>
       )}
       <div className="thread-scroll" ref={scroller} onScroll={onScroll}>
-        <div className="thread-content" ref={content} role="log" aria-label={t('messages')} aria-busy={th.loading}>
+        <div className="thread-content" ref={content} role="log" aria-label={t('messages')} aria-busy={th.loading || th.loadingOlder}>
           {th.loading ? (
             <div className="thread-loading">
               <Spinner />
