@@ -13,7 +13,8 @@ vi.mock('../../realtime/socket', () => ({
 }));
 
 const links = vi.fn<(stats?: boolean) => Promise<AdminLink[]>>();
-vi.mock('./adminApi', () => ({ adminApi: { links: (s?: boolean) => links(s) } }));
+const restart = vi.fn<(id: string) => Promise<void>>();
+vi.mock('./adminApi', () => ({ adminApi: { links: (s?: boolean) => links(s), restart: (id: string) => restart(id) } }));
 
 const { FleetPage } = await import('./FleetPage');
 const { fleetStore } = await import('./fleetStore');
@@ -112,6 +113,21 @@ describe('FleetPage', () => {
     expect(within(row()).getByText('Starting')).toBeTruthy();
     act(() => handlers.get('link.status')?.({ type: 'link.status', data: { link_id: 'l1', status: 'stopped', reason: 'deleted' } }));
     expect(screen.queryByText('Diego')).toBeNull();
+  });
+
+  it('restarts every failed link after confirming', async () => {
+    restart.mockResolvedValue(undefined);
+    render(<FleetPage />);
+    await screen.findByText('Diego');
+    expect(screen.getByText('Failed links need attention: 1.')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Restart failed links (1)' }));
+    const confirm = await screen.findAllByRole('button', { name: 'Restart failed links (1)', hidden: true });
+    fireEvent.click(confirm[confirm.length - 1] as HTMLElement);
+    await act(async () => {
+      await Promise.resolve();
+    });
+    expect(restart).toHaveBeenCalledTimes(1);
+    expect(restart).toHaveBeenCalledWith('l2');
   });
 
   it('does not poll while the tab is hidden', async () => {

@@ -1,12 +1,14 @@
 // `/fleet`: every link's session container, live. Counts on top (each one a filter), filters
 // by status, agency and text, a table sortable by every column (cards on a phone). Filters and
 // sorting live in the address, so going to a link and back keeps them.
-import { useMemo, useRef } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { Link, navigate, useRoute } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
 import { problemMessage } from '../../api/problem';
-import { Empty, ErrorText, Spinner } from '../../ui/controls';
+import { Confirm, Empty, ErrorText, Spinner } from '../../ui/controls';
+import { toast } from '../../ui/toast';
+import { adminApi } from './adminApi';
 import { m, type Key } from './messages';
 import { useFleet, refreshFleet } from './fleetStore';
 import {
@@ -124,6 +126,8 @@ export function FleetPage() {
           );
         })}
       </ul>
+
+      {all && summary.failed > 0 && <RestartFailed links={all.filter((l) => l.status === 'failed')} />}
 
       <form className="op-filters op-fleet-filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
@@ -319,5 +323,64 @@ function FleetRow({ link: l }: { link: AdminLink }) {
         <code className="op-engine">{l.engine}</code>
       </Cell>
     </tr>
+  );
+}
+
+/** Restart every failed link at once (an incident's first move), confirmed, with progress. */
+function RestartFailed({ links }: { links: AdminLink[] }) {
+  const t = useT(m);
+  const [open, setOpen] = useState(false);
+  const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
+
+  const run = async () => {
+    setOpen(false);
+    const ids = links.map((l) => l.id);
+    let done = 0;
+    let failed = 0;
+    setProgress({ done, total: ids.length });
+    // A few at a time: each restart waits for Docker.
+    const queue = [...ids];
+    const worker = async () => {
+      for (let id = queue.shift(); id; id = queue.shift()) {
+        try {
+          await adminApi.restart(id);
+        } catch {
+          failed++;
+        }
+        done++;
+        setProgress({ done, total: ids.length });
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    setProgress(null);
+    void refreshFleet();
+    if (failed) toast(t('bulkSomeFailed', { ok: ids.length - failed, failed }), 'error');
+    else toast(plural(t, 'bulkDone', ids.length, { n: ids.length }), 'success');
+  };
+
+  return (
+    <div className="op-bulk row">
+      <p className="op-bulk-text">{t('failedAttention', { n: links.length })}</p>
+      <button type="button" className="btn btn-small" disabled={progress !== null} onClick={() => setOpen(true)}>
+        {progress ? t('bulkProgress', { done: progress.done, total: progress.total }) : t('restartFailed', { n: links.length })}
+      </button>
+      <Confirm
+        open={open}
+        title={plural(t, 'restartFailedTitle', links.length, { n: links.length })}
+        body={
+          <>
+            <p>{t('restartFailedBody')}</p>
+            <ul className="op-bulk-list">
+              {links.map((l) => (
+                <li key={l.id}>{l.agent_name || l.agent_email}</li>
+              ))}
+            </ul>
+          </>
+        }
+        confirmLabel={t('restartFailed', { n: links.length })}
+        onConfirm={() => void run()}
+        onClose={() => setOpen(false)}
+      />
+    </div>
   );
 }

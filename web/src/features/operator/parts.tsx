@@ -6,7 +6,7 @@ import { m, type Key } from './messages';
 import { containerTone, formatMemory, memoryFraction, statusTone, type LinkStatus } from './fleet';
 
 /** `t(key)` for most counts, `t('one_' + key)` for exactly one (the catalogue has both). */
-export function plural(t: T<Key>, key: 'loadedN' | 'logLines' | 'newLines' | 'replayDone' | 'shown', count: number, vars: Record<string, string | number>): string {
+export function plural(t: T<Key>, key: 'loadedN' | 'logLines' | 'newLines' | 'replayDone' | 'shown' | 'restartFailedTitle' | 'bulkDone', count: number, vars: Record<string, string | number>): string {
   return count === 1 ? t(`one_${key}`, vars) : t(key, vars);
 }
 
