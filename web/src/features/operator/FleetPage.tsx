@@ -1,7 +1,7 @@
 // `/fleet`: every link's session container, live. Counts on top (each one a filter), filters
 // by status, agency and text, a table sortable by every column (cards on a phone). Filters and
 // sorting live in the address, so going to a link and back keeps them.
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, navigate, useRoute } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
@@ -10,7 +10,7 @@ import { Confirm, Empty, ErrorText, Spinner } from '../../ui/controls';
 import { toast } from '../../ui/toast';
 import { adminApi } from './adminApi';
 import { m, type Key } from './messages';
-import { useFleet, refreshFleet } from './fleetStore';
+import { rememberFleetSearch, useFleet, refreshFleet } from './fleetStore';
 import {
   STATUSES,
   agenciesOf,
@@ -77,6 +77,8 @@ export function FleetPage() {
   const fleet = useFleet();
   const { query } = useRoute();
   const { filter, sort } = readFleetQuery(query);
+  const search = query.toString();
+  useEffect(() => rememberFleetSearch(search), [search]);
   const all = fleet.links;
 
   const shown = useMemo(() => (all ? sortLinks(filterLinks(all, filter), sort) : []), [all, filter.status, filter.agency, filter.text, sort.key, sort.dir]); // eslint-disable-line react-hooks/exhaustive-deps

@@ -9,11 +9,10 @@ import { Confirm, Empty, ErrorText, Spinner } from '../../ui/controls';
 import { toast } from '../../ui/toast';
 import { formatDateTime, formatTime } from '../../lib/format';
 import { m, type Key } from './messages';
-import { historyStore, refreshFleet, removeLink, useFleet } from './fleetStore';
 import { useStore } from '../../lib/store';
-import { formatClock } from './fleet';
+import { fleetAddress, historyStore, refreshFleet, removeLink, useFleet } from './fleetStore';
 import { adminApi } from './adminApi';
-import { formatCpu, formatUptime, type AdminLink } from './fleet';
+import { formatClock, formatCpu, formatUptime, type AdminLink } from './fleet';
 import { ContainerTag, MemoryFigure, StatusTag, plural } from './parts';
 import { LogViewer } from './LogViewer';
 import { ReplayDialog } from './ReplayDialog';
@@ -68,7 +67,7 @@ function BackLink() {
   const t = useT(m);
   return (
     <p className="op-back">
-      <Link to="/fleet">← {t('backToFleet')}</Link>
+      <Link to={fleetAddress()}>← {t('backToFleet')}</Link>
     </p>
   );
 }
@@ -98,7 +97,7 @@ function LinkDetail({ link }: { link: AdminLink }) {
         const now = await adminApi.remove(link.id);
         toast(now ? t('deleteDone', { name }) : t('deleteDeferred'), 'success');
         removeLink(link.id);
-        navigate('/fleet');
+        navigate(fleetAddress());
         return;
       }
       void refreshFleet();

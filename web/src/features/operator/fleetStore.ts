@@ -162,3 +162,15 @@ export function patchLink(id: string, patch: Partial<AdminLink>) {
 export function removeLink(id: string) {
   fleetStore.set((s) => (s.links ? { ...s, links: s.links.filter((l) => l.id !== id) } : s));
 }
+
+let lastFleetSearch = '';
+
+/** Remember the fleet's filters and sorting (its query string) for the way back to it. */
+export function rememberFleetSearch(search: string) {
+  lastFleetSearch = search;
+}
+
+/** `/fleet` with the filters the operator last used there. */
+export function fleetAddress(): string {
+  return lastFleetSearch ? `/fleet?${lastFleetSearch}` : '/fleet';
+}
