@@ -48,8 +48,6 @@ export function useConversations(user: User, filters: Filters, openId: string | 
   const [loading, setLoading] = useState(true);
   const [loadingMore, setLoadingMore] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
-  const listRef = useRef(list);
-  listRef.current = list;
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
   const openRef = useRef(openId);
@@ -123,10 +121,17 @@ export function useConversations(user: User, filters: Filters, openId: string | 
     }
   }, []);
 
+  /** Apply an event to the newest list (several may arrive before a render). */
   const apply = useCallback(
-    (o: EventOutcome) => {
-      if (o.kind === 'fetch') void fetchOne(o.id);
-      else setList(keepMatching(o.list, filtersRef.current, openRef.current));
+    (step: (l: ConversationView[]) => EventOutcome) => {
+      setList((l) => {
+        const o = step(l);
+        if (o.kind === 'fetch') {
+          queueMicrotask(() => void fetchOne(o.id));
+          return l;
+        }
+        return keepMatching(o.list, filtersRef.current, openRef.current);
+      });
     },
     [fetchOne],
   );
@@ -138,16 +143,16 @@ export function useConversations(user: User, filters: Filters, openId: string | 
         if (msg.author_user_id === user.id) ownMessages.add(msg.id);
         else setTyping(e.data.conversation_id, false);
         const reading = document.visibilityState === 'visible' ? openRef.current : undefined;
-        apply(applyMessageCreated(listRef.current, e.data.conversation_id, msg, user.id, reading));
+        apply((l) => applyMessageCreated(l, e.data.conversation_id, msg, user.id, reading));
       }),
       on<{ conversation_id: string; message: MessageDto }>('message.updated', (e) => {
         setList((l) => applyMessageUpdated(l, e.data.conversation_id, e.data.message));
       }),
       on<{ conversation?: Schemas['ConversationDto']; conversation_id?: string; reassigned_to?: string }>('conversation.updated', (e) => {
-        apply(applyConversationUpdated(listRef.current, e.data, user));
+        apply((l) => applyConversationUpdated(l, e.data, user));
       }),
       on<{ conversation_id: string; user_id: string; up_to?: string | null; unread?: boolean }>('read', (e) => {
-        apply(applyRead(listRef.current, e.data, user.id));
+        apply((l) => applyRead(l, e.data, user.id));
       }),
       on<{ conversation_id: string; user_id?: string; typing: boolean; expires_in_ms?: number }>('typing', (e) => {
         if (e.data.user_id === user.id) return;
