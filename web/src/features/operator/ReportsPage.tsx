@@ -1,7 +1,7 @@
 // `/reports`: the report queue. Filter by state, read the reason (and the reported message's
 // excerpt, the only message text operators ever see), close a report as resolved or dismissed
 // with a note. Closing is audited by the server as `report.resolve`.
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { navigate, useRoute } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
@@ -14,6 +14,7 @@ import { Cell } from './parts';
 import { adminApi, type Report, type Resolution } from './adminApi';
 
 const PAGE = 50;
+export const REFRESH_MS = 20_000;
 const FILTERS: ('open' | 'resolved' | 'dismissed' | 'all')[] = ['open', 'resolved', 'dismissed', 'all'];
 type FilterValue = (typeof FILTERS)[number];
 
@@ -29,9 +30,12 @@ export function ReportsPage({ userId }: { userId: string }) {
   const [loadingMore, setLoadingMore] = useState(false);
   const [resolving, setResolving] = useState<Report | null>(null);
   const [tick, setTick] = useState(0);
+  /** Bumped by every change made here, so a quiet refresh already in flight cannot undo it. */
+  const gen = useRef(0);
 
   useEffect(() => {
     let live = true;
+    gen.current++;
     setItems(null);
     setError(undefined);
     adminApi.reports({ status: filter === 'all' ? '' : filter, limit: PAGE }).then(
@@ -46,6 +50,28 @@ export function ReportsPage({ userId }: { userId: string }) {
       live = false;
     };
   }, [filter, tick]);
+
+  // No event announces new reports: refresh the first page quietly while the tab is visible
+  // (not while paging further back or closing one).
+  const quiet = items !== null && items.length <= PAGE && resolving === null && !loadingMore;
+  useEffect(() => {
+    if (!quiet) return;
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'hidden') return;
+      const my = gen.current;
+      adminApi.reports({ status: filter === 'all' ? '' : filter, limit: PAGE }).then(
+        (r) => {
+          if (my !== gen.current) return;
+          setItems(r);
+          setMore(r.length === PAGE);
+        },
+        () => {
+          /* keep what is shown; the next refresh tries again */
+        },
+      );
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [quiet, filter]);
 
   const loadMore = async () => {
     const last = items?.[items.length - 1];
@@ -63,6 +89,7 @@ export function ReportsPage({ userId }: { userId: string }) {
   };
 
   const onResolved = (r: Report) => {
+    gen.current++;
     setResolving(null);
     toast(t('resolvedToast', { status: t(`rs_${r.status}` as Key).toLocaleLowerCase() }), 'success');
     setItems((cur) => {
