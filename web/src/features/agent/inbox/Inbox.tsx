@@ -59,9 +59,14 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
   const conv = useConversations(user, filters, conversationId);
   const { list } = conv;
 
-  const names = useRef(new Map<string, string>());
-  for (const c of list) names.current.set(c.id, displayName(c, t('unknownContact')));
-  const nameOf = useCallback((id: string) => names.current.get(id), []);
+  // Every conversation seen, for names in notifications and search results.
+  const known = useRef(new Map<string, ConversationView>());
+  for (const c of list) known.current.set(c.id, c);
+  const unknownName = t('unknownContact');
+  const nameOf = useCallback((id: string) => {
+    const c = known.current.get(id);
+    return c ? displayName(c, unknownName) : undefined;
+  }, [unknownName]);
   const pathOf = useCallback((id: string) => `/inbox/${id}`, []);
   useMessageAlerts(user, nameOf, pathOf);
 
@@ -203,7 +208,7 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
             />
           </div>
           {query.trim() ? (
-            <SearchResults q={query.trim()} names={names.current} onOpen={(cid, mid) => navigate(`/inbox/${cid}?m=${mid}`)} />
+            <SearchResults q={query.trim()} known={known.current} onOpen={(cid, mid) => navigate(`/inbox/${cid}?m=${mid}`)} />
           ) : (
             <>
               <FilterBar user={user} filters={filters} onChange={setFilters} />
@@ -389,7 +394,7 @@ function Highlighted({ text, q }: { text: string; q: string }) {
   );
 }
 
-function SearchResults({ q, names, onOpen }: { q: string; names: Map<string, string>; onOpen: (cid: string, mid: string) => void }) {
+function SearchResults({ q, known, onOpen }: { q: string; known: Map<string, ConversationView>; onOpen: (cid: string, mid: string) => void }) {
   const t = useT(cat);
   const [hits, setHits] = useState<Schemas['SearchHit'][] | null>(null);
   const [err, setErr] = useState<unknown>(undefined);
@@ -412,14 +417,14 @@ function SearchResults({ q, names, onOpen }: { q: string; names: Map<string, str
   // Names of conversations not loaded in the list.
   useEffect(() => {
     if (!hits) return;
-    const missing = [...new Set(hits.map((h) => h.conversation_id))].filter((id) => !names.has(id) && !extra.has(id)).slice(0, 20);
+    const missing = [...new Set(hits.map((h) => h.conversation_id))].filter((id) => !known.has(id) && !extra.has(id)).slice(0, 20);
     for (const id of missing) {
       void unwrap(api.GET('/api/v1/conversations/{id}', { params: { path: { id } } })).then(
         (v) => setExtra((m) => new Map(m).set(id, v)),
         () => undefined,
       );
     }
-  }, [hits, names, extra]);
+  }, [hits, known, extra]);
   const tc = useT(common);
   if (err) return <p className="inbox-center form-error">{problemMessage(err)}</p>;
   if (!hits)
@@ -435,8 +440,8 @@ function SearchResults({ q, names, onOpen }: { q: string; names: Map<string, str
       </p>
       <ul>
         {hits.map((h) => {
-          const v = extra.get(h.conversation_id);
-          const name = names.get(h.conversation_id) ?? (v ? displayName(v, t('unknownContact')) : tc('loading'));
+          const v = known.get(h.conversation_id) ?? extra.get(h.conversation_id);
+          const name = v ? displayName(v, t('unknownContact')) : tc('loading');
           return (
             <li key={h.message.id}>
               <button type="button" className="search-hit" onClick={() => onOpen(h.conversation_id, h.message.id)}>
@@ -449,7 +454,7 @@ function SearchResults({ q, names, onOpen }: { q: string; names: Map<string, str
                   </time>
                 </span>
                 <span className="search-snippet">
-                  <Highlighted text={h.message.body ?? ''} q={q} />
+                  {h.message.kind === 'note' && <span className="tag tag-warn">{t('noteHit')}</span>} <Highlighted text={h.message.body ?? ''} q={q} />
                 </span>
               </button>
             </li>
