@@ -104,6 +104,13 @@ describe('FleetPage', () => {
     expect(names()).toEqual(['Alba']);
   });
 
+  it('"/" focuses the search box', async () => {
+    render(<FleetPage />);
+    await screen.findByText('Diego');
+    fireEvent.keyDown(document.body, { key: '/' });
+    expect(document.activeElement).toBe(screen.getByLabelText('Search agent or phone'));
+  });
+
   it('applies link.status frames at once', async () => {
     render(<FleetPage />);
     await screen.findByText('Diego');

@@ -79,6 +79,20 @@ export function FleetPage() {
   const { filter, sort } = readFleetQuery(query);
   const search = query.toString();
   useEffect(() => rememberFleetSearch(search), [search]);
+  const searchBox = useRef<HTMLInputElement>(null);
+  // "/" jumps to the search box, as in most dashboards (not while typing somewhere).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+      const el = e.target as HTMLElement | null;
+      if (el && (el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName))) return;
+      if (document.querySelector('dialog[open]')) return;
+      e.preventDefault();
+      searchBox.current?.focus();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
   const all = fleet.links;
 
   const shown = useMemo(() => (all ? sortLinks(filterLinks(all, filter), sort) : []), [all, filter.status, filter.agency, filter.text, sort.key, sort.dir]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -135,8 +149,10 @@ export function FleetPage() {
         <div className="field">
           <label htmlFor="fleet-q">{t('searchLabel')}</label>
           <input
+            ref={searchBox}
             id="fleet-q"
             type="search"
+            aria-keyshortcuts="/"
             value={filter.text}
             placeholder={t('searchPlaceholder')}
             onChange={(e) => setFilter({ text: e.target.value })}
