@@ -12,6 +12,7 @@ import {
   phoneControl,
   phoneInbox,
   phoneSend,
+  scanQr,
   screenshot,
   signInUi,
   startPuente,
@@ -118,17 +119,32 @@ describe('inbox', () => {
     puente = await startPuente({ name: 'inbox', env: { PUENTE_WAHA_EXTRA_ENV: EMULATOR_ENV } });
     browser = await launchBrowser();
     agent = await puente.signIn('agent');
-    try {
-      link = await linkWhatsApp(puente.baseUrl, agent);
-    } catch (e) {
-      // Puente sometimes applies the session's SCAN_QR_CODE status after its WORKING one (a
-      // server race, reported); the phone is linked, so a restart brings the link back.
-      const [stale] = await agent.api.get('/api/v1/whatsapp/links');
-      if (!stale) throw e;
-      await agent.api.post(`/api/v1/whatsapp/links/${stale.id}/restart`);
-      link = await waitForLink(puente.baseUrl, agent.token, stale.id, (l) => l.status === 'working', { what: 'link working after a restart' });
-    }
+    link = await linkReliably();
   });
+
+  /**
+   * Link the agent's WhatsApp. Puente sometimes applies the session's SCAN_QR_CODE status
+   * after WORKING, or misses the scan under load (a server race, reported): then restart the
+   * link and scan again, a couple of times, before giving up.
+   */
+  async function linkReliably() {
+    try {
+      return await linkWhatsApp(puente.baseUrl, agent);
+    } catch (first) {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const [stale] = await agent.api.get('/api/v1/whatsapp/links');
+        if (!stale) throw first;
+        await agent.api.post(`/api/v1/whatsapp/links/${stale.id}/restart`).catch(() => null);
+        await scanQr(stale.id).catch(() => null);
+        try {
+          return await waitForLink(puente.baseUrl, agent.token, stale.id, (l) => l.status === 'working', { timeout: 30_000, what: 'link working after a restart' });
+        } catch {
+          /* once more */
+        }
+      }
+      throw first;
+    }
+  }
 
   after(async () => {
     await browser?.close();
