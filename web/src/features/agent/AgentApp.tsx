@@ -2,6 +2,7 @@
 // and, for admins, the agency. Above every screen but the link screen itself, the alert that
 // says when their WhatsApp is not working (kept live by the link store started here).
 import { useEffect } from 'react';
+import { useMessageAlerts } from '../chat/notify';
 import type { User } from '../../session/session';
 import { Link, match, navigate, useRoute } from '../../router';
 import { useT } from '../../i18n';
@@ -73,6 +74,7 @@ export function AgentApp({ user }: { user: User }) {
           <LinkAlert />
         </ErrorBoundary>
       )}
+      {r.screen !== 'inbox' && <BackgroundAlerts user={user} />}
       <div className="agent-screen">{screen}</div>
     </div>
   );
@@ -102,4 +104,14 @@ function NotFound() {
       </Link>
     </div>
   );
+}
+
+const noName = () => undefined;
+const inboxPath = (id: string) => `/inbox/${id}`;
+
+/** Off the inbox (which alerts with the conversation's name itself): still beep and notify
+ *  for a message that arrives while the tab is hidden. */
+function BackgroundAlerts({ user }: { user: User }) {
+  useMessageAlerts(user, noName, inboxPath);
+  return null;
 }
