@@ -343,6 +343,8 @@ fn as_participant(user: &UserRow) -> Result<AuthUser> {
         role: user.role()?,
         agency_id: user.agency_id,
         token_id: Uuid::nil(),
+        session: None,
+        token_exp: 0,
     })
 }
 

@@ -22,6 +22,10 @@ pub struct AuthUser {
     pub agency_id: Option<Uuid>,
     /// The access token's `jti`, for audit lines.
     pub token_id: Uuid,
+    /// The session (refresh-token family) of the access token, when it names one.
+    pub session: Option<Uuid>,
+    /// When the access token expires (Unix seconds): what a WebSocket opened with it lives to.
+    pub token_exp: u64,
 }
 
 fn bearer(parts: &Parts) -> Result<&str> {
@@ -72,6 +76,8 @@ impl AuthUser {
             role,
             agency_id: row.agency_id,
             token_id: claims.jti,
+            session: claims.sid,
+            token_exp: claims.exp,
         })
     }
 

@@ -11,6 +11,7 @@ use super::{password, Role};
 use crate::app::AppState;
 use crate::db::{self, users::UserRow};
 use crate::error::{AppError, FieldError, Result};
+use crate::realtime::control::{end_sockets, CloseReason, Scope};
 
 /// What kind of account a registration creates.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -170,7 +171,9 @@ async fn issue_pair(
     user_agent: Option<&str>,
 ) -> Result<(String, String, Uuid)> {
     let role = user.role()?;
-    let access = state.jwt.issue(user.id, role, user.agency_id)?;
+    let access = state
+        .jwt
+        .issue_for_session(user.id, role, user.agency_id, family)?;
     let refresh = random_token(32);
     let ttl = Duration::days(i64::try_from(state.config.refresh_token_ttl_days).unwrap_or(30));
     let id = db::tokens::insert(
@@ -418,6 +421,13 @@ pub async fn refresh(
     if token.used_at.is_some() {
         // A spent token came back: whoever holds the family is not to be trusted.
         let revoked = db::tokens::revoke_family(&mut *tx, token.family_id).await?;
+        end_sockets(
+            &mut tx,
+            token.user_id,
+            Scope::Session(token.family_id),
+            CloseReason::SessionEnded,
+        )
+        .await?;
         db::audit::record(
             &mut *tx,
             db::audit::Entry {
@@ -450,6 +460,7 @@ pub async fn refresh(
         .ok_or_else(invalid)?;
     if !user.active {
         db::tokens::revoke_family(&mut *tx, token.family_id).await?;
+        end_sockets(&mut tx, user.id, Scope::All, CloseReason::AccountInactive).await?;
         tx.commit().await?;
         return Err(account_inactive());
     }
@@ -469,6 +480,13 @@ pub async fn logout(state: &AppState, req: RefreshRequest) -> Result<()> {
     if let Some(token) = db::tokens::lock_by_hash(&mut *tx, &token_hash(&req.refresh_token)).await?
     {
         db::tokens::revoke_family(&mut *tx, token.family_id).await?;
+        end_sockets(
+            &mut tx,
+            token.user_id,
+            Scope::Session(token.family_id),
+            CloseReason::SessionEnded,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -568,8 +586,16 @@ pub async fn update_me(
     let mut tokens = None;
     if new_hash.is_some() {
         db::tokens::revoke_user(&mut *tx, user_id, None).await?;
-        let (access, refresh, _) =
-            issue_pair(state, &mut tx, &updated, Uuid::now_v7(), None).await?;
+        // Every earlier session's sockets close; the new session is the caller's.
+        let session = Uuid::now_v7();
+        end_sockets(
+            &mut tx,
+            user_id,
+            Scope::AllBut(session),
+            CloseReason::PasswordChanged,
+        )
+        .await?;
+        let (access, refresh, _) = issue_pair(state, &mut tx, &updated, session, None).await?;
         tokens = Some((access, refresh));
     }
     tx.commit().await?;

@@ -1,6 +1,8 @@
 //! Access tokens (HS256 JWTs) and refresh tokens (random, opaque, stored as SHA-256).
 //!
-//! Access tokens carry `sub`, `role`, `agency`, `iat`, `exp`, `jti` and `iss`. Only HS256 is
+//! Access tokens carry `sub`, `role`, `agency`, `iat`, `exp`, `jti`, `iss` and — when issued
+//! for a session — `sid`, the refresh-token family they came with (so what holds on to one,
+//! a WebSocket, can be ended with that session). Only HS256 is
 //! accepted when decoding, so `alg: none` and algorithm-confusion tokens are refused. Refresh
 //! tokens are 32 random bytes (base64url); the database keeps only their hash.
 
@@ -29,6 +31,9 @@ pub struct Claims {
     pub exp: u64,
     pub jti: Uuid,
     pub iss: String,
+    /// The session (refresh-token family) the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// Signing and verification keys derived from the configured secret.
@@ -57,8 +62,29 @@ impl JwtKeys {
         self.ttl_secs
     }
 
-    /// Issue an access token for a user.
+    /// Issue an access token for a user, outside any session.
     pub fn issue(&self, user: Uuid, role: Role, agency: Option<Uuid>) -> Result<String> {
+        self.issue_in(user, role, agency, None)
+    }
+
+    /// Issue an access token for a user's session (refresh-token family `session`).
+    pub fn issue_for_session(
+        &self,
+        user: Uuid,
+        role: Role,
+        agency: Option<Uuid>,
+        session: Uuid,
+    ) -> Result<String> {
+        self.issue_in(user, role, agency, Some(session))
+    }
+
+    fn issue_in(
+        &self,
+        user: Uuid,
+        role: Role,
+        agency: Option<Uuid>,
+        sid: Option<Uuid>,
+    ) -> Result<String> {
         let now = now_secs();
         let claims = Claims {
             sub: user,
@@ -68,6 +94,7 @@ impl JwtKeys {
             exp: now + self.ttl_secs,
             jti: Uuid::new_v4(),
             iss: ISSUER.to_string(),
+            sid,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("jwt encode: {e}")))
@@ -156,6 +183,7 @@ mod tests {
             exp: now - 500,
             jti: Uuid::new_v4(),
             iss: ISSUER.into(),
+            sid: None,
         };
         let t = jsonwebtoken::encode(&Header::default(), &claims, &k.encoding).unwrap();
         assert_eq!(k.verify(&t).unwrap_err().code(), "token_expired");

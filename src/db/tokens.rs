@@ -94,3 +94,24 @@ pub async fn revoke_user(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Where a socket of `user` (opened with a token of `session`) stands: `None` when the user
+/// is gone, else (the account is active, the session still has a live refresh token — true
+/// when the token named no session).
+pub async fn socket_standing(
+    db: impl PgExecutor<'_>,
+    user: Uuid,
+    session: Option<Uuid>,
+) -> Result<Option<(bool, bool)>> {
+    Ok(sqlx::query!(
+        r#"select u.active,
+                  ($2::uuid is null or exists(select 1 from refresh_tokens t
+                      where t.user_id = u.id and t.family_id = $2 and t.revoked_at is null)) as "live!"
+           from users u where u.id = $1"#,
+        user,
+        session
+    )
+    .fetch_optional(db)
+    .await?
+    .map(|r| (r.active, r.live)))
+}

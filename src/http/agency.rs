@@ -177,6 +177,13 @@ async fn set_active(
         .ok_or(AppError::NotFound)?;
     if !active {
         db::tokens::revoke_user(&mut *tx, id, None).await?;
+        crate::realtime::control::end_sockets(
+            &mut tx,
+            id,
+            crate::realtime::control::Scope::All,
+            crate::realtime::control::CloseReason::AccountInactive,
+        )
+        .await?;
     }
     db::audit::record(
         &mut *tx,

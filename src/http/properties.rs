@@ -698,6 +698,8 @@ mod tests {
             role,
             agency_id: agency,
             token_id: Uuid::now_v7(),
+            session: None,
+            token_exp: 0,
         }
     }
 

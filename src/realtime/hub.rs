@@ -14,9 +14,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
+use super::control::{CloseReason, Scope};
 use super::{Event, Signal};
 
 /// Queue length per socket.
@@ -35,15 +36,30 @@ struct Subscriber {
     id: u64,
     tx: mpsc::Sender<Delivery>,
     lagged: Arc<AtomicBool>,
+    /// The session of the token the socket holds (it changes when the client refreshes).
+    session: Arc<Mutex<Option<Uuid>>>,
+    /// Told why when the socket must close; apart from the bounded queue, so it is never
+    /// dropped for lack of room.
+    close: watch::Sender<Option<CloseReason>>,
 }
 
 /// A socket's end of its subscription. Dropping it unsubscribes.
 pub struct Subscription {
     pub rx: mpsc::Receiver<Delivery>,
     pub lagged: Arc<AtomicBool>,
+    /// Changes to `Some(reason)` when the socket must close ([`Hub::close`]).
+    pub closed: watch::Receiver<Option<CloseReason>>,
+    session: Arc<Mutex<Option<Uuid>>>,
     hub: Arc<Hub>,
     user: Uuid,
     id: u64,
+}
+
+impl Subscription {
+    /// The socket now holds a token of this session.
+    pub fn set_session(&self, session: Option<Uuid>) {
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = session;
+    }
 }
 
 impl Drop for Subscription {
@@ -85,10 +101,18 @@ impl Hub {
         Arc::new(Self::default())
     }
 
-    /// Register a socket for `user`, unless they already hold `max` sockets here.
-    pub fn subscribe(self: &Arc<Self>, user: Uuid, max: usize) -> Option<Subscription> {
+    /// Register a socket for `user` (holding a token of `session`), unless they already hold
+    /// `max` sockets here.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        user: Uuid,
+        session: Option<Uuid>,
+        max: usize,
+    ) -> Option<Subscription> {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
         let lagged = Arc::new(AtomicBool::new(false));
+        let session = Arc::new(Mutex::new(session));
+        let (close, closed) = watch::channel(None);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let first = {
             let mut map = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
@@ -104,6 +128,8 @@ impl Hub {
                 id,
                 tx,
                 lagged: lagged.clone(),
+                session: session.clone(),
+                close,
             });
             list.len() == 1
         };
@@ -114,6 +140,8 @@ impl Hub {
         Some(Subscription {
             rx,
             lagged,
+            closed,
+            session,
             hub: self.clone(),
             user,
             id,
@@ -157,6 +185,17 @@ impl Hub {
             {
                 lagged.store(true, Ordering::Release);
                 metrics::counter!("ws_lagged_total").increment(1);
+            }
+        }
+    }
+
+    /// Tell `user`'s sockets on this process in `scope` to close, with `reason`.
+    pub fn close(&self, user: Uuid, scope: Scope, reason: CloseReason) {
+        let map = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        for s in map.get(&user).into_iter().flatten() {
+            let session = *s.session.lock().unwrap_or_else(|e| e.into_inner());
+            if scope.covers(session) {
+                s.close.send_replace(Some(reason));
             }
         }
     }
@@ -257,10 +296,10 @@ mod tests {
     async fn routes_by_user_caps_sockets_and_flags_lag() {
         let hub = Hub::new();
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut s1 = hub.subscribe(a, 2).unwrap();
-        let _s2 = hub.subscribe(a, 2).unwrap();
-        assert!(hub.subscribe(a, 2).is_none(), "cap per user");
-        let mut sb = hub.subscribe(b, 2).unwrap();
+        let mut s1 = hub.subscribe(a, None, 2).unwrap();
+        let _s2 = hub.subscribe(a, None, 2).unwrap();
+        assert!(hub.subscribe(a, None, 2).is_none(), "cap per user");
+        let mut sb = hub.subscribe(b, None, 2).unwrap();
         hub.dispatch(a, ev(1));
         assert!(matches!(s1.rx.recv().await.unwrap(), Delivery::Event(e) if e.seq == 1));
         assert!(sb.rx.try_recv().is_err(), "b got nothing");
@@ -270,16 +309,16 @@ mod tests {
         assert!(sb.lagged.load(Ordering::Acquire));
         assert!(!s1.lagged.load(Ordering::Acquire));
         drop(s1);
-        assert!(hub.subscribe(a, 2).is_some(), "a slot freed on drop");
+        assert!(hub.subscribe(a, None, 2).is_some(), "a slot freed on drop");
     }
 
     #[tokio::test]
     async fn notes_first_open_and_last_close_only() {
         let hub = Hub::new();
         let a = Uuid::new_v4();
-        let s1 = hub.subscribe(a, 5).unwrap();
+        let s1 = hub.subscribe(a, None, 5).unwrap();
         assert_eq!(hub.take_presence_changes(), HashSet::from([a]));
-        let s2 = hub.subscribe(a, 5).unwrap();
+        let s2 = hub.subscribe(a, None, 5).unwrap();
         drop(s1);
         assert!(hub.take_presence_changes().is_empty(), "still one socket");
         drop(s2);
@@ -291,7 +330,7 @@ mod tests {
     async fn a_full_queue_drops_signals_without_lagging() {
         let hub = Hub::new();
         let a = Uuid::new_v4();
-        let s = hub.subscribe(a, 1).unwrap();
+        let s = hub.subscribe(a, None, 1).unwrap();
         let sig = Arc::new(Signal {
             kind: "typing".into(),
             data: json!({}),

@@ -1,5 +1,5 @@
 //! The bridge from PostgreSQL NOTIFY to the in-process hub. One task per process, listening
-//! on the event channel and the signal channel; it reconnects with backoff, and after a
+//! on the event channel, the signal channel and the control channel (sockets to close); it reconnects with backoff, and after a
 //! reconnect bumps the hub's epoch so sockets re-read the events they may have missed while it
 //! was away (signals missed meanwhile are gone, by design).
 
@@ -10,6 +10,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use super::control::{ControlNotice, CONTROL_CHANNEL};
 use super::hub::Hub;
 use super::{Event, Notice, SignalNotice, CHANNEL, SIGNAL_CHANNEL};
 
@@ -48,7 +49,9 @@ async fn run(
 ) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.ignore_pool_close_event(true);
-    listener.listen_all([CHANNEL, SIGNAL_CHANNEL]).await?;
+    listener
+        .listen_all([CHANNEL, SIGNAL_CHANNEL, CONTROL_CHANNEL])
+        .await?;
     if !*first {
         hub.bump_epoch();
     }
@@ -63,6 +66,13 @@ async fn run(
             hub.bump_epoch();
             continue;
         };
+        if note.channel() == CONTROL_CHANNEL {
+            match serde_json::from_str::<ControlNotice>(note.payload()) {
+                Ok(n) => hub.close(n.user, n.scope, n.reason),
+                Err(e) => tracing::warn!(error = %e, "unreadable realtime control notice"),
+            }
+            continue;
+        }
         if note.channel() == SIGNAL_CHANNEL {
             match serde_json::from_str::<SignalNotice>(note.payload()) {
                 Ok(n) => {

@@ -16,11 +16,17 @@
 //!   `resync`. A client reconnecting with the last `seq` it saw gets every later event from
 //!   the table, then the live stream, without gaps or duplicates ([`ws`]).
 //!
-//! Layout: [`hub`] (in-process routing), [`listener`] (the NOTIFY bridge), [`ws`] (the
+//! - **A socket ends with its account.** Deactivation, a password change or an ended session
+//!   close the user's sockets on every replica ([`control`]); a socket also closes when the
+//!   access token it was opened with expires, unless the client refreshes it ([`ws`]).
+//!
+//! Layout: [`hub`] (in-process routing), [`control`] (closing sockets whose account or
+//! session ended), [`listener`] (the NOTIFY bridge), [`ws`] (the
 //! `/api/v1/ws` endpoint, its per-socket task, `POST /api/v1/ws/ticket`), [`tickets`]
 //! (single-use socket tickets), [`presence`] (online/offline across replicas),
 //! [`notifications`] (the stored events a user has not cleared yet).
 
+pub mod control;
 pub mod hub;
 pub mod listener;
 pub mod notifications;

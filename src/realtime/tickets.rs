@@ -4,7 +4,9 @@
 //! Invariants: the ticket itself is never stored, only its SHA-256; it lives [`TICKET_TTL_SECS`]
 //! seconds; redeeming deletes its row in the same statement that reads it, so it works once
 //! even when two replicas race for it. The user is re-read on redemption: a user deactivated
-//! after asking for a ticket cannot use it.
+//! after asking for a ticket cannot use it. A ticket carries the expiry and session of the
+//! access token that asked for it, so the socket it opens lives no longer than that token
+//! (see [`super::ws`]) and ends with that session.
 
 use crate::app::AppState;
 use crate::auth::extract::AuthUser;
@@ -24,12 +26,14 @@ pub async fn issue(state: &AppState, user: &AuthUser) -> Result<String> {
         .execute(&mut *tx)
         .await?;
     sqlx::query!(
-        r#"insert into realtime_tickets (token_hash, user_id, token_id, expires_at)
-           values ($1, $2, $3, now() + make_interval(secs => $4))"#,
+        r#"insert into realtime_tickets (token_hash, user_id, token_id, expires_at, token_expires_at, session_id)
+           values ($1, $2, $3, now() + make_interval(secs => $4), to_timestamp($5), $6)"#,
         token_hash(&ticket),
         user.id,
         user.token_id,
-        TICKET_TTL_SECS as f64
+        TICKET_TTL_SECS as f64,
+        user.token_exp as f64,
+        user.session
     )
     .execute(&mut *tx)
     .await?;
@@ -52,9 +56,11 @@ pub async fn redeem(state: &AppState, ticket: &str) -> Result<AuthUser> {
     let row = sqlx::query!(
         r#"with spent as (
                delete from realtime_tickets where token_hash = $1
-               returning user_id, token_id, expires_at > now() as live
+               returning user_id, token_id, expires_at > now() as live, session_id,
+                         extract(epoch from token_expires_at)::bigint as token_exp
            )
            select s.user_id as "user_id!", s.token_id as "token_id!", s.live as "live!",
+                  s.session_id as "session_id?", s.token_exp as "token_exp?",
                   u.role, u.agency_id, u.active
            from spent s join users u on u.id = s.user_id"#,
         token_hash(ticket)
@@ -80,5 +86,11 @@ pub async fn redeem(state: &AppState, ticket: &str) -> Result<AuthUser> {
         role,
         agency_id: row.agency_id,
         token_id: row.token_id,
+        session: row.session_id,
+        // A ticket from before tickets kept it: the shortest life a token could have left.
+        token_exp: row
+            .token_exp
+            .and_then(|t| u64::try_from(t).ok())
+            .unwrap_or_else(|| crate::auth::tokens::now_secs() + TICKET_TTL_SECS as u64),
     })
 }

@@ -23,6 +23,18 @@
 //!   an `error` frame (`not_found`); one whose other side has blocked the user, `blocked`.
 //! - `{"type":"read","conversation_id","up_to"?}` → what `POST
 //!   /api/v1/conversations/{id}/read` does; the `read` event that follows is the answer.
+//! - `{"type":"auth","access_token":"…"}` → extends the socket's life to that token's: it must
+//!   be a valid access token of the same user (else an `error` frame — `invalid_token`,
+//!   `token_expired`, `account_inactive`, `wrong_user` — and the socket keeps its old
+//!   deadline). Answered `{"type":"auth_ok","expires_at"}` (Unix seconds).
+//!
+//! **A socket lives as long as its account, session and token.** It closes at once, on
+//! whichever replica holds it ([`super::control`]), with close code 4001 `account_inactive`
+//! when the account is deactivated, 4002 `password_changed` when the password changes (the
+//! session that changed it keeps its sockets) or `session_ended` when its session is
+//! logged out or revoked, and 4003 `token_expired` when the access token it was opened with
+//! (for a ticket: the token that asked for the ticket) expires without an `auth` frame
+//! bringing a newer one. The reason is the close frame's reason text.
 //!
 //! Frames that touch the database share a per-socket budget (a burst of 20, 10 a second);
 //! beyond it `typing` is dropped and `read` answered `rate_limited`. The server pings every
@@ -41,6 +53,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::control::CloseReason;
 use super::hub::{Delivery, Subscription};
 use super::{Event, Signal};
 use crate::app::AppState;
@@ -54,6 +67,9 @@ const IDLE_LIMIT: Duration = Duration::from_secs(75);
 /// socket; client frames are small (and capped at 64 KiB, read in several chunks), so this
 /// is most of the difference between 150 and 25 KiB per connection.
 pub const READ_BUFFER: usize = 8 * 1024;
+/// The largest client message (and frame) read: tungstenite would otherwise buffer up to
+/// 16 MiB of a frame before the message limit applies.
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// Events replayed on reconnect before the client is told to resync instead.
 const MAX_REPLAY: i64 = 2000;
 /// One `typing` per conversation per socket in this window.
@@ -101,14 +117,15 @@ pub async fn ws_handler(
     };
     let sub = state
         .hub
-        .subscribe(user.id, state.config.ws_max_per_user)
+        .subscribe(user.id, user.session, state.config.ws_max_per_user)
         .ok_or_else(|| AppError::TooMany {
             code: "too_many_sockets",
             detail: "You have too many open connections; close one first.".into(),
         })?;
     let since = q.since.filter(|s| *s >= 0);
     Ok(ws
-        .max_message_size(64 * 1024)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             let user_id = user.id;
@@ -205,9 +222,25 @@ impl Socket {
     }
 }
 
+/// When a token expiring at `exp` (Unix seconds) runs out, as a timer deadline.
+fn deadline(exp: u64) -> tokio::time::Instant {
+    let left = exp.saturating_sub(crate::auth::tokens::now_secs());
+    tokio::time::Instant::now() + Duration::from_secs(left)
+}
+
+async fn close_with(sock: &mut Socket, reason: CloseReason) {
+    let _ = sock
+        .ws
+        .send(Message::Close(Some(CloseFrame {
+            code: reason.code(),
+            reason: reason.as_str().into(),
+        })))
+        .await;
+}
+
 async fn run_socket(
     state: AppState,
-    user: AuthUser,
+    mut user: AuthUser,
     mut sub: Subscription,
     since: Option<i64>,
     ws: WebSocket,
@@ -228,6 +261,14 @@ async fn run_socket(
     let mut epoch_check = tokio::time::interval(Duration::from_secs(2));
     let mut last_heard = Instant::now();
     let mut frames = ClientFrames::default();
+    let expiry = tokio::time::sleep_until(deadline(user.token_exp));
+    tokio::pin!(expiry);
+    // Closed between the upgrade and now (a notice that came before the subscription is
+    // caught by the check below).
+    if let Some(reason) = super::control::check(&state.db, user.id, user.session).await? {
+        close_with(&mut sock, reason).await;
+        return Ok(());
+    }
     loop {
         if sub.lagged.swap(false, Ordering::AcqRel) {
             while sub.rx.try_recv().is_ok() {}
@@ -248,11 +289,33 @@ async fn run_socket(
                     Delivery::Signal(signal) => sock.send_signal(&signal).await?,
                 }
             }
+            changed = sub.closed.changed() => {
+                let reason = *sub.closed.borrow();
+                match (changed, reason) {
+                    (_, Some(reason)) => {
+                        close_with(&mut sock, reason).await;
+                        return Ok(());
+                    }
+                    (Err(_), None) => return Ok(()),
+                    (Ok(()), None) => {}
+                }
+            }
+            () = &mut expiry => {
+                close_with(&mut sock, CloseReason::TokenExpired).await;
+                return Ok(());
+            }
             msg = sock.ws.recv() => {
                 let Some(Ok(msg)) = msg else { return Ok(()) };
                 last_heard = Instant::now();
                 match msg {
-                    Message::Text(text) => frames.handle(&mut sock, &state, &user, text.as_str()).await?,
+                    Message::Text(text) => {
+                        if let Some(renewed) = frames.handle(&mut sock, &state, &user, text.as_str()).await? {
+                            expiry.as_mut().reset(deadline(renewed.token_exp));
+                            sub.set_session(renewed.session);
+                            sock.send_json(&json!({"type": "auth_ok", "expires_at": renewed.token_exp})).await?;
+                            user = renewed;
+                        }
+                    }
                     Message::Binary(_) => sock.send_json(&json!({"type": "error", "code": "binary_not_supported"})).await?,
                     Message::Close(_) => return Ok(()),
                     Message::Ping(_) | Message::Pong(_) => {}
@@ -269,6 +332,11 @@ async fn run_socket(
                 let now = state.hub.epoch();
                 if now != epoch {
                     epoch = now;
+                    // Control notices may have been missed too.
+                    if let Some(reason) = super::control::check(&state.db, user.id, user.session).await? {
+                        close_with(&mut sock, reason).await;
+                        return Ok(());
+                    }
                     sock.catch_up(&state, user.id, None).await?;
                 }
             }
@@ -376,23 +444,28 @@ fn app_error_frame(e: &AppError, what: &str, conversation: Uuid) -> Value {
 }
 
 impl ClientFrames {
+    /// Act on one client frame; a successful `auth` returns the caller as the new token
+    /// has them (the socket then lives to its expiry).
     async fn handle(
         &mut self,
         sock: &mut Socket,
         state: &AppState,
         user: &AuthUser,
         text: &str,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<AuthUser>> {
         let Ok(frame) = serde_json::from_str::<Value>(text) else {
-            return sock
-                .send_json(&error_frame("malformed_message", "not JSON", None))
-                .await;
+            sock.send_json(&error_frame("malformed_message", "not JSON", None))
+                .await?;
+            return Ok(None);
         };
         let Some(kind) = frame.get("type").and_then(Value::as_str) else {
-            return sock
-                .send_json(&error_frame("malformed_message", "no \"type\"", None))
-                .await;
+            sock.send_json(&error_frame("malformed_message", "no \"type\"", None))
+                .await?;
+            return Ok(None);
         };
+        if kind == "auth" {
+            return self.auth(sock, state, user, &frame).await;
+        }
         match kind {
             "ping" => sock.send_json(&json!({"type": "pong"})).await,
             "typing" => match serde_json::from_value::<TypingFrame>(frame) {
@@ -416,6 +489,58 @@ impl ClientFrames {
                     None,
                 ))
                 .await
+            }
+        }
+        .map(|()| None)
+    }
+
+    /// `{"type":"auth","access_token"}`: a newer token of the same user.
+    async fn auth(
+        &mut self,
+        sock: &mut Socket,
+        state: &AppState,
+        user: &AuthUser,
+        frame: &Value,
+    ) -> anyhow::Result<Option<AuthUser>> {
+        let Some(token) = frame.get("access_token").and_then(Value::as_str) else {
+            sock.send_json(&error_frame(
+                "malformed_message",
+                "missing field `access_token`",
+                None,
+            ))
+            .await?;
+            return Ok(None);
+        };
+        if !self.budget.take() {
+            sock.send_json(&error_frame(
+                "rate_limited",
+                "too many frames; slow down",
+                None,
+            ))
+            .await?;
+            return Ok(None);
+        }
+        match AuthUser::from_token(state, token).await {
+            Ok(renewed) if renewed.id == user.id => Ok(Some(renewed)),
+            Ok(_) => {
+                sock.send_json(&error_frame(
+                    "wrong_user",
+                    "that token is another user's",
+                    None,
+                ))
+                .await?;
+                Ok(None)
+            }
+            Err(e) if e.status().is_server_error() => {
+                tracing::warn!(error = %e, "websocket auth failed");
+                sock.send_json(&error_frame("internal_error", "auth failed", None))
+                    .await?;
+                Ok(None)
+            }
+            Err(e) => {
+                sock.send_json(&error_frame(e.code(), "the token was refused", None))
+                    .await?;
+                Ok(None)
             }
         }
     }

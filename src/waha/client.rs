@@ -30,6 +30,11 @@ use super::types::{
 
 /// Longest error message kept from a WAHA response body, in characters.
 const MAX_ERROR_CHARS: usize = 300;
+/// Largest JSON answer read from WAHA (chat lists, message pages, session info): bodies are
+/// read in chunks and refused with [`WahaError::TooLarge`] past this, never buffered whole.
+pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
+/// How much of an error answer's body is read (the rest is dropped unread).
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Everything that can go wrong talking to WAHA.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +69,9 @@ pub enum WahaError {
     /// `/api/files/`), or an API key that is not a valid header value.
     #[error("invalid WAHA URL or key: {0}")]
     InvalidUrl(String),
-    /// A media file larger than the caller's limit.
-    #[error("media larger than {max_bytes} bytes")]
+    /// An answer larger than allowed: a media file over the caller's limit, or a JSON answer
+    /// over [`MAX_JSON_BYTES`].
+    #[error("WAHA answer larger than {max_bytes} bytes")]
     TooLarge { max_bytes: usize },
 }
 
@@ -317,11 +323,12 @@ impl WahaClient {
             .await
             .map_err(transport)?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(transport)?;
         if status.is_success() {
+            let body = read_capped(resp, MAX_JSON_BYTES).await?;
             tracing::debug!(op, status = status.as_u16(), "WAHA call");
-            Ok(body.to_vec())
+            Ok(body)
         } else {
+            let body = read_prefix(resp, MAX_ERROR_BODY).await?;
             let err = error_from(status, &body);
             tracing::debug!(op, status = status.as_u16(), error = %err, "WAHA call failed");
             Err(err)
@@ -802,7 +809,7 @@ impl WahaClient {
         max_bytes: usize,
     ) -> Result<(Vec<u8>, Option<String>), WahaError> {
         let target = self.rehome_media_url(url)?;
-        let mut resp = self
+        let resp = self
             .http
             .get(target)
             .header("X-Api-Key", self.api_key.clone())
@@ -812,7 +819,7 @@ impl WahaClient {
             .map_err(transport)?;
         let status = resp.status();
         if !status.is_success() {
-            let body = resp.bytes().await.map_err(transport)?;
+            let body = read_prefix(resp, MAX_ERROR_BODY).await?;
             return Err(error_from(status, &body));
         }
         let content_type = resp
@@ -828,13 +835,7 @@ impl WahaClient {
         if declared.is_some_and(|n| n > max_bytes as u64) {
             return Err(WahaError::TooLarge { max_bytes });
         }
-        let mut out = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(max_bytes));
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-            if out.len() + chunk.len() > max_bytes {
-                return Err(WahaError::TooLarge { max_bytes });
-            }
-            out.extend_from_slice(&chunk);
-        }
+        let out = read_capped(resp, max_bytes).await?;
         tracing::debug!(op = "download_media", bytes = out.len(), "WAHA call");
         Ok((out, content_type))
     }
@@ -905,6 +906,35 @@ fn seg(s: &str) -> String {
 }
 
 /// A transport-level reqwest error, without its URL.
+/// Read a body in chunks, refusing it (without reading on) once it passes `max_bytes`.
+async fn read_capped(mut resp: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, WahaError> {
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > max_bytes as u64) {
+        return Err(WahaError::TooLarge { max_bytes });
+    }
+    let mut out = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(max_bytes));
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        if out.len() + chunk.len() > max_bytes {
+            return Err(WahaError::TooLarge { max_bytes });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Read at most `max_bytes` of a body (an error answer: its start is all we keep).
+async fn read_prefix(mut resp: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, WahaError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        let room = max_bytes - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= max_bytes {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 fn transport(e: reqwest::Error) -> WahaError {
     let e = e.without_url();
     if e.is_builder() {

@@ -444,3 +444,294 @@ async fn a_blocked_buyer_cannot_reach_the_agent_by_any_write_path(pool: PgPool) 
     )
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. A socket does not outlive its account, session or token.
+
+/// A raw socket, to see how the server closes it.
+struct RawWs(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+impl RawWs {
+    async fn open(app: &TestApp, query: &str) -> Self {
+        let url = format!("{}/api/v1/ws?{query}", app.base.replace("http://", "ws://"));
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        let mut ws = Self(stream);
+        let hello = ws.frame(5).await.expect("hello");
+        assert_eq!(hello["type"], "hello");
+        ws
+    }
+
+    async fn token(app: &TestApp, token: &str) -> Self {
+        Self::open(app, &format!("access_token={token}")).await
+    }
+
+    async fn send(&mut self, v: Value) {
+        use futures_util::SinkExt;
+        self.0
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                v.to_string().into(),
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// The next text frame (None: closed, or nothing within `secs`).
+    async fn frame(&mut self, secs: u64) -> Option<Value> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.0.next())
+                .await
+                .ok()??;
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = msg.ok()? {
+                return Some(serde_json::from_str(t.as_str()).unwrap());
+            }
+        }
+    }
+
+    /// Wait up to `secs` for the server to close; its (code, reason).
+    async fn closed(&mut self, secs: u64) -> (u16, String) {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.0.next())
+                .await
+                .expect("the server did not close the socket in time");
+            match msg {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f)))) => {
+                    return (u16::from(f.code), f.reason.to_string())
+                }
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(None))) | None => {
+                    panic!("closed without a close code")
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("socket error instead of a close: {e}"),
+            }
+        }
+    }
+
+    /// The socket still answers.
+    async fn alive(&mut self) {
+        self.send(json!({"type": "ping"})).await;
+        loop {
+            let f = self.frame(5).await.expect("the socket is still open");
+            if f["type"] == "pong" {
+                return;
+            }
+        }
+    }
+}
+
+#[sqlx::test]
+async fn sockets_close_on_every_replica_when_the_account_or_session_ends(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), |c| c.waha.supervise = false).await;
+    // A second replica on the same database.
+    let other = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+
+    // Deactivation (on one replica) closes the agent's socket (on the other): 4001.
+    let mut agent_ws = RawWs::token(&other, &w.agent.access).await;
+    agent_ws.alive().await;
+    expect_status(
+        app.post(
+            &format!("/api/v1/agency/agents/{}/deactivate", w.agent.id),
+            &json!({}),
+            Some(&w.admin.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        agent_ws.closed(5).await,
+        (4001, "account_inactive".to_string())
+    );
+
+    // Two sessions of the buyer; logging one out closes only its socket: 4002 session_ended.
+    let second = app
+        .login("buyer@example.com", crate::helpers::PASSWORD)
+        .await;
+    let mut first_ws = RawWs::token(&other, &w.buyer.access).await;
+    let mut second_ws = RawWs::token(&other, &second.access).await;
+    expect_status(
+        app.post(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": w.buyer.refresh}),
+            None,
+        )
+        .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    assert_eq!(
+        first_ws.closed(5).await,
+        (4002, "session_ended".to_string())
+    );
+    second_ws.alive().await;
+
+    // A ticket's socket belongs to the session of the token that asked for it; changing the
+    // password ends every earlier session: 4002 password_changed.
+    let ticket = expect_status(
+        app.post("/api/v1/ws/ticket", &json!({}), Some(&second.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ticket_ws = RawWs::open(&other, &format!("ticket={ticket}")).await;
+    let changed = expect_status(
+        app.patch(
+            "/api/v1/me",
+            &json!({"current_password": crate::helpers::PASSWORD, "new_password": "a much newer passphrase"}),
+            Some(&second.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        second_ws.closed(5).await,
+        (4002, "password_changed".to_string())
+    );
+    assert_eq!(
+        ticket_ws.closed(5).await,
+        (4002, "password_changed".to_string())
+    );
+    // The session the change handed out keeps working.
+    let fresh = changed["tokens"]["access_token"].as_str().unwrap();
+    RawWs::token(&other, fresh).await.alive().await;
+}
+
+#[sqlx::test]
+async fn a_socket_lives_as_long_as_its_token_unless_the_client_renews_it(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| {
+        c.waha.supervise = false;
+        c.access_token_ttl_secs = 3;
+    })
+    .await;
+    let w = world(&app).await;
+    // Opened with a ticket: the socket lives to the asking token's expiry.
+    let buyer = app
+        .login("buyer@example.com", crate::helpers::PASSWORD)
+        .await;
+    let ticket = expect_status(
+        app.post("/api/v1/ws/ticket", &json!({}), Some(&buyer.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut expiring = RawWs::open(&app, &format!("ticket={ticket}")).await;
+    let mut renewed = RawWs::token(&app, &buyer.access).await;
+
+    // Another user's token does not renew it; a newer token of the same user does.
+    renewed
+        .send(json!({"type": "auth", "access_token": w.agent.access}))
+        .await;
+    let err = renewed.frame(5).await.unwrap();
+    assert_eq!(err["code"], "wrong_user", "{err}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let newer = app
+        .login("buyer@example.com", crate::helpers::PASSWORD)
+        .await;
+    renewed
+        .send(json!({"type": "auth", "access_token": newer.access}))
+        .await;
+    let ok = renewed.frame(5).await.unwrap();
+    assert_eq!(ok["type"], "auth_ok", "{ok}");
+
+    assert_eq!(
+        expiring.closed(6).await,
+        (4003, "token_expired".to_string())
+    );
+    // The renewed socket outlived the first token, then ends with the newer one.
+    renewed.alive().await;
+    assert_eq!(renewed.closed(6).await, (4003, "token_expired".to_string()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Bad input is refused early, without harming other work.
+
+#[sqlx::test]
+async fn an_oversized_websocket_frame_is_refused_at_its_header(pool: PgPool) {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let mut ws = Ws::connect(&app, &w.buyer.access, None).await;
+    ws.next(5).await; // hello
+                      // A masked text frame announcing 10 MiB, of which only the header and a little is sent:
+                      // the server must refuse it from the header, not wait to buffer 10 MiB.
+    let mut frame = vec![0x81u8, 0x80 | 127];
+    frame.extend_from_slice(&(10u64 * 1024 * 1024).to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    frame.extend_from_slice(&[b'x'; 1024]);
+    match ws.stream.get_mut() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.write_all(&frame).await.unwrap(),
+        _ => unreachable!("plain ws"),
+    }
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), ws.stream.next())
+        .await
+        .expect("the server waited for the rest of a 10 MiB frame");
+    match next {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f)))) => {
+            assert_eq!(u16::from(f.code), 1009, "message too big: {f:?}")
+        }
+        // The server may drop the connection after its close frame.
+        Some(Err(_)) | None => {}
+        other => panic!("unexpected answer to an oversized frame: {other:?}"),
+    }
+}
+
+/// A WAHA stand-in answering `body_len` bytes of JSON to every request.
+async fn huge_waha(body_len: usize) -> String {
+    use axum::routing::any;
+    let app = axum::Router::new().fallback(any(move || async move {
+        let chunk = vec![b' '; 64 * 1024];
+        let chunks = body_len / chunk.len();
+        let stream = futures_util::stream::iter(
+            (0..chunks)
+                .map(move |_| Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk.clone()))),
+        );
+        (
+            [("content-type", "application/json")],
+            axum::body::Body::from_stream(stream),
+        )
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn waha_answers_are_capped_while_they_stream() {
+    let base = huge_waha(64 * 1024 * 1024).await;
+    let client = puente::waha::WahaClient::new(
+        puente::waha::WahaClient::http_client().unwrap(),
+        &base,
+        "key-key-key-key-key",
+    )
+    .unwrap();
+    match client.session().await {
+        Err(puente::waha::WahaError::TooLarge { max_bytes }) => {
+            assert_eq!(max_bytes, puente::waha::client::MAX_JSON_BYTES)
+        }
+        other => panic!("a 64 MiB JSON answer was read: {other:?}"),
+    }
+    match client
+        .download_media(&format!("{base}/api/files/default/x.jpg"), 1024 * 1024)
+        .await
+    {
+        Err(puente::waha::WahaError::TooLarge { max_bytes }) => assert_eq!(max_bytes, 1024 * 1024),
+        other => panic!("media over the limit was read: {other:?}"),
+    }
+}
