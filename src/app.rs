@@ -20,7 +20,7 @@ use crate::auth::ratelimit::LoginLimiter;
 use crate::auth::tokens::JwtKeys;
 use crate::config::ServeConfig;
 use crate::realtime::hub::Hub;
-use crate::runtime::{docker::DockerRuntime, ContainerRuntime};
+use crate::runtime::ContainerRuntime;
 use crate::supervise::Supervisor;
 
 /// What every handler can reach. Cheap to clone.
@@ -106,8 +106,7 @@ impl App {
         listener: TcpListener,
         webhook_listener: Option<TcpListener>,
     ) -> Self {
-        let runtime: Arc<dyn ContainerRuntime> =
-            Arc::new(DockerRuntime::new(config.docker_host.clone()));
+        let runtime: Arc<dyn ContainerRuntime> = crate::runtime::from_config(&config);
         let port = webhook_listener
             .as_ref()
             .unwrap_or(&listener)

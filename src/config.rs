@@ -37,6 +37,24 @@ impl FromStr for Secret {
     }
 }
 
+/// Which container runtime runs the WAHA sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// One Docker engine, one container per link.
+    Docker,
+    /// A Docker Swarm, one single-replica service per link, pinned to a node.
+    Swarm,
+}
+
+/// How a Swarm service publishes WAHA's port when no network is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SwarmPublishMode {
+    /// On the node that runs the task only (a random port per task).
+    Host,
+    /// Through the routing mesh, on every node.
+    Ingress,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -319,6 +337,26 @@ pub struct WahaConfig {
     /// Docker operations the supervisor runs at once.
     #[arg(long, env = "PUENTE_DOCKER_CONCURRENCY", default_value_t = 4)]
     pub docker_concurrency: usize,
+    /// The container runtime: one Docker engine, or a Docker Swarm (the engine must be a
+    /// manager; `PUENTE_WAHA_NETWORK` is then an attachable overlay network).
+    #[arg(long, env = "PUENTE_RUNTIME", value_enum, default_value = "docker")]
+    pub runtime: RuntimeKind,
+    /// Swarm: how WAHA's port is published when no network is set (Puente outside the
+    /// overlay). Swarm binds every interface of the node; use a network in production.
+    #[arg(
+        long,
+        env = "PUENTE_SWARM_PUBLISH_MODE",
+        value_enum,
+        default_value = "host"
+    )]
+    pub swarm_publish_mode: SwarmPublishMode,
+    /// Swarm: most links placed on one node.
+    #[arg(long, env = "PUENTE_SWARM_NODE_CAP", default_value_t = 50)]
+    pub swarm_node_cap: i64,
+    /// Swarm: the session volumes' driver is shared between nodes, so a link moved to another
+    /// node keeps its login (otherwise a moved link needs a new scan).
+    #[arg(long, env = "PUENTE_SWARM_SHARED_VOLUMES", default_value_t = false)]
+    pub swarm_shared_volumes: bool,
 }
 
 impl ServeConfig {

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod chat;
 pub mod links;
 pub mod moderation;
+pub mod placements;
 pub mod properties;
 pub mod tokens;
 pub mod users;

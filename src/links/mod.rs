@@ -13,6 +13,7 @@
 //! operations behind the HTTP handlers, the CLI and the supervisor).
 
 pub mod keys;
+pub mod placement;
 pub mod qr;
 pub mod service;
 pub mod spec;

@@ -656,7 +656,9 @@ async fn create_and_start(state: &AppState, link: &LinkRow) -> Result<()> {
     rt.ensure_volume(&volume_name(link.id), &spec::labels(cfg, link))
         .await
         .map_err(runtime_error)?;
-    let spec = spec::container_spec(cfg, link, &state.webhook_base);
+    let mut spec = spec::container_spec(cfg, link, &state.webhook_base);
+    // On a Swarm, pinned to the node that holds (or will hold) the link's volume.
+    spec.node = super::placement::ensure(state, link).await?;
     let id = match rt.create_container(&spec).await {
         Ok(id) => id,
         Err(RuntimeError::Conflict { .. }) => {

@@ -106,5 +106,7 @@ pub fn container_spec(cfg: &WahaConfig, link: &LinkRow, webhook_base: &str) -> C
         restart: Some(RestartPolicy::OnFailure { max_retries: 5 }),
         harden: true,
         user: None,
+        // Set by the caller from the link's placement (Swarm).
+        node: None,
     }
 }

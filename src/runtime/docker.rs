@@ -457,7 +457,7 @@ impl DockerRuntime {
 }
 
 /// The HTTP status of an engine answer, when the error is one.
-fn status(e: &BollardError) -> Option<u16> {
+pub(super) fn status(e: &BollardError) -> Option<u16> {
     match e {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
@@ -465,7 +465,7 @@ fn status(e: &BollardError) -> Option<u16> {
 }
 
 /// The one place a bollard error becomes a [`RuntimeError`]. `what` names the object.
-fn map_err(op: &'static str, what: &str, e: BollardError) -> RuntimeError {
+pub(super) fn map_err(op: &'static str, what: &str, e: BollardError) -> RuntimeError {
     match e {
         BollardError::DockerResponseServerError {
             status_code: 404, ..
@@ -501,7 +501,7 @@ fn map_err(op: &'static str, what: &str, e: BollardError) -> RuntimeError {
 }
 
 /// An error and its sources, `: `-joined (hyper's top-level messages say little alone).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -516,13 +516,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// `text` with every secret replaced by `<redacted>`.
-fn scrub(text: &str, secrets: &[&str]) -> String {
+pub(super) fn scrub(text: &str, secrets: &[&str]) -> String {
     secrets
         .iter()
         .fold(text.to_owned(), |acc, s| acc.replace(s, "<redacted>"))
 }
 
-fn scrub_error(e: RuntimeError, secrets: &[&str]) -> RuntimeError {
+pub(super) fn scrub_error(e: RuntimeError, secrets: &[&str]) -> RuntimeError {
     match e {
         RuntimeError::Unreachable(m) => RuntimeError::Unreachable(scrub(&m, secrets)),
         RuntimeError::ImageMissing(i) => RuntimeError::ImageMissing(i),
@@ -542,7 +542,7 @@ fn scrub_error(e: RuntimeError, secrets: &[&str]) -> RuntimeError {
 }
 
 /// The caller's labels plus `puente.managed=true`.
-fn managed_labels(labels: &HashMap<String, String>) -> HashMap<String, String> {
+pub(super) fn managed_labels(labels: &HashMap<String, String>) -> HashMap<String, String> {
     let mut labels = labels.clone();
     labels
         .entry(LABEL_MANAGED.to_owned())
@@ -668,7 +668,7 @@ fn first_host_port(ports: &bollard::models::PortMap) -> Option<u16> {
 }
 
 /// An engine timestamp; Docker's zero time ("never") and unparsable text are `None`.
-fn engine_time(text: &str) -> Option<DateTime<Utc>> {
+pub(super) fn engine_time(text: &str) -> Option<DateTime<Utc>> {
     if text.is_empty() || text.starts_with("0001-01-01") {
         return None;
     }

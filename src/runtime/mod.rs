@@ -5,11 +5,17 @@
 //! creates carries the label `puente.managed=true` (plus `puente.link=<id>` for session
 //! containers and their volumes); listing and clean-up only ever look at labelled objects.
 //!
+//! Two implementations: [`docker::DockerRuntime`] (one engine, containers) and
+//! [`swarm::SwarmRuntime`] (a Swarm, one single-replica service per session "container"),
+//! chosen by `PUENTE_RUNTIME`. Callers do not know which one they hold: an id is a container id
+//! on Docker and a service id on Swarm, and names are the same on both.
+//!
 //! Conventions: "absent" is not an error where the caller wants an object gone (`remove_*`,
 //! `stop` on a missing container return `Ok`), and is `Ok(None)` for lookups (`inspect`,
 //! `stats`). Every other failure names the Docker operation that failed.
 
 pub mod docker;
+pub mod swarm;
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -26,6 +32,18 @@ pub const LABEL_LINK: &str = "puente.link";
 pub const LABEL_ROLE: &str = "puente.role";
 /// Label naming the Puente installation that owns the object.
 pub const LABEL_INSTANCE: &str = "puente.instance";
+
+/// The runtime `PUENTE_RUNTIME` names, on `DOCKER_HOST` (the composition root's choice).
+pub fn from_config(config: &crate::config::ServeConfig) -> std::sync::Arc<dyn ContainerRuntime> {
+    let host = config.docker_host.clone();
+    match config.waha.runtime {
+        crate::config::RuntimeKind::Docker => std::sync::Arc::new(docker::DockerRuntime::new(host)),
+        crate::config::RuntimeKind::Swarm => std::sync::Arc::new(swarm::SwarmRuntime::new(
+            host,
+            config.waha.swarm_publish_mode,
+        )),
+    }
+}
 
 /// A failed runtime operation, naming the operation.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +104,9 @@ pub struct ContainerSpec {
     /// `no-new-privileges` and `cap_drop: ALL` when true.
     pub harden: bool,
     pub user: Option<String>,
+    /// Pin to this Swarm node id (the node that holds the volume); ignored by the
+    /// single-engine runtime.
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +183,27 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// A machine that can run session containers (a Swarm node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub id: String,
+    pub hostname: String,
+    /// `active`, `pause` or `drain`.
+    pub availability: String,
+    /// `ready`, `down`, `unknown`, `disconnected`.
+    pub state: String,
+    /// `manager` or `worker`.
+    pub role: String,
+    pub labels: HashMap<String, String>,
+}
+
+impl NodeInfo {
+    /// Whether new session containers may be placed here.
+    pub fn accepts_sessions(&self) -> bool {
+        self.availability == "active" && self.state == "ready"
+    }
+}
+
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// Check that the engine answers.
@@ -207,4 +249,20 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ) -> Result<Vec<LogLine>, RuntimeError>;
     /// Container events for objects carrying `label=value`, until the stream is dropped.
     fn events(&self, label: &str, value: &str) -> EventStream;
+    /// The machines session containers can be placed on; empty when the runtime has no
+    /// such choice (one engine).
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, RuntimeError> {
+        Ok(Vec::new())
+    }
+    /// Set a node's availability (`active`, `pause`, `drain`).
+    async fn set_node_availability(
+        &self,
+        id: &str,
+        _availability: &str,
+    ) -> Result<(), RuntimeError> {
+        Err(RuntimeError::Operation {
+            op: "node_update",
+            message: format!("{id}: this runtime has no nodes"),
+        })
+    }
 }

@@ -19,6 +19,7 @@ mod moderation;
 mod properties;
 mod realtime;
 mod runtime;
+mod swarm;
 mod waha_client;
 mod web;
 mod webhooks;

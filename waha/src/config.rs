@@ -189,6 +189,15 @@ pub struct Config {
     pub timings: Timings,
     /// Per-attempt HTTP timeout of webhook POSTs.
     pub hook_timeout: Duration,
+    /// `EMULATOR_SIGTERM=ignore` (default): SIGTERM is logged and swallowed, as real WAHA's own
+    /// handler does, so `docker stop` waits its whole timeout and ends in SIGKILL.
+    pub ignore_sigterm: bool,
+    /// `EMULATOR_PREDEFINED_START=fail`: the `WHATSAPP_START_SESSION` start fails at boot; the
+    /// session is left STOPPED (a failed predefined start).
+    pub predefined_start_fails: bool,
+    /// `EMULATOR_WHATSAPP=unreachable`: the engine cannot reach WhatsApp; every start stays
+    /// STARTING and then goes FAILED without ever showing a QR code.
+    pub whatsapp_unreachable: bool,
     /// Warnings produced while reading the config, logged once tracing is up.
     pub warnings: Vec<String>,
 }
@@ -208,6 +217,12 @@ pub struct Timings {
     pub ack_server: Option<Duration>,
     pub ack_device: Option<Duration>,
     pub ack_read: Option<Duration>,
+    /// How long `…/stop` (and the stop inside restart, PUT and DELETE) takes to answer.
+    pub stop: Duration,
+    /// How long `…/logout` takes to answer (the device is unpaired at once).
+    pub logout: Duration,
+    /// With [`Config::whatsapp_unreachable`]: time spent STARTING before FAILED.
+    pub connect_fail: Duration,
 }
 
 impl Default for Timings {
@@ -222,6 +237,9 @@ impl Default for Timings {
             ack_server: Some(Duration::from_millis(200)),
             ack_device: Some(Duration::from_millis(1000)),
             ack_read: Some(Duration::from_millis(3000)),
+            stop: Duration::from_millis(2000),
+            logout: Duration::from_millis(2000),
+            connect_fail: Duration::from_secs(20),
         }
     }
 }
@@ -354,6 +372,9 @@ impl Config {
         ms("EMULATOR_QR_NEXT_MS", &mut timings.qr_next)?;
         ms("EMULATOR_WAIT_RUNNING_MS", &mut timings.wait_running)?;
         ms("EMULATOR_WAIT_STATUS_MS", &mut timings.wait_status)?;
+        ms("EMULATOR_STOP_MS", &mut timings.stop)?;
+        ms("EMULATOR_LOGOUT_MS", &mut timings.logout)?;
+        ms("EMULATOR_CONNECT_FAIL_MS", &mut timings.connect_fail)?;
         if let Some(v) = vars.get("EMULATOR_QR_COUNT") {
             timings.qr_count = v
                 .parse()
@@ -380,6 +401,19 @@ impl Config {
         let mut hook_timeout = Duration::from_secs(10);
         ms("EMULATOR_HOOK_TIMEOUT_MS", &mut hook_timeout)?;
 
+        let choice =
+            |name: &str, default: &str, strict: &str, lax: &str| -> Result<bool, ConfigError> {
+                match vars.get(name).filter(|v| !v.is_empty()).unwrap_or(default) {
+                    v if v == strict => Ok(true),
+                    v if v == lax => Ok(false),
+                    other => Err(bad(name, other, &format!("use {strict} or {lax}"))),
+                }
+            };
+        let ignore_sigterm = choice("EMULATOR_SIGTERM", "ignore", "ignore", "exit")?;
+        let predefined_start_fails = choice("EMULATOR_PREDEFINED_START", "ok", "fail", "ok")?;
+        let whatsapp_unreachable =
+            choice("EMULATOR_WHATSAPP", "reachable", "unreachable", "reachable")?;
+
         let version = vars
             .get("EMULATOR_VERSION")
             .filter(|v| !v.is_empty())
@@ -404,6 +438,9 @@ impl Config {
                 .map(str::to_owned),
             timings,
             hook_timeout,
+            ignore_sigterm,
+            predefined_start_fails,
+            whatsapp_unreachable,
             warnings,
         })
     }
@@ -509,6 +546,28 @@ mod tests {
         assert!(c.api_key.accepts(Some("secret-key")));
         let c = Config::from_vars([("WAHA_API_KEY", "a"), ("WHATSAPP_API_KEY", "b-key")]).unwrap();
         assert!(c.api_key.accepts(Some("b-key")));
+    }
+
+    #[test]
+    fn strict_lifecycle_switches_default_to_real_waha() {
+        let c = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert!(c.ignore_sigterm);
+        assert!(!c.predefined_start_fails);
+        assert!(!c.whatsapp_unreachable);
+        assert_eq!(c.timings.stop, Duration::from_secs(2));
+        assert_eq!(c.timings.logout, Duration::from_secs(2));
+        let c = Config::from_vars([
+            ("EMULATOR_SIGTERM", "exit"),
+            ("EMULATOR_PREDEFINED_START", "fail"),
+            ("EMULATOR_WHATSAPP", "unreachable"),
+            ("EMULATOR_STOP_MS", "50"),
+        ])
+        .unwrap();
+        assert!(!c.ignore_sigterm);
+        assert!(c.predefined_start_fails);
+        assert!(c.whatsapp_unreachable);
+        assert_eq!(c.timings.stop, Duration::from_millis(50));
+        assert!(Config::from_vars([("EMULATOR_SIGTERM", "maybe")]).is_err());
     }
 
     #[test]

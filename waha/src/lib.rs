@@ -89,24 +89,33 @@ impl Emulator {
     }
 }
 
-/// Serves `config` on `listener` until SIGINT/SIGTERM.
+/// Serves `config` on `listener` until SIGINT, or SIGTERM unless `EMULATOR_SIGTERM=ignore`.
 pub async fn serve(config: Config, listener: TcpListener) -> std::io::Result<()> {
+    let ignore_sigterm = config.ignore_sigterm;
     Emulator::new(config)
-        .serve(listener, shutdown_signal())
+        .serve(listener, shutdown_signal(ignore_sigterm))
         .await
 }
 
-/// Resolves on SIGINT or SIGTERM (PID 1 in a container must handle them itself).
-pub async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM (PID 1 in a container must handle them itself). With
+/// `ignore_sigterm`, SIGTERM is logged and swallowed as real WAHA's own handler does, so
+/// `docker stop` waits its full timeout and then kills the process.
+pub async fn shutdown_signal(ignore_sigterm: bool) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+            Ok(mut s) => loop {
                 s.recv().await;
-            }
+                if !ignore_sigterm {
+                    break;
+                }
+                tracing::warn!(
+                    "SIGTERM received and ignored (EMULATOR_SIGTERM=ignore, as real WAHA)"
+                );
+            },
             Err(_) => std::future::pending::<()>().await,
         }
     };

@@ -1,4 +1,5 @@
-//! `waha-emulator`: read the environment, start logging, serve until SIGINT/SIGTERM.
+//! `waha-emulator`: read the environment, start logging, serve until SIGINT (SIGTERM is
+//! ignored as real WAHA does, unless `EMULATOR_SIGTERM=exit`).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

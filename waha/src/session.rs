@@ -287,6 +287,11 @@ impl Manager {
             }
         }
         for name in to_start {
+            if self.config.predefined_start_fails && self.config.start_sessions.contains(&name) {
+                // EMULATOR_PREDEFINED_START=fail: the session exists but stays STOPPED.
+                tracing::error!(session = %name, "could not start the predefined session (EMULATOR_PREDEFINED_START=fail)");
+                continue;
+            }
             tracing::info!(session = %name, "starting session at boot");
             if let Err(e) = self.start_inner(&name, true) {
                 tracing::error!(session = %name, error = %e, "could not start session");
@@ -619,6 +624,24 @@ impl Manager {
     /// STARTING → (WORKING if paired | SCAN_QR_CODE × N → FAILED).
     async fn lifecycle(self: Arc<Self>, name: String, generation: u64) {
         let t = self.config.timings.clone();
+        if self.config.whatsapp_unreachable {
+            // The engine never gets through to WhatsApp: STARTING, then FAILED, no QR code.
+            tokio::time::sleep(t.connect_fail).await;
+            let mut out = Vec::new();
+            {
+                let mut inner = self.lock();
+                let Some(s) = inner.sessions.get_mut(&name) else {
+                    return;
+                };
+                if s.generation != generation || s.status != Status::Starting {
+                    return;
+                }
+                tracing::warn!(session = %name, "could not connect to WhatsApp (EMULATOR_WHATSAPP=unreachable)");
+                self.set_status(s, Status::Failed, &mut out);
+            }
+            self.deliver(out);
+            return;
+        }
         tokio::time::sleep(t.starting).await;
         let paired = {
             let mut out = Vec::new();

@@ -362,7 +362,7 @@ async fn signed_webhooks_and_login_survive_restart_and_recreation() {
         .iter()
         .filter(|h| h.json()["payload"]["status"] == "WORKING")
         .count();
-    let (ok, _, err) = docker(&["restart", "-t", "10", &c.name]).await;
+    let (ok, _, err) = docker(&["restart", "-t", "1", &c.name]).await;
     assert!(ok, "docker restart: {err}");
     c.refresh_port().await;
     c.wait_ping(&http).await;

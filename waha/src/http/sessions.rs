@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{created, created_empty, param_bool, AppState, JsonBody, Params};
 use crate::config::Flavor;
 use crate::error::{ApiError, ApiResult};
+use crate::model::Status;
 use crate::validate;
 
 pub fn router() -> Router<AppState> {
@@ -76,6 +77,14 @@ async fn delete_session(
     State(st): State<AppState>,
     Path(session): Path<String>,
 ) -> ApiResult<Response> {
+    st.mgr.check_name(&session)?;
+    if st
+        .mgr
+        .status(&session)
+        .is_some_and(|s| s != Status::Stopped)
+    {
+        tokio::time::sleep(st.config.timings.stop).await;
+    }
     st.mgr.delete(&session)?;
     Ok(axum::http::StatusCode::OK.into_response())
 }
@@ -104,6 +113,15 @@ async fn stop_session(
     State(st): State<AppState>,
     Path(session): Path<String>,
 ) -> ApiResult<Response> {
+    st.mgr.check_name(&session)?;
+    if st
+        .mgr
+        .status(&session)
+        .is_some_and(|s| s != Status::Stopped)
+    {
+        // Real WAHA answers once the engine has shut down: seconds (EMULATOR_STOP_MS).
+        tokio::time::sleep(st.config.timings.stop).await;
+    }
     Ok(created(st.mgr.stop(&session)?))
 }
 
@@ -111,6 +129,14 @@ async fn restart_session(
     State(st): State<AppState>,
     Path(session): Path<String>,
 ) -> ApiResult<Response> {
+    st.mgr.check_name(&session)?;
+    if st
+        .mgr
+        .status(&session)
+        .is_some_and(|s| s != Status::Stopped)
+    {
+        tokio::time::sleep(st.config.timings.stop).await;
+    }
     Ok(created(st.mgr.restart(&session)?))
 }
 
@@ -118,7 +144,11 @@ async fn logout_session(
     State(st): State<AppState>,
     Path(session): Path<String>,
 ) -> ApiResult<Response> {
-    Ok(created(st.mgr.logout(&session)?))
+    // The device is unpaired at once; the answer comes after the engine restarted (seconds,
+    // EMULATOR_LOGOUT_MS), so the answer reflects the session afterwards.
+    st.mgr.logout(&session)?;
+    tokio::time::sleep(st.config.timings.logout).await;
+    Ok(created(st.mgr.info(&session)?))
 }
 
 fn required_name(body: &Value) -> ApiResult<String> {

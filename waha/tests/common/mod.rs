@@ -60,6 +60,8 @@ pub fn fast_defaults() -> Vec<(String, String)> {
         ("EMULATOR_ACK_SERVER_MS", "50"),
         ("EMULATOR_ACK_DEVICE_MS", "100"),
         ("EMULATOR_ACK_READ_MS", "150"),
+        ("EMULATOR_STOP_MS", "50"),
+        ("EMULATOR_LOGOUT_MS", "50"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

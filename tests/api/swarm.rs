@@ -1,0 +1,278 @@
+//! The Swarm runtime (`PUENTE_RUNTIME=swarm`) on a single-node swarm the tests make
+//! themselves: `docker swarm init --advertise-addr 127.0.0.1` when the engine is in no swarm,
+//! and `docker swarm leave --force` when the last swarm test ends — only if a test initialised
+//! it ([`SwarmGuard`], which also runs on panic). Plain containers of other tests on the same
+//! engine are not disturbed by swarm mode.
+//!
+//! Each test's services carry its own `puente.instance` label and are removed by
+//! [`Services`] (then [`crate::helpers::Fleet`] removes the containers and volumes); nothing
+//! without that label is touched.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use puente::config::{RuntimeKind, SwarmPublishMode};
+use puente::runtime::swarm::SwarmRuntime;
+use puente::runtime::{ContainerRuntime, LABEL_MANAGED};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::helpers::{docker, expect_status, TestApp, Ws};
+
+/// How many swarm tests run now, whether one of them initialised the swarm, and whether that
+/// made Docker's `docker_gwbridge` network (left behind by `swarm leave`).
+static SWARM: Mutex<(usize, bool, bool)> = Mutex::new((0, false, false));
+const GW_BRIDGE: &str = "docker_gwbridge";
+
+/// Holds the engine in a swarm for one test.
+struct SwarmGuard {
+    node: String,
+}
+
+impl SwarmGuard {
+    fn acquire() -> Self {
+        let mut held = SWARM.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, state) = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        if state != "active" {
+            let had_bridge = docker(&["network", "inspect", GW_BRIDGE]).0;
+            let (ok, out) = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+            assert!(ok, "docker swarm init: {out}");
+            held.1 = true;
+            held.2 = !had_bridge;
+        }
+        held.0 += 1;
+        let (_, node) = docker(&["info", "--format", "{{.Swarm.NodeID}}"]);
+        assert!(!node.is_empty(), "this engine is a swarm node");
+        Self { node }
+    }
+}
+
+impl Drop for SwarmGuard {
+    fn drop(&mut self) {
+        let mut held = SWARM.lock().unwrap_or_else(|e| e.into_inner());
+        held.0 -= 1;
+        if held.0 == 0 && held.1 {
+            docker(&["swarm", "leave", "--force"]);
+            if held.2 {
+                docker(&["network", "rm", GW_BRIDGE]);
+            }
+            held.1 = false;
+            held.2 = false;
+        }
+    }
+}
+
+/// Removes the services of a test's instance (and waits for their containers to go).
+struct Services {
+    instance: String,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        let filter = format!("label=puente.instance={}", self.instance);
+        let (_, ids) = docker(&["service", "ls", "-q", "--filter", &filter]);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["service", "rm"];
+            args.extend(ids);
+            docker(&args);
+        }
+        for _ in 0..100 {
+            let (_, left) = docker(&["ps", "-aq", "--filter", &filter]);
+            if left.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+fn service_name(link: &str) -> String {
+    format!("puente-waha-{}", link.replace('-', ""))
+}
+
+/// The id of the running task container of a service on this engine.
+fn task_container(service: &str) -> Option<String> {
+    let filter = format!("label=com.docker.swarm.service.name={service}");
+    let (_, out) = docker(&["ps", "-q", "--no-trunc", "--filter", &filter]);
+    out.lines().next().map(str::to_string)
+}
+
+async fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if let Some(v) = f() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[sqlx::test]
+async fn a_link_runs_as_a_pinned_service_and_survives_its_task_being_killed(pool: PgPool) {
+    let swarm = SwarmGuard::acquire();
+    let (app, _fleet) = TestApp::spawn_fleet(pool.clone(), |c| {
+        c.waha.runtime = RuntimeKind::Swarm;
+    })
+    .await;
+    let _services = Services {
+        instance: app.state.config.waha.instance.clone(),
+    };
+    let admin = app
+        .register_admin("admin@costa.example", "Costa Homes")
+        .await;
+    let agent = app.register_agent(&admin, "diego@costa.example").await;
+    let mut ws = Ws::connect(&app, &agent.access, None).await;
+
+    let created = expect_status(
+        app.post("/api/v1/whatsapp/links", &json!({}), Some(&agent.access))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let name = service_name(&id);
+
+    // The agent gets the QR over the WebSocket, from WAHA running as a Swarm task.
+    let qr = ws.wait(120, "link.qr", |v| v["type"] == "link.qr").await;
+    assert_eq!(qr["data"]["link_id"], id.as_str());
+    assert!(qr["data"]["raw"].as_str().unwrap().starts_with("2@"));
+
+    // One service, one replica, labelled, limited, restarted by Swarm, pinned to the node
+    // recorded as the link's placement.
+    let (ok, out) = docker(&["service", "inspect", &name]);
+    assert!(ok, "docker service inspect {name}");
+    let svc = serde_json::from_str::<Value>(&out).unwrap()[0].clone();
+    let spec = &svc["Spec"];
+    assert_eq!(spec["Labels"]["puente.managed"], "true");
+    assert_eq!(spec["Labels"]["puente.link"], id.as_str());
+    assert_eq!(spec["Mode"]["Replicated"]["Replicas"], 1);
+    let task = &spec["TaskTemplate"];
+    assert_eq!(
+        task["Placement"]["Constraints"],
+        json!([format!("node.id=={}", swarm.node)])
+    );
+    assert_eq!(
+        task["Resources"]["Limits"]["MemoryBytes"],
+        128 * 1024 * 1024
+    );
+    assert!(task["Resources"]["Reservations"]["MemoryBytes"].as_i64() > Some(0));
+    assert_eq!(task["RestartPolicy"]["Condition"], "on-failure");
+    assert_eq!(task["RestartPolicy"]["MaxAttempts"], 5);
+    assert_eq!(task["ContainerSpec"]["Labels"]["puente.link"], id.as_str());
+    assert_eq!(task["ContainerSpec"]["CapabilityDrop"], json!(["ALL"]));
+    assert_eq!(
+        task["ContainerSpec"]["Mounts"][0]["Source"],
+        format!("{name}-sessions")
+    );
+    let placed: String =
+        sqlx::query_scalar("select node_id from link_placements where link_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(placed, swarm.node, "the placement is recorded");
+
+    // Scan, working, and a message in.
+    app.phone(
+        &id,
+        "scan",
+        &json!({"phone": "34600000011", "pushName": "Diego"}),
+    )
+    .await;
+    let link = app
+        .wait_link(&agent.access, &id, "working", |l| l["status"] == "working")
+        .await;
+    assert_eq!(link["phone"], "34600000011");
+    assert_eq!(link["container"]["state"], "running");
+    app.phone(
+        &id,
+        "inbound",
+        &json!({"from": "34600000022@c.us", "pushName": "Bea", "body": "¿Sigue libre el ático?"}),
+    )
+    .await;
+    let msg = ws
+        .wait(30, "message.created", |v| v["type"] == "message.created")
+        .await;
+    assert_eq!(msg["data"]["message"]["body"], "¿Sigue libre el ático?");
+
+    // The task's container is killed: Swarm starts a new task on the same node, with the same
+    // volume, and the link is working again with no new scan.
+    let first = task_container(&name).expect("a running task container");
+    let (ok, _) = docker(&["kill", &first]);
+    assert!(ok, "docker kill {first}");
+    let second = wait_for("a new task container", 90, || {
+        task_container(&name).filter(|c| *c != first)
+    })
+    .await;
+    assert_ne!(second, first);
+    let (_, volume) = docker(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Name}}{{end}}",
+        &second,
+    ]);
+    assert_eq!(volume, format!("{name}-sessions"), "same login volume");
+    let again = app
+        .wait_link(&agent.access, &id, "working on the new task", |l| {
+            l["status"] == "working" && l["container"]["restart_count"].as_i64() >= Some(1)
+        })
+        .await;
+    assert_eq!(again["phone"], "34600000011", "same login, no rescan");
+    // It really works: the next message arrives through the new task.
+    let mut delivered = false;
+    for _ in 0..60 {
+        let (base, key) = app.emulator(&id).await;
+        let resp = app
+            .client
+            .post(format!("{base}/__emulator/sessions/default/inbound"))
+            .header("x-api-key", key)
+            .json(&json!({"from": "34600000022@c.us", "pushName": "Bea", "body": "¿Y el garaje?"}))
+            .send()
+            .await;
+        if resp.is_ok_and(|r| r.status().is_success()) {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(delivered, "the new task's emulator takes a message");
+    let msg = ws
+        .wait(30, "message.created after the restart", |v| {
+            v["type"] == "message.created" && v["data"]["message"]["body"] == "¿Y el garaje?"
+        })
+        .await;
+    assert_eq!(msg["data"]["message"]["direction"], "in");
+
+    app.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn the_runtime_makes_an_attachable_overlay_and_sees_its_node() {
+    let swarm = SwarmGuard::acquire();
+    let rt = SwarmRuntime::new(std::env::var("DOCKER_HOST").ok(), SwarmPublishMode::Host);
+    let name = format!(
+        "puente-swarm-test-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    rt.ensure_network(&name).await.unwrap();
+    rt.ensure_network(&name).await.unwrap();
+    let (ok, out) = docker(&["network", "inspect", &name]);
+    docker(&["network", "rm", &name]);
+    assert!(ok, "network {name} exists");
+    let net = serde_json::from_str::<Value>(&out).unwrap()[0].clone();
+    assert_eq!(net["Driver"], "overlay");
+    assert_eq!(net["Attachable"], true);
+    assert_eq!(net["Labels"][LABEL_MANAGED], "true");
+
+    let nodes = rt.nodes().await.unwrap();
+    let me = nodes
+        .iter()
+        .find(|n| n.id == swarm.node)
+        .expect("this node is listed");
+    assert!(me.accepts_sessions(), "{me:?}");
+    assert_eq!(me.role, "manager");
+}
