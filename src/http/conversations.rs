@@ -741,19 +741,25 @@ pub async fn upload_file(
     let key = crate::files::new_key();
     let is_image = mimetype.starts_with("image/");
     let thumb = if is_image {
-        let bytes = body.clone();
-        tokio::task::spawn_blocking(move || crate::files::thumbnail(&bytes))
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("thumbnail task: {e}")))?
+        match crate::files::thumbnail_bounded(body.clone()).await {
+            Ok(t) => Some(t),
+            Err(crate::files::ImageError::Unreadable) => {
+                return Err(AppError::invalid("body", "is not a readable image"))
+            }
+            Err(crate::files::ImageError::TooLarge { width, height }) => {
+                return Err(AppError::invalid(
+                    "body",
+                    &format!(
+                        "is {width}×{height} pixels; images may be at most {} pixels a side and {} megapixels",
+                        crate::files::MAX_IMAGE_SIDE,
+                        crate::files::MAX_IMAGE_PIXELS / 1_000_000
+                    ),
+                ))
+            }
+        }
     } else {
         None
     };
-    if is_image && thumb.is_none() {
-        return Err(AppError::invalid(
-            "body",
-            "is not a readable image (or is too large)",
-        ));
-    }
     let put = |k: String, b: Vec<u8>| {
         let files = state.files.clone();
         async move { files.put(&k, &b).await }
@@ -865,19 +871,21 @@ pub async fn download_file(
         .get(&key)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("file store: {e}")))?;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        file.original_name
-            .as_deref()
-            .unwrap_or("file")
-            .replace(['"', '\r', '\n'], "")
-    );
+    let disposition = crate::files::content_disposition(file.original_name.as_deref());
+    let mimetype = header::HeaderValue::from_str(&mimetype)
+        .unwrap_or_else(|_| header::HeaderValue::from_static("application/octet-stream"));
     Ok((
         [
             (header::CONTENT_TYPE, mimetype),
             (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("private, max-age=3600"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                header::HeaderValue::from_static("nosniff"),
+            ),
         ],
         bytes,
     )

@@ -735,3 +735,100 @@ async fn waha_answers_are_capped_while_they_stream() {
         other => panic!("media over the limit was read: {other:?}"),
     }
 }
+
+#[sqlx::test]
+async fn any_file_name_downloads_with_a_valid_disposition(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let id = Uuid::now_v7();
+    let key = puente::files::new_key();
+    app.state.files.put(&key, b"%PDF-1.4").await.unwrap();
+    // What a WhatsApp sender can put in a document's name.
+    let name = "Contrato\u{1}\r\n\"final\"\\ 家.pdf";
+    sqlx::query(
+        "insert into files (id, owner_user_id, storage_key, mimetype, size_bytes, sha256, original_name)
+         values ($1, $2, $3, 'application/pdf', 8, $4, $5)",
+    )
+    .bind(id)
+    .bind(w.buyer.id.parse::<Uuid>().unwrap())
+    .bind(&key)
+    .bind(puente::files::sha256(b"%PDF-1.4"))
+    .bind(name)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let resp = app
+        .get(&format!("/api/v1/files/{id}"), Some(&w.buyer.access))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let disposition = resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.starts_with("attachment; filename=\"Contrato_final__ _.pdf\""),
+        "{disposition}"
+    );
+    assert!(
+        disposition.ends_with("filename*=UTF-8''Contrato%22final%22%5C%20%E5%AE%B6.pdf"),
+        "{disposition}"
+    );
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"%PDF-1.4");
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A PNG claiming `w`×`h` pixels (its header is all a size check needs to read).
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        png.extend_from_slice(&body);
+        png.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(b"IEND", &[]);
+    png
+}
+
+#[sqlx::test]
+async fn an_image_too_large_is_refused_from_its_header(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/files"))
+        .bearer_auth(&w.buyer.access)
+        .header("content-type", "image/png")
+        .body(png_claiming(7999, 7999))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(problem.to_string().contains("7999×7999"), "{problem}");
+    let stored: i64 = sqlx::query_scalar("select count(*) from files")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
