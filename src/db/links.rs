@@ -32,6 +32,13 @@ pub struct LinkRow {
     pub qr_rotations: i32,
     pub last_probe_at: Option<DateTime<Utc>>,
     pub working_since: Option<DateTime<Utc>>,
+    /// `GET /api/server/version` of the link's WAHA, read at each container start.
+    pub waha_version: Option<String>,
+    pub waha_engine: Option<String>,
+    /// `CORE` or `PLUS`.
+    pub waha_tier: Option<String>,
+    /// The container start whose session Puente last prepared (see `links::service`).
+    pub session_prepared_for: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
@@ -54,6 +61,7 @@ pub async fn insert(
                      key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                      last_event_at, restart_count, consecutive_failures, last_restart_at,
                      next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
+                  waha_version, waha_engine, waha_tier, session_prepared_for,
                      created_at, updated_at, deleted_at"#,
         id,
         agent,
@@ -83,6 +91,7 @@ pub async fn list_for_agent(db: impl PgExecutor<'_>, agent: Uuid) -> Result<Vec<
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
+                  waha_version, waha_engine, waha_tier, session_prepared_for,
                   created_at, updated_at, deleted_at
            from whatsapp_links where agent_id = $1 and deleted_at is null order by created_at"#,
         agent
@@ -99,6 +108,7 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> 
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
+                  waha_version, waha_engine, waha_tier, session_prepared_for,
                   created_at, updated_at, deleted_at
            from whatsapp_links where id = $1 and deleted_at is null"#,
         id
@@ -115,6 +125,7 @@ pub async fn find_including_deleted(db: impl PgExecutor<'_>, id: Uuid) -> Result
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
+                  waha_version, waha_engine, waha_tier, session_prepared_for,
                   created_at, updated_at, deleted_at
            from whatsapp_links where id = $1"#,
         id
@@ -131,6 +142,7 @@ pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> 
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
+                  waha_version, waha_engine, waha_tier, session_prepared_for,
                   created_at, updated_at, deleted_at
            from whatsapp_links where id = $1 and deleted_at is null for update"#,
         id
@@ -147,6 +159,7 @@ pub async fn list_live(db: impl PgExecutor<'_>) -> Result<Vec<LinkRow>> {
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
+                  waha_version, waha_engine, waha_tier, session_prepared_for,
                   created_at, updated_at, deleted_at
            from whatsapp_links where deleted_at is null order by created_at"#
     )
@@ -264,6 +277,42 @@ pub async fn set_probed(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// What the link's WAHA said it is.
+pub async fn set_waha_version(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    version: Option<&str>,
+    engine: Option<&str>,
+    tier: Option<&str>,
+) -> Result<()> {
+    sqlx::query!(
+        "update whatsapp_links set waha_version = $2, waha_engine = $3, waha_tier = $4 where id = $1",
+        id,
+        version,
+        engine,
+        tier
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The session of the container started at `started_at` has been prepared.
+pub async fn set_session_prepared(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    started_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query!(
+        "update whatsapp_links set session_prepared_for = $2 where id = $1",
+        id,
+        started_at
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The container and volume are gone: the link is deleted (its conversations stay).
 pub async fn mark_deleted(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
     sqlx::query!(
@@ -301,7 +350,8 @@ pub async fn list_admin(db: impl PgExecutor<'_>) -> Result<Vec<AdminLinkRow>> {
                   l.image, l.key_version, l.container_id, l.container_name, l.phone, l.push_name,
                   l.wa_id, l.wa_lid, l.last_event_at, l.restart_count, l.consecutive_failures,
                   l.last_restart_at, l.next_attempt_at, l.status_at, l.qr_rotations, l.last_probe_at,
-                  l.working_since, l.created_at, l.updated_at, l.deleted_at,
+                  l.working_since, l.waha_version, l.waha_engine, l.waha_tier,
+                  l.session_prepared_for, l.created_at, l.updated_at, l.deleted_at,
                   u.email as agent_email, u.display_name as agent_name, a.name as agency_name
            from whatsapp_links l join users u on u.id = l.agent_id join agencies a on a.id = l.agency_id
            where l.deleted_at is null order by l.created_at"#
@@ -336,6 +386,10 @@ pub async fn list_admin(db: impl PgExecutor<'_>) -> Result<Vec<AdminLinkRow>> {
                 qr_rotations: r.qr_rotations,
                 last_probe_at: r.last_probe_at,
                 working_since: r.working_since,
+                waha_version: r.waha_version,
+                waha_engine: r.waha_engine,
+                waha_tier: r.waha_tier,
+                session_prepared_for: r.session_prepared_for,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
                 deleted_at: r.deleted_at,

@@ -90,6 +90,11 @@ pub mod reason {
     pub const STOPPED_BY_OPERATOR: &str = "stopped_by_operator";
     pub const SILENT: &str = "silent_restarted";
     pub const PASSKEY: &str = "passkey_required";
+    /// The session went FAILED without ever showing a QR code (or reaching WhatsApp): the
+    /// engine could not connect — a different failure from a QR code left unscanned.
+    pub const CONNECT_FAILED: &str = "connect_failed";
+    /// The WAHA image is older than the oldest Puente accepts (it cannot sign webhooks).
+    pub const IMAGE_TOO_OLD: &str = "image_too_old";
 }
 
 /// What WAHA's session status means for the link, given the status it had before.
@@ -111,6 +116,8 @@ pub fn map_session_status(
             Some(match previous {
                 LinkStatus::ScanQr => reason::QR_EXPIRED,
                 LinkStatus::Working => reason::LOGGED_OUT,
+                // Never got to a QR code: the engine could not reach WhatsApp.
+                LinkStatus::Starting | LinkStatus::Provisioning => reason::CONNECT_FAILED,
                 _ => reason::SESSION_FAILED,
             }),
         ),
@@ -127,6 +134,8 @@ pub fn action_for(reason: Option<&str>) -> Option<&'static str> {
         reason::CRASH_LOOP | reason::CRASHED => Some("The session keeps crashing; it is restarted with backoff. Ask an operator if it persists."),
         reason::SESSION_FAILED => Some("The WhatsApp session failed: restart the link; if it fails again, log out and link again."),
         reason::UNREACHABLE => Some("The session container cannot be reached; it is being restarted."),
+        reason::CONNECT_FAILED => Some("WhatsApp could not be reached: the session failed before it could show a QR code, so there was nothing to scan. Restart the link; if it fails again, ask an operator to check the server's internet access (firewall, proxy, DNS) and the WAHA version."),
+        reason::IMAGE_TOO_OLD => Some("The server's WAHA image is too old to be used safely: ask an operator to install a newer one."),
         _ => None,
     }
 }
@@ -151,6 +160,11 @@ pub struct LinkDto {
     pub phone: Option<String>,
     pub push_name: Option<String>,
     pub engine: String,
+    /// What the link's WAHA image says it is (`GET /api/server/version`), once read.
+    pub waha_version: Option<String>,
+    pub waha_engine: Option<String>,
+    /// `CORE` or `PLUS`.
+    pub waha_tier: Option<String>,
     pub qr_rotations: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -169,6 +183,9 @@ impl LinkDto {
             phone: row.phone.clone(),
             push_name: row.push_name.clone(),
             engine: row.engine.clone(),
+            waha_version: row.waha_version.clone(),
+            waha_engine: row.waha_engine.clone(),
+            waha_tier: row.waha_tier.clone(),
             qr_rotations: row.qr_rotations,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -210,6 +227,10 @@ mod tests {
         );
         assert_eq!(
             map_session_status("FAILED", Starting),
+            Some((Failed, Some(reason::CONNECT_FAILED)))
+        );
+        assert_eq!(
+            map_session_status("FAILED", Stopped),
             Some((Failed, Some(reason::SESSION_FAILED)))
         );
         assert_eq!(

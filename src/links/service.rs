@@ -1,5 +1,19 @@
 //! Link operations: create, read, QR, pairing code, restart, logout, stop, delete, status
 //! transitions, and [`reconcile_link`] — making one link's container match its desired state.
+//!
+//! Session lifecycle invariants (WAHA Core keeps session config in memory only, starts a
+//! session only because of `WHATSAPP_START_SESSION`, and ignores SIGTERM):
+//! - **Every container start gets its session prepared** ([`prepare_session`]): WAHA's version
+//!   is read and recorded (images older than [`MIN_WAHA_VERSION`] are refused and stopped),
+//!   then the session is created or started with Puente's config. A start counts once, keyed by
+//!   Docker's `StartedAt` (`session_prepared_for`), whoever started the container — Puente, an
+//!   operator or Docker's restart policy; until it succeeds, every reconcile pass tries again.
+//! - **A session a probe finds STOPPED or absent is repaired** (created / started again), not
+//!   shown as "starting" forever.
+//! - **A link's device is logged out before its container is removed**, so the phone keeps no
+//!   dead linked device.
+//! - **Containers are stopped with [`STOP_GRACE_SECS`]**: WAHA swallows SIGTERM, so any grace
+//!   period is waited in full before Docker's SIGKILL.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,7 +29,29 @@ use crate::db::{self, links::LinkRow};
 use crate::error::{AppError, Result};
 use crate::realtime;
 use crate::runtime::{ContainerInfo, ContainerState, RuntimeError, LABEL_INSTANCE, LABEL_LINK};
-use crate::waha::client::{WahaClient, WahaError};
+use crate::waha::client::{Timeouts, WahaClient, WahaError};
+use crate::waha::types::SessionStatus;
+
+/// Grace period of every stop/restart of a session container. Real WAHA ignores SIGTERM (its
+/// own handler swallows it), so Docker always waits this long and then kills; WAHA writes its
+/// login as it goes, so nothing is lost by keeping it short.
+pub const STOP_GRACE_SECS: i64 = 2;
+
+/// The oldest WAHA accepted: images before 2025.3.2 send webhooks without HMAC.
+pub const MIN_WAHA_VERSION: (u32, u32, u32) = (2025, 3, 2);
+
+/// `2026.2.1`, `2025.3.2-plus`, `v2024.10.8` → the three numbers; `None` when unreadable.
+pub fn parse_waha_version(v: &str) -> Option<(u32, u32, u32)> {
+    let v = v.trim().trim_start_matches(['v', 'V']);
+    let mut parts = v.split('.').map(|p| {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u32>().ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next()??;
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch))
+}
 
 fn runtime_error(e: RuntimeError) -> AppError {
     match e {
@@ -420,7 +456,7 @@ pub async fn restart(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Res
     let result = match state.runtime.inspect(&name).await.map_err(runtime_error)? {
         Some(_) => state
             .runtime
-            .restart(&name, 10)
+            .restart(&name, STOP_GRACE_SECS)
             .await
             .map_err(runtime_error),
         None => Ok(()),
@@ -438,6 +474,7 @@ pub async fn restart(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Res
     db::links::record_restart(&state.db, link.id, false, None).await?;
     transition(state, link.id, LinkStatus::Starting, None, None, None).await?;
     state.supervisor.kick(state, link.id);
+    spawn_prepare(state, link.id);
     Ok(())
 }
 
@@ -486,7 +523,7 @@ pub async fn stop(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result
     db::links::set_desired(&state.db, link.id, "stopped").await?;
     let result = state
         .runtime
-        .stop(&container_name(link.id), 10)
+        .stop(&container_name(link.id), STOP_GRACE_SECS)
         .await
         .map_err(runtime_error);
     audit(
@@ -535,6 +572,9 @@ pub async fn delete(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Resu
 }
 
 async fn remove_everything(state: &AppState, link_id: Uuid) -> Result<()> {
+    if let Some(link) = db::links::find_including_deleted(&state.db, link_id).await? {
+        logout_before_removal(state, &link).await;
+    }
     state
         .runtime
         .remove_container(&container_name(link_id))
@@ -553,6 +593,41 @@ async fn remove_everything(state: &AppState, link_id: Uuid) -> Result<()> {
     tx.commit().await?;
     tracing::info!(link = %link_id, "link deleted");
     Ok(())
+}
+
+/// Log the device out of WhatsApp while the container still runs, so removing it leaves no
+/// dead "linked device" on the phone (it counts toward WhatsApp's limit). Best effort: a
+/// container that is not running or does not answer is removed anyway (and logged).
+async fn logout_before_removal(state: &AppState, link: &LinkRow) {
+    let running = matches!(
+        state.runtime.inspect(&container_name(link.id)).await,
+        Ok(Some(ref info)) if info.state == ContainerState::Running
+    );
+    if !running {
+        return;
+    }
+    // WAHA's logout takes seconds (it restarts the session); do not hold a delete much longer.
+    let timeouts = Timeouts {
+        call: Duration::from_secs(10),
+        ..Timeouts::default()
+    };
+    let outcome = async {
+        client(state, link)
+            .await?
+            .with_timeouts(timeouts)
+            .logout()
+            .await
+            .map_err(waha_error)
+    }
+    .await;
+    match outcome {
+        Ok(_) => tracing::info!(link = %link.id, "logged out before removal"),
+        Err(e) => tracing::warn!(
+            link = %link.id,
+            code = e.code(),
+            "could not log out before removal; the phone may keep a stale linked device"
+        ),
+    }
 }
 
 /// Delay before the n-th consecutive restart of a crashing container.
@@ -574,7 +649,9 @@ pub async fn reconcile_link(state: &AppState, link_id: Uuid) -> Result<()> {
     match link.desired_state.as_str() {
         "deleted" => return remove_everything(state, link.id).await,
         "stopped" => {
-            rt.stop(&name, 10).await.map_err(runtime_error)?;
+            rt.stop(&name, STOP_GRACE_SECS)
+                .await
+                .map_err(runtime_error)?;
             if link.status != LinkStatus::Stopped.as_str() {
                 transition(
                     state,
@@ -603,8 +680,29 @@ pub async fn reconcile_link(state: &AppState, link_id: Uuid) -> Result<()> {
                 db::links::set_container(&state.db, link.id, Some(&info.id)).await?;
             }
             if info.state == ContainerState::Running {
+                if !prepared_for(&link, &info) {
+                    if let Err(e) = prepare_session(state, &link, &info).await {
+                        tracing::info!(link = %link.id, code = e.code(), "session not prepared yet");
+                        // A start Puente did not make (Docker's restart policy, an operator):
+                        // keep trying as soon as WAHA answers rather than at the next pass.
+                        let recent = info
+                            .started_at
+                            .is_some_and(|t| Utc::now() - t < chrono::Duration::seconds(60));
+                        if recent {
+                            spawn_prepare(state, link.id);
+                        }
+                    }
+                    return Ok(());
+                }
                 check_session(state, &link).await;
             }
+            Ok(())
+        }
+        Some(_)
+            if link.status == LinkStatus::Failed.as_str()
+                && link.status_reason.as_deref() == Some(reason::IMAGE_TOO_OLD) =>
+        {
+            // Refused image: stays stopped until someone restarts the link.
             Ok(())
         }
         Some(info) => {
@@ -624,6 +722,7 @@ pub async fn reconcile_link(state: &AppState, link_id: Uuid) -> Result<()> {
                 reason::CRASHED
             };
             tracing::warn!(link = %link.id, failures, exit = ?info.exit_code, "restarted a stopped container");
+            spawn_prepare(state, link.id);
             transition(
                 state,
                 link.id,
@@ -689,11 +788,7 @@ async fn create_and_start(state: &AppState, link: &LinkRow) -> Result<()> {
         tracing::warn!(link = %link.id, "container was missing; re-created it on the same volume");
     }
     transition(state, link.id, LinkStatus::Starting, None, None, None).await?;
-    if let Some(config) = session_config(&link.engine) {
-        let state = state.clone();
-        let link = link.clone();
-        tokio::spawn(async move { configure_session(&state, &link, config).await });
-    }
+    spawn_prepare(state, link.id);
     Ok(())
 }
 
@@ -706,31 +801,130 @@ pub fn session_config(engine: &str) -> Option<serde_json::Value> {
     )
 }
 
-/// Apply the session config as soon as the new container answers (while the session is
-/// still starting, so the restart a config change causes costs no QR code).
-async fn configure_session(state: &AppState, link: &LinkRow, config: serde_json::Value) {
-    for _ in 0..100 {
-        if let Ok(c) = client(state, link).await {
-            if c.ping().await.is_ok() {
-                match c.ensure_started(Some(config)).await {
-                    Ok(_) => tracing::info!(link = %link.id, "session history storage enabled"),
-                    Err(e) => {
-                        tracing::warn!(link = %link.id, error = %e, "could not configure the session")
-                    }
-                }
+/// Whether the session of this container start has been prepared already. Postgres keeps
+/// microseconds, Docker nanoseconds: compare at microsecond precision.
+fn prepared_for(link: &LinkRow, info: &ContainerInfo) -> bool {
+    match (link.session_prepared_for, info.started_at) {
+        (Some(done), Some(started)) => done.timestamp_micros() == started.timestamp_micros(),
+        // A running container always has a start time; without one there is nothing to key on.
+        (_, None) => true,
+        (None, Some(_)) => false,
+    }
+}
+
+/// Prepare the session of a container that was just (re)started, as soon as WAHA answers,
+/// rather than waiting for the next reconcile pass. Owned by the reconciler in effect: when
+/// this gives up, the next pass prepares it.
+fn spawn_prepare(state: &AppState, link_id: Uuid) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        for _ in 0..60 {
+            if state.shutdown.is_cancelled() {
                 return;
             }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let Ok(Some(link)) = db::links::find(&state.db, link_id).await else {
+                return;
+            };
+            if link.desired_state != "running" {
+                return;
+            }
+            let answers = match client(&state, &link).await {
+                Ok(c) => c.ping().await.is_ok(),
+                Err(_) => false,
+            };
+            if !answers {
+                continue;
+            }
+            let _guard = state.supervisor.lock_link(link_id).await;
+            let Ok(Some(link)) = db::links::find(&state.db, link_id).await else {
+                return;
+            };
+            let Ok(Some(info)) = state.runtime.inspect(&container_name(link_id)).await else {
+                continue;
+            };
+            if info.state != ContainerState::Running || link.desired_state != "running" {
+                continue;
+            }
+            if prepared_for(&link, &info) {
+                return;
+            }
+            match prepare_session(&state, &link, &info).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::info!(link = %link_id, code = e.code(), "session not prepared yet")
+                }
+            }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    });
+}
+
+/// Make the session of this container start ready: read and record WAHA's version (refusing
+/// and stopping images older than [`MIN_WAHA_VERSION`]), then create/start the session with
+/// Puente's config ([`WahaClient::ensure_started`]). Recorded per container start, so a start
+/// is prepared once and a failed attempt is retried by the next reconcile pass.
+pub async fn prepare_session(state: &AppState, link: &LinkRow, info: &ContainerInfo) -> Result<()> {
+    let Some(started_at) = info.started_at else {
+        return Ok(());
+    };
+    let c = client(state, link).await?;
+    match c.server_version().await {
+        Ok(v) => {
+            db::links::set_waha_version(
+                &state.db,
+                link.id,
+                v.version.as_deref(),
+                v.engine.as_deref(),
+                v.tier.as_deref(),
+            )
+            .await?;
+            let parsed = v.version.as_deref().and_then(parse_waha_version);
+            if parsed.is_some_and(|p| p < MIN_WAHA_VERSION) {
+                tracing::warn!(
+                    link = %link.id,
+                    version = v.version.as_deref().unwrap_or(""),
+                    "WAHA image too old (unsigned webhooks); refusing it"
+                );
+                db::links::set_session_prepared(&state.db, link.id, started_at).await?;
+                transition(
+                    state,
+                    link.id,
+                    LinkStatus::Failed,
+                    Some(reason::IMAGE_TOO_OLD),
+                    None,
+                    None,
+                )
+                .await?;
+                state
+                    .runtime
+                    .stop(&container_name(link.id), STOP_GRACE_SECS)
+                    .await
+                    .map_err(runtime_error)?;
+                return Ok(());
+            }
+            if parsed.is_none() {
+                tracing::warn!(link = %link.id, "WAHA reported no readable version");
+            }
+        }
+        // Not every build has the endpoint; the session is still prepared.
+        Err(WahaError::NotFound) => {
+            tracing::warn!(link = %link.id, "WAHA has no /api/server/version")
+        }
+        Err(e) => return Err(waha_error(e)),
     }
-    tracing::warn!(link = %link.id, "the new container never answered; session not configured");
+    c.ensure_started(session_config(&link.engine))
+        .await
+        .map_err(waha_error)?;
+    db::links::set_session_prepared(&state.db, link.id, started_at).await?;
+    tracing::info!(link = %link.id, "session prepared for this container start");
+    Ok(())
 }
 
 /// For a running container: catch up a status we may have missed, and probe silent links.
 async fn check_session(state: &AppState, link: &LinkRow) {
     let now = Utc::now();
     let stale_status = matches!(link.status.as_str(), "provisioning" | "starting" | "failed")
-        && now - link.updated_at > chrono::Duration::seconds(20);
+        && now - link.updated_at > chrono::Duration::seconds(10);
     let silent_for = chrono::Duration::seconds(
         i64::try_from(state.config.waha.silent_after_secs).unwrap_or(600),
     );
@@ -744,15 +938,20 @@ async fn check_session(state: &AppState, link: &LinkRow) {
     if !stale_status && !silent {
         return;
     }
-    let session = async {
-        client(state, link)
-            .await?
-            .session()
-            .await
-            .map_err(waha_error)
-    }
-    .await;
+    let probe = match client(state, link).await {
+        Ok(c) => c.session().await,
+        Err(e) => Err(WahaError::Unreachable(e.code().to_string())),
+    };
     let _ = db::links::set_probed(&state.db, link.id).await;
+    let needs_repair = match &probe {
+        Ok(info) => info.status == SessionStatus::Stopped,
+        Err(e) => matches!(e, WahaError::NotFound),
+    };
+    if needs_repair && link.status != LinkStatus::Failed.as_str() {
+        repair_session(state, link).await;
+        return;
+    }
+    let session = probe.map_err(waha_error);
     match session {
         Ok(info) => {
             let waha_status = info.status.as_str().to_string();
@@ -787,11 +986,28 @@ async fn check_session(state: &AppState, link: &LinkRow) {
     }
 }
 
+/// The session is STOPPED (someone's `/stop`, a failed predefined start) or absent (an image
+/// that does not create it, a `DELETE`): create/start it again with Puente's config.
+async fn repair_session(state: &AppState, link: &LinkRow) {
+    tracing::warn!(link = %link.id, "session stopped or absent in a running container; starting it");
+    let outcome = async {
+        client(state, link)
+            .await?
+            .ensure_started(session_config(&link.engine))
+            .await
+            .map_err(waha_error)
+    }
+    .await;
+    if let Err(e) = outcome {
+        tracing::warn!(link = %link.id, code = e.code(), "could not repair the session");
+    }
+}
+
 async fn restart_silent(state: &AppState, link: &LinkRow) {
     tracing::warn!(link = %link.id, "link silent and failing its probe; restarting its container");
     if state
         .runtime
-        .restart(&container_name(link.id), 10)
+        .restart(&container_name(link.id), STOP_GRACE_SECS)
         .await
         .is_ok()
     {
@@ -822,6 +1038,20 @@ mod tests {
         assert!(!is_emulator_image("devlikeapro/waha:latest"));
         assert!(!is_emulator_image("devlikeapro/waha-plus"));
         assert!(!is_emulator_image("evil/waha-emulator-not:1"));
+    }
+
+    #[test]
+    fn waha_versions_are_read_leniently_and_compared() {
+        assert_eq!(parse_waha_version("2026.2.1"), Some((2026, 2, 1)));
+        assert_eq!(parse_waha_version("2025.3.2-plus"), Some((2025, 3, 2)));
+        assert_eq!(parse_waha_version("v2024.10.8"), Some((2024, 10, 8)));
+        assert_eq!(parse_waha_version("2026.7"), Some((2026, 7, 0)));
+        assert_eq!(parse_waha_version("latest"), None);
+        assert_eq!(parse_waha_version(""), None);
+        assert!(parse_waha_version("2025.3.1").unwrap() < MIN_WAHA_VERSION);
+        assert!(parse_waha_version("2024.12.9").unwrap() < MIN_WAHA_VERSION);
+        assert!(parse_waha_version("2025.3.2").unwrap() >= MIN_WAHA_VERSION);
+        assert!(parse_waha_version("2025.10.1").unwrap() >= MIN_WAHA_VERSION);
     }
 
     #[test]

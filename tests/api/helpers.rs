@@ -326,6 +326,9 @@ pub fn fleet_config(c: &mut ServeConfig, instance: &str) {
         "EMULATOR_ACK_SERVER_MS=100".into(),
         "EMULATOR_ACK_DEVICE_MS=200".into(),
         "EMULATOR_ACK_READ_MS=300".into(),
+        // Real WAHA takes seconds to stop or log out; small here.
+        "EMULATOR_STOP_MS=300".into(),
+        "EMULATOR_LOGOUT_MS=300".into(),
         "WHATSAPP_HOOK_RETRIES_DELAY_SECONDS=1".into(),
     ];
 }

@@ -11,6 +11,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod inbox;
+mod lifecycle;
 mod links;
 mod listeners;
 mod logs;

@@ -1385,6 +1385,11 @@ export interface components {
             status_reason?: string | null;
             /** Format: date-time */
             updated_at: string;
+            waha_engine?: string | null;
+            /** @description `CORE` or `PLUS`. */
+            waha_tier?: string | null;
+            /** @description What the link's WAHA image says it is (`GET /api/server/version`), once read. */
+            waha_version?: string | null;
             /** Format: date-time */
             working_since?: string | null;
         };

@@ -81,6 +81,16 @@ suite('status → words', () => {
     expect(describe(link({ status: 'failed', status_reason: 'session_failed' }))).toMatchObject({ title: 'state_failed', fix: 'restart' });
     expect(describe(link({ status: 'failed', status_reason: 'crash_loop' }))).toMatchObject({ title: 'state_crash_loop', fix: 'operator' });
     expect(describe(link({ status: 'failed', status_reason: 'image_missing' }))).toMatchObject({ fix: 'operator' });
+    // Never reached a QR code (WhatsApp unreachable) is told apart from a QR left unscanned.
+    expect(describe(link({ status: 'failed', status_reason: 'connect_failed' }))).toMatchObject({
+      title: 'state_connect_failed',
+      body: 'why_connect_failed',
+      fix: 'restart',
+    });
+    expect(describe(link({ status: 'failed', status_reason: 'image_too_old' }))).toMatchObject({
+      title: 'state_image_too_old',
+      fix: 'operator',
+    });
     expect(describe(link({ status: 'starting', status_reason: 'crash_loop' }))).toMatchObject({ title: 'state_crash_loop', tone: 'bad' });
     expect(describe(link({ status: 'starting', status_reason: 'crashed' }))).toMatchObject({ title: 'state_reconnecting', fix: 'wait' });
     expect(describe(link({ status: 'starting', status_reason: 'silent_restarted' }))).toMatchObject({ title: 'state_reconnecting' });

@@ -75,6 +75,8 @@ export type StateKey =
   | 'state_failed'
   | 'state_crash_loop'
   | 'state_image_missing'
+  | 'state_image_too_old'
+  | 'state_connect_failed'
   | 'state_unreachable'
   | 'state_stopped';
 
@@ -92,6 +94,8 @@ export type WhyKey =
   | 'why_session_failed'
   | 'why_crash_loop'
   | 'why_image_missing'
+  | 'why_image_too_old'
+  | 'why_connect_failed'
   | 'why_unreachable'
   | 'why_stopped_by_operator'
   | 'why_stopped';
@@ -134,6 +138,11 @@ export function describe(link: Pick<Link, 'status' | 'status_reason'> | null | u
           return { title: 'state_logged_out', body: 'why_logged_out', tone: 'bad', fix: 'relink', working: false };
         case 'image_missing':
           return { title: 'state_image_missing', body: 'why_image_missing', tone: 'bad', fix: 'operator', working: false };
+        case 'image_too_old':
+          return { title: 'state_image_too_old', body: 'why_image_too_old', tone: 'bad', fix: 'operator', working: false };
+        case 'connect_failed':
+          // Never reached a QR code: not the agent's doing, unlike an expired QR.
+          return { title: 'state_connect_failed', body: 'why_connect_failed', tone: 'bad', fix: 'restart', working: false };
         case 'crash_loop':
         case 'crashed':
           return { title: 'state_crash_loop', body: 'why_crash_loop', tone: 'bad', fix: 'operator', working: false };
