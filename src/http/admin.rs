@@ -47,6 +47,11 @@ pub struct AdminLink {
     pub desired_state: String,
     pub phone: Option<String>,
     pub engine: String,
+    /// What the link's WAHA says it is (`GET /api/server/version` at its last container start).
+    pub waha_version: Option<String>,
+    pub waha_engine: Option<String>,
+    /// `CORE` or `PLUS`.
+    pub waha_tier: Option<String>,
     pub image: String,
     pub container_id: Option<String>,
     pub container_name: String,
@@ -119,6 +124,9 @@ pub async fn list_links(
                 desired_state: l.desired_state.clone(),
                 phone: l.phone.clone(),
                 engine: l.engine.clone(),
+                waha_version: l.waha_version.clone(),
+                waha_engine: l.waha_engine.clone(),
+                waha_tier: l.waha_tier.clone(),
                 image: info
                     .as_ref()
                     .map_or_else(|| l.image.clone(), |c| c.image.clone()),

@@ -311,6 +311,23 @@ async fn the_waha_version_is_recorded(pool: PgPool) {
     assert_eq!(link["waha_version"], "2026.7.1");
     assert_eq!(link["waha_engine"], "GOWS");
     assert_eq!(link["waha_tier"], "PLUS");
+    // Operators see them in the fleet.
+    let op = app.operator("ops@lifecycle.example").await;
+    let fleet = expect_status(
+        app.get("/api/v1/admin/links?stats=false", Some(&op.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let row = fleet
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == id.as_str())
+        .expect("the link in the fleet");
+    assert_eq!(row["waha_version"], "2026.7.1");
+    assert_eq!(row["waha_engine"], "GOWS");
+    assert_eq!(row["waha_tier"], "PLUS");
 }
 
 #[sqlx::test]

@@ -1128,6 +1128,11 @@ export interface components {
             status_reason?: string | null;
             /** Format: int64 */
             uptime_secs?: number | null;
+            waha_engine?: string | null;
+            /** @description `CORE` or `PLUS`. */
+            waha_tier?: string | null;
+            /** @description What the link's WAHA says it is (`GET /api/server/version` at its last container start). */
+            waha_version?: string | null;
         };
         /** @description A report in the operators' queue. */
         AdminReportRow: {
