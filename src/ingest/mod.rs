@@ -13,8 +13,12 @@
 //!   own outcome. The writer takes whatever is queued (up to [`MAX_BATCH`]), inserts it with
 //!   one multi-row statement that also touches the links' `last_event_at` — one transaction,
 //!   one WAL flush for the whole batch — and only then answers each waiter. If that
-//!   transaction fails, every waiter of the batch gets a 503 and WAHA redelivers: nothing is
-//!   acknowledged that was not committed. A full channel makes handlers wait (backpressure),
+//!   transaction fails, its events are retried one by one, so one bad row cannot fail the
+//!   others: each waiter is answered by its own event's outcome, a 503 only for an event that
+//!   could not be stored (WAHA redelivers it). Nothing is acknowledged that was not committed.
+//! - **Storable by construction.** `\u0000` in a body (refused by PostgreSQL's `jsonb` and
+//!   `text`) is stored as U+FFFD in the parsed payload and in everything applied from it
+//!   ([`crate::waha::types::json_without_nul`]); the raw body keeps the exact bytes. A full channel makes handlers wait (backpressure),
 //!   it never drops an event.
 //! - **Applied after.** Applying happens once the event is committed, off the request path,
 //!   so WAHA gets its answer fast. Each link's new events are applied in arrival order by at
@@ -121,7 +125,8 @@ pub async fn receive(
         .id
         .clone()
         .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&body))));
-    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    // jsonb refuses U+0000: the stored payload has U+FFFD in its place (the raw body is kept).
+    let payload: Value = crate::waha::types::json_without_nul(&body).unwrap_or(Value::Null);
     metrics::counter!("webhooks_received_total", "event" => envelope.event.clone()).increment(1);
     let stored = state
         .inbox
@@ -305,6 +310,15 @@ async fn commit_batch(
             }
             appliers.enqueue(state, new_rows);
         }
+        Err(e) if first_of.len() > 1 => {
+            tracing::warn!(error = %e, events = jobs.len(), "committing a webhook batch failed; storing its events one by one");
+            metrics::counter!("webhook_commit_failures_total").increment(1);
+            if let Some(mut c) = conn.take() {
+                c.close_on_drop();
+            }
+            let keys = keys_owned(&keys);
+            commit_one_by_one(state, appliers, conn, jobs, &keys, &first_of).await;
+        }
         Err(e) => {
             tracing::error!(error = %e, events = jobs.len(), "committing webhook events failed; answering 503");
             metrics::counter!("webhook_commit_failures_total").increment(1);
@@ -317,6 +331,55 @@ async fn commit_batch(
             }
         }
     }
+}
+
+fn keys_owned(keys: &[(Uuid, &str)]) -> Vec<(Uuid, String)> {
+    keys.iter().map(|(l, e)| (*l, (*e).to_string())).collect()
+}
+
+/// After a batch failed: each distinct event in its own statement; every copy of an event is
+/// answered by that event's outcome.
+async fn commit_one_by_one(
+    state: &AppState,
+    appliers: &Appliers,
+    conn: &mut Option<PoolConnection<Postgres>>,
+    jobs: Vec<Job>,
+    keys: &[(Uuid, String)],
+    first_of: &[usize],
+) {
+    let mut outcome: HashMap<(Uuid, String), std::result::Result<Option<i64>, ()>> = HashMap::new();
+    let mut new_rows = Vec::new();
+    for &i in first_of {
+        let result = insert_distinct(state, conn, &jobs, &[i]).await;
+        let key = keys[i].clone();
+        match result {
+            Ok(rows) => {
+                let row = rows.first().map(|r| r.0);
+                if let Some(id) = row {
+                    new_rows.push((key.0, id));
+                }
+                outcome.insert(key, Ok(row));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, link = %key.0, "storing a webhook event failed; answering 503");
+                if let Some(mut c) = conn.take() {
+                    c.close_on_drop();
+                }
+                outcome.insert(key, Err(()));
+            }
+        }
+    }
+    let mut answered: std::collections::HashSet<(Uuid, String)> = Default::default();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let reply = match outcome.get(&keys[i]) {
+            // The first copy of an inserted event gets "inserted", later copies "duplicate".
+            Some(Ok(Some(_))) if answered.insert(keys[i].clone()) => Ok(Stored::Inserted),
+            Some(Ok(_)) => Ok(Stored::Duplicate),
+            Some(Err(())) | None => Err(()),
+        };
+        let _ = job.reply.send(reply);
+    }
+    appliers.enqueue(state, new_rows);
 }
 
 /// Indices of the first job of each distinct (link, event id), in batch order.

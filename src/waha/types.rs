@@ -321,10 +321,40 @@ pub struct WebhookEnvelope {
     pub environment: Option<ServerVersion>,
 }
 
+/// Parse a JSON body into a value PostgreSQL can store: every U+0000 in a string or a key
+/// (`\u0000` in the JSON — `jsonb` and `text` refuse it) becomes U+FFFD, the replacement
+/// character. The raw bytes, kept apart (`waha_events.body`), still hold the original.
+pub fn json_without_nul(body: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut value: Value = serde_json::from_slice(body)?;
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        replace_nul(&mut value);
+    }
+    Ok(value)
+}
+
+fn replace_nul(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                let old = std::mem::take(map);
+                for (k, v) in old {
+                    map.insert(k.replace('\0', "\u{FFFD}"), v);
+                }
+            }
+            map.values_mut().for_each(replace_nul);
+        }
+        _ => {}
+    }
+}
+
 impl WebhookEnvelope {
     /// Parses a webhook body. Fails only on invalid JSON or a missing/non-string `event`.
+    /// Strings hold no U+0000 ([`json_without_nul`]), so whatever is stored from them is
+    /// storable.
     pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(body)
+        serde_json::from_value(json_without_nul(body)?)
     }
 
     /// The payload as one of the typed payloads below (or any `Deserialize` type). Fails,

@@ -832,3 +832,86 @@ async fn an_image_too_large_is_refused_from_its_header(pool: PgPool) {
         .unwrap();
     assert_eq!(stored, 0);
 }
+
+#[sqlx::test]
+async fn a_nul_character_neither_fails_its_webhook_nor_the_others_batched_with_it(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let admin = app.register_admin("admin@nul.example", "Nul Homes").await;
+    let agent = app.register_agent(&admin, "agent@nul.example").await;
+    let agency: Uuid = admin.body["user"]["agency_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut links = Vec::new();
+    for n in 0..2 {
+        let id = Uuid::now_v7();
+        puente::db::links::insert(
+            &app.pool,
+            id,
+            agent.id.parse().unwrap(),
+            agency,
+            "GOWS",
+            "puente/waha-emulator:dev",
+            &format!("c{n}"),
+        )
+        .await
+        .unwrap();
+        let key = puente::links::keys::hmac_key(
+            app.state.config.waha.master_secret.expose().as_bytes(),
+            id,
+            1,
+        );
+        links.push((id, key));
+    }
+    // The poison event's JSON holds \u0000 (as WAHA escapes a NUL in a message's text), sent
+    // together with ordinary events of both links so they share the writer's batches.
+    let body_of = |id: &str, text: &str| {
+        format!(
+            r#"{{"id":"{id}","timestamp":1,"event":"engine.event","session":"default","payload":{{"text":"{text}"}}}}"#
+        )
+        .into_bytes()
+    };
+    let mut posts = Vec::new();
+    for i in 0..24 {
+        let (link, key) = &links[i % 2];
+        let body = if i == 5 {
+            body_of("evt_poison", r"hola\u0000adios")
+        } else {
+            body_of(&format!("evt_{i}"), "ok")
+        };
+        let sig = puente::waha::signature::sign(key.as_bytes(), &body);
+        let req = app
+            .client
+            .post(app.url(&format!("/webhooks/waha/{link}")))
+            .header("content-type", "application/json")
+            .header("x-webhook-hmac", sig)
+            .header("x-webhook-hmac-algorithm", "sha512")
+            .body(body);
+        posts.push(async move { req.send().await.unwrap().status() });
+    }
+    let statuses = futures_util::future::join_all(posts).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "every event stored: {statuses:?}"
+    );
+    let stored: i64 = sqlx::query_scalar("select count(*) from waha_events")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 24);
+    let (text, raw): (String, Vec<u8>) = sqlx::query_as(
+        "select payload -> 'payload' ->> 'text', body from waha_events where event_id = 'evt_poison'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        text, "hola\u{FFFD}adios",
+        "stored with the replacement character"
+    );
+    assert!(
+        String::from_utf8(raw).unwrap().contains(r"hola\u0000adios"),
+        "the raw body keeps the exact bytes"
+    );
+}
