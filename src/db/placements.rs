@@ -76,3 +76,18 @@ pub async fn move_to(db: impl PgExecutor<'_>, link: Uuid, from: &str, to: &str) 
     .await?;
     Ok(())
 }
+
+/// Every live link's node, as (link, node).
+pub async fn all_live(db: impl PgExecutor<'_>) -> Result<Vec<(Uuid, String)>> {
+    Ok(sqlx::query!(
+        r#"select p.link_id, p.node_id
+           from link_placements p join whatsapp_links l on l.id = p.link_id
+           where l.deleted_at is null and l.desired_state <> 'deleted'
+           order by p.placed_at"#
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.link_id, r.node_id))
+    .collect())
+}

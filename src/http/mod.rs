@@ -18,6 +18,7 @@ pub mod inbox;
 pub mod links;
 pub mod me;
 pub mod moderation;
+pub mod nodes;
 pub mod notifications;
 pub mod observe;
 pub mod openapi;
@@ -54,6 +55,7 @@ fn api_v1() -> Router<AppState> {
         .merge(moderation::router())
         .merge(notifications::router())
         .merge(admin::router())
+        .merge(nodes::router())
         .route("/ws", axum::routing::get(crate::realtime::ws::ws_handler))
         .route(
             "/ws/ticket",

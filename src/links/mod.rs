@@ -95,6 +95,8 @@ pub mod reason {
     pub const CONNECT_FAILED: &str = "connect_failed";
     /// The WAHA image is older than the oldest Puente accepts (it cannot sign webhooks).
     pub const IMAGE_TOO_OLD: &str = "image_too_old";
+    /// Moved to another Swarm node (its node was drained); the login stayed on the old node.
+    pub const MOVED_NODE: &str = "moved_node_needs_scan";
 }
 
 /// What WAHA's session status means for the link, given the status it had before.
@@ -135,6 +137,7 @@ pub fn action_for(reason: Option<&str>) -> Option<&'static str> {
         reason::SESSION_FAILED => Some("The WhatsApp session failed: restart the link; if it fails again, log out and link again."),
         reason::UNREACHABLE => Some("The session container cannot be reached; it is being restarted."),
         reason::CONNECT_FAILED => Some("WhatsApp could not be reached: the session failed before it could show a QR code, so there was nothing to scan. Restart the link; if it fails again, ask an operator to check the server's internet access (firewall, proxy, DNS) and the WAHA version."),
+        reason::MOVED_NODE => Some("The session was moved to another server and its WhatsApp login stayed on the old one: scan the new QR code to link again."),
         reason::IMAGE_TOO_OLD => Some("The server's WAHA image is too old to be used safely: ask an operator to install a newer one."),
         _ => None,
     }

@@ -24,6 +24,8 @@ use crate::helpers::{docker, expect_status, TestApp, Ws};
 /// made Docker's `docker_gwbridge` network (left behind by `swarm leave`).
 static SWARM: Mutex<(usize, bool, bool)> = Mutex::new((0, false, false));
 const GW_BRIDGE: &str = "docker_gwbridge";
+/// Tests that run links take turns: draining the only node would stop another test's task.
+static LINKS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Holds the engine in a swarm for one test.
 struct SwarmGuard {
@@ -113,6 +115,7 @@ async fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) ->
 #[sqlx::test]
 async fn a_link_runs_as_a_pinned_service_and_survives_its_task_being_killed(pool: PgPool) {
     let swarm = SwarmGuard::acquire();
+    let _turn = LINKS.lock().await;
     let (app, _fleet) = TestApp::spawn_fleet(pool.clone(), |c| {
         c.waha.runtime = RuntimeKind::Swarm;
     })
@@ -275,4 +278,115 @@ async fn the_runtime_makes_an_attachable_overlay_and_sees_its_node() {
         .expect("this node is listed");
     assert!(me.accepts_sessions(), "{me:?}");
     assert_eq!(me.role, "manager");
+}
+
+#[sqlx::test]
+async fn operators_see_nodes_and_draining_the_only_node_leaves_its_links_unplaced(pool: PgPool) {
+    let swarm = SwarmGuard::acquire();
+    let _turn = LINKS.lock().await;
+    let (app, _fleet) = TestApp::spawn_fleet(pool.clone(), |c| {
+        c.waha.runtime = RuntimeKind::Swarm;
+        c.waha.swarm_node_cap = 7;
+    })
+    .await;
+    let _services = Services {
+        instance: app.state.config.waha.instance.clone(),
+    };
+    let admin = app
+        .register_admin("admin@costa.example", "Costa Homes")
+        .await;
+    let agent = app.register_agent(&admin, "diego@costa.example").await;
+    let op = app.operator("op@puente.example").await;
+    let created = expect_status(
+        app.post("/api/v1/whatsapp/links", &json!({}), Some(&agent.access))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    app.wait_link(&agent.access, &id, "scan_qr", |l| l["status"] == "scan_qr")
+        .await;
+
+    // Agents do not see nodes; operators see this node with its link and the cap.
+    let resp = app.get("/api/v1/admin/nodes", Some(&agent.access)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let nodes = expect_status(
+        app.get("/api/v1/admin/nodes", Some(&op.access)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let node = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == swarm.node.as_str())
+        .expect("this node")
+        .clone();
+    assert_eq!(node["availability"], "active");
+    assert_eq!(node["links"], 1);
+    assert_eq!(node["link_ids"], json!([id]));
+    assert_eq!(node["cap"], 7);
+    assert_eq!(node["accepts_links"], true);
+
+    // Draining the only node: nowhere to move the link; it is reported, not lost.
+    let drained = expect_status(
+        app.post(
+            &format!("/api/v1/admin/nodes/{}/drain", swarm.node),
+            &json!({}),
+            Some(&op.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(drained["moved"], json!([]));
+    assert_eq!(drained["unplaced"], json!([id]));
+    assert_eq!(drained["needs_scan"], true);
+    let (_, availability) = docker(&[
+        "node",
+        "inspect",
+        "-f",
+        "{{.Spec.Availability}}",
+        &swarm.node,
+    ]);
+    assert_eq!(availability, "drain");
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'node.drain' and target_id = $1",
+    )
+    .bind(&swarm.node)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    // Active again: the link's task runs there again.
+    let resp = app
+        .post(
+            &format!("/api/v1/admin/nodes/{}/activate", swarm.node),
+            &json!({}),
+            Some(&op.access),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (_, availability) = docker(&[
+        "node",
+        "inspect",
+        "-f",
+        "{{.Spec.Availability}}",
+        &swarm.node,
+    ]);
+    assert_eq!(availability, "active");
+    let name = service_name(&id);
+    wait_for("the task running again", 90, || task_container(&name)).await;
+    let missing = app
+        .post(
+            "/api/v1/admin/nodes/nonode/drain",
+            &json!({}),
+            Some(&op.access),
+        )
+        .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    app.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
 }

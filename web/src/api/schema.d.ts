@@ -127,6 +127,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Swarm nodes with their links and the per-node cap; empty on one Docker engine. */
+        get: operations["admin_list_nodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/nodes/{id}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make a node take sessions again (availability `active`). */
+        post: operations["admin_activate_node"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/nodes/{id}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drain a node: Swarm stops placing tasks there and its links move to other session nodes.
+         *     A moved link needs a new QR scan unless `PUENTE_SWARM_SHARED_VOLUMES=true`. Audited.
+         */
+        post: operations["admin_drain_node"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/reports": {
         parameters: {
             query?: never;
@@ -1309,6 +1363,21 @@ export interface components {
             /** @description 1–200 characters. */
             title?: string | null;
         };
+        /** @description What draining a node did. */
+        DrainOutcome: {
+            moved: components["schemas"]["MovedLink"][];
+            /**
+             * @description Whether moved links need a new QR scan: their login volume stays on the drained node
+             *     unless a shared volume driver is configured (`PUENTE_SWARM_SHARED_VOLUMES`).
+             */
+            needs_scan: boolean;
+            node: string;
+            /**
+             * @description Links no other node could take (full or none available); they stay pinned to the
+             *     drained node and do not run until it is active again or room is made.
+             */
+            unplaced: string[];
+        };
         EditRequest: {
             body: string;
         };
@@ -1461,6 +1530,39 @@ export interface components {
             sent_at: string;
             /** @description pending | sent | delivered | read | failed */
             status: string;
+        };
+        /** @description A link moved off a drained node. */
+        MovedLink: {
+            /** Format: uuid */
+            link_id: string;
+            to_node: string;
+        };
+        /** @description A node as the operator sees it. */
+        NodeView: {
+            /** @description Whether new links may be placed here now (a session node, active, ready, under the cap). */
+            accepts_links: boolean;
+            /** @description `active`, `pause` or `drain`. */
+            availability: string;
+            /**
+             * Format: int64
+             * @description Most links one node takes (`PUENTE_SWARM_NODE_CAP`).
+             */
+            cap: number;
+            hostname: string;
+            id: string;
+            /** @description Those links' ids. */
+            link_ids: string[];
+            /**
+             * Format: int64
+             * @description Live links placed on the node.
+             */
+            links: number;
+            /** @description `manager` or `worker`. */
+            role: string;
+            /** @description Whether the node carries `puente.sessions=true`. */
+            sessions_label: boolean;
+            /** @description `ready`, `down`, … */
+            state: string;
         };
         NoteRequest: {
             body: string;
@@ -2011,6 +2113,105 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_list_nodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeView"][];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_activate_node: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_drain_node: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrainOutcome"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             404: {
                 headers: {
