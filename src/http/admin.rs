@@ -68,6 +68,9 @@ pub struct AdminLink {
     pub memory_limit_bytes: Option<u64>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The Docker Swarm node the link is pinned to (its login volume is there); null on one
+    /// Docker engine.
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -87,12 +90,19 @@ pub async fn list_links(
 ) -> Result<AppJson<Vec<AdminLink>>> {
     let rows = db::links::list_admin(&state.db).await?;
     let containers = Arc::new(service::containers_by_link(&state).await);
+    let nodes: Arc<std::collections::HashMap<Uuid, String>> = Arc::new(
+        db::placements::all_live(&state.db)
+            .await?
+            .into_iter()
+            .collect(),
+    );
     let want_stats = q.stats.unwrap_or(true);
     let sem = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, row) in rows.into_iter().enumerate() {
         let state = state.clone();
         let containers = containers.clone();
+        let nodes = nodes.clone();
         let sem = sem.clone();
         tasks.spawn(async move {
             let info = containers.get(&row.link.id).cloned();
@@ -153,6 +163,7 @@ pub async fn list_links(
                 }),
                 last_event_at: l.last_event_at,
                 created_at: l.created_at,
+                node: nodes.get(&l.id).cloned(),
             };
             (i, item)
         });

@@ -326,6 +326,18 @@ async fn operators_see_nodes_and_draining_the_only_node_leaves_its_links_unplace
     assert_eq!(node["links"], 1);
     assert_eq!(node["link_ids"], json!([id]));
     assert_eq!(node["cap"], 7);
+    let fleet = expect_status(
+        app.get("/api/v1/admin/links?stats=false", Some(&op.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(fleet[0]["id"], id.as_str());
+    assert_eq!(
+        fleet[0]["node"],
+        swarm.node.as_str(),
+        "the operator sees the link's node"
+    );
     assert_eq!(node["accepts_links"], true);
 
     // Draining the only node: nowhere to move the link; it is reported, not lost.

@@ -1170,6 +1170,11 @@ export interface components {
             memory_limit_bytes?: number | null;
             /** Format: int64 */
             memory_used_bytes?: number | null;
+            /**
+             * @description The Docker Swarm node the link is pinned to (its login volume is there); null on one
+             *     Docker engine.
+             */
+            node?: string | null;
             phone?: string | null;
             /**
              * Format: int32
