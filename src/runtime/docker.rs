@@ -46,7 +46,7 @@ use super::{
 /// not cut long-lived streams such as events).
 const CLIENT_TIMEOUT_SECS: u64 = 120;
 /// Upper bound on the log text `logs` keeps (the newest lines win).
-const LOG_CAP_BYTES: usize = 1 << 20;
+pub(super) const LOG_CAP_BYTES: usize = 1 << 20;
 /// Env values shorter than this are not scrubbed from error messages (they are not secrets,
 /// and replacing e.g. "1" would mangle the message).
 const SCRUB_MIN_LEN: usize = 4;
@@ -736,7 +736,7 @@ fn runtime_event(m: EventMessage) -> RuntimeEvent {
 /// so the unfinished tail of a frame waits in `partial` for the rest.
 /// Split the engine's `<RFC 3339 nanos> <text>` (logs with `timestamps`) into a [`LogLine`];
 /// a line without a readable stamp is kept whole.
-fn timestamped(raw: &str) -> LogLine {
+pub(super) fn timestamped(raw: &str) -> LogLine {
     if let Some((stamp, text)) = raw.split_once(' ') {
         if let Ok(at) = DateTime::parse_from_rfc3339(stamp) {
             return LogLine {
@@ -751,7 +751,7 @@ fn timestamped(raw: &str) -> LogLine {
     }
 }
 
-struct LineCollector {
+pub(super) struct LineCollector {
     lines: VecDeque<String>,
     bytes: usize,
     partial: Vec<u8>,
@@ -759,7 +759,7 @@ struct LineCollector {
 }
 
 impl LineCollector {
-    fn new(cap: usize) -> Self {
+    pub(super) fn new(cap: usize) -> Self {
         Self {
             lines: VecDeque::new(),
             bytes: 0,
@@ -768,7 +768,7 @@ impl LineCollector {
         }
     }
 
-    fn push(&mut self, chunk: &[u8]) {
+    pub(super) fn push(&mut self, chunk: &[u8]) {
         for piece in chunk.split_inclusive(|&b| b == b'\n') {
             match piece.strip_suffix(b"\n") {
                 Some(line) => {
@@ -799,7 +799,7 @@ impl LineCollector {
         }
     }
 
-    fn finish(mut self) -> Vec<String> {
+    pub(super) fn finish(mut self) -> Vec<String> {
         if !self.partial.is_empty() {
             self.end_line();
         }

@@ -15,11 +15,12 @@
 //!   local to that node. The volume is created by the task's mount on that node, with the
 //!   spec's labels, so `ensure_volume` creates nothing here; `remove_volume` removes the copy
 //!   on the node this engine runs on.
-//! - Stats and logs come from the current task's container through this engine: tasks on other
-//!   nodes answer "absent" (`None` / `NotFound`). Events are the task containers' events seen by
-//!   this engine; the reconciler's periodic pass covers the other nodes.
-//! - bollard 0.18 has services but neither tasks nor nodes: those few calls go over the same
-//!   socket with a small hyper client ([`Engine`]), versioned like bollard's.
+//! - Stats come from the current task's container through this engine (`None` for a task on
+//!   another node). Logs too when the task runs here, else the service's logs, which the manager
+//!   gathers from every node. Events are the task containers' events seen by this engine; the
+//!   reconciler's periodic pass covers the other nodes.
+//! - bollard 0.18 has services but neither tasks, nodes nor service logs: those few calls go
+//!   over the same socket with a small hyper client ([`Engine`]), versioned like bollard's.
 //! - Everything created carries `puente.managed=true` (services, their containers, volumes,
 //!   the overlay network). Nothing unlabelled is listed or touched.
 //! - WAHA's port, when published (no network set), is published in `host` or `ingress` mode;
@@ -46,7 +47,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 
 use super::docker::{
-    engine_time, error_chain, managed_labels, map_err, scrub, scrub_error, status, DockerRuntime,
+    engine_time, error_chain, managed_labels, map_err, scrub, scrub_error, status, timestamped,
+    DockerRuntime, LineCollector, LOG_CAP_BYTES,
 };
 use super::{
     ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ContainerStats, EventStream,
@@ -184,6 +186,42 @@ impl SwarmRuntime {
             .and_then(|t| t.status.as_ref())
             .and_then(|s| s.container_status.as_ref())
             .and_then(|c| c.container_id.clone()))
+    }
+
+    /// The service's logs as the manager gathers them from every node its tasks ran on
+    /// (all of its tasks, oldest first), with the same `tail` / `after` rules as `logs`.
+    pub async fn service_logs(
+        &self,
+        id: &str,
+        tail: u64,
+        after: Option<DateTime<Utc>>,
+    ) -> Result<Vec<LogLine>, RuntimeError> {
+        let Some(service) = self.service(id).await? else {
+            return Err(RuntimeError::NotFound {
+                op: "logs",
+                what: id.to_owned(),
+            });
+        };
+        let service_id = service.id.unwrap_or_default();
+        let since = after.map_or(0, |t| t.timestamp().max(0));
+        let path = format!(
+            "/services/{}/logs?stdout=1&stderr=1&timestamps=1&tail={tail}&since={since}",
+            encode(&service_id)
+        );
+        let docker = self.local.client().await?;
+        let body = self
+            .engine
+            .call(docker, "service_logs", hyper::Method::GET, &path, None)
+            .await?;
+        let mut lines = LineCollector::new(LOG_CAP_BYTES);
+        for frame in demux(&body) {
+            lines.push(frame);
+        }
+        let lines = lines.finish().into_iter().map(|raw| timestamped(&raw));
+        Ok(match after {
+            Some(after) => lines.filter(|l| l.at.is_none_or(|at| at > after)).collect(),
+            None => lines.collect(),
+        })
     }
 
     async fn info(&self, service: Service) -> Result<ContainerInfo, RuntimeError> {
@@ -417,13 +455,15 @@ impl ContainerRuntime for SwarmRuntime {
         tail: u64,
         after: Option<DateTime<Utc>>,
     ) -> Result<Vec<LogLine>, RuntimeError> {
-        match self.current_container(id).await? {
-            Some(container) => self.local.logs(&container, tail, after).await,
-            None => Err(RuntimeError::NotFound {
-                op: "logs",
-                what: id.to_owned(),
-            }),
+        // The current task's container when it runs on this node (exactly its lines), else
+        // the service's logs, which the manager gathers from every node its tasks ran on.
+        if let Some(container) = self.current_container(id).await? {
+            match self.local.logs(&container, tail, after).await {
+                Err(RuntimeError::NotFound { .. }) => {}
+                other => return other,
+            }
         }
+        self.service_logs(id, tail, after).await
     }
 
     fn events(&self, label: &str, value: &str) -> EventStream {
@@ -772,6 +812,24 @@ fn node_info(n: Node) -> NodeInfo {
     }
 }
 
+/// The payloads of the Engine's multiplexed log stream (8-byte headers: stream, 0, 0, 0, size
+/// as big-endian u32); a body without headers (a TTY service) is one payload.
+fn demux(body: &[u8]) -> Vec<&[u8]> {
+    let framed = body.len() >= 8 && matches!(body[0], 0..=2) && body[1..4] == [0, 0, 0];
+    if !framed {
+        return vec![body];
+    }
+    let mut frames = Vec::new();
+    let mut rest = body;
+    while rest.len() >= 8 {
+        let size = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        let end = (8 + size).min(rest.len());
+        frames.push(&rest[8..end]);
+        rest = &rest[end..];
+    }
+    frames
+}
+
 /// Percent-encode a query value.
 fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -1061,6 +1119,16 @@ mod tests {
             &[task(5, TaskState::SHUTDOWN, TaskState::SHUTDOWN)],
         );
         assert_eq!(stopped.state, ContainerState::Exited);
+    }
+
+    #[test]
+    fn log_frames_are_demultiplexed() {
+        let mut body = vec![1, 0, 0, 0, 0, 0, 0, 4];
+        body.extend_from_slice(b"one\n");
+        body.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 3]);
+        body.extend_from_slice(b"two");
+        assert_eq!(demux(&body), vec![&b"one\n"[..], &b"two"[..]]);
+        assert_eq!(demux(b"plain text"), vec![&b"plain text"[..]]);
     }
 
     #[test]

@@ -249,6 +249,27 @@ async fn a_link_runs_as_a_pinned_service_and_survives_its_task_being_killed(pool
         .await;
     assert_eq!(msg["data"]["message"]["direction"], "in");
 
+    // Logs through the service's tasks: the current task's container, and the service's logs
+    // the manager gathers (the killed task's lines too), each line with its engine timestamp.
+    let rt = SwarmRuntime::new(std::env::var("DOCKER_HOST").ok(), SwarmPublishMode::Host);
+    let current = rt.logs(&name, 1000, None).await.unwrap();
+    assert!(!current.is_empty(), "the new task has logged");
+    let all = rt.service_logs(&name, 1000, None).await.unwrap();
+    assert!(
+        all.len() > current.len(),
+        "{} > {}",
+        all.len(),
+        current.len()
+    );
+    assert!(all.iter().all(|l| l.at.is_some()));
+    let stats = rt
+        .stats(&name)
+        .await
+        .unwrap()
+        .expect("a running task has stats");
+    assert!(stats.memory_used > 0);
+    assert_eq!(stats.memory_limit, 128 * 1024 * 1024);
+
     app.stop();
     tokio::time::sleep(Duration::from_millis(500)).await;
 }
