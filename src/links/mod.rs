@@ -45,6 +45,19 @@ pub enum LinkStatus {
 }
 
 impl LinkStatus {
+    /// How far along its way up a session is (provisioning → starting → scan → working;
+    /// failed and stopped are ends). WAHA stamps reports in milliseconds and posts each on
+    /// its own, so two reports of the same millisecond are ordered by this instead.
+    pub fn progress(self) -> u8 {
+        match self {
+            Self::Provisioning => 0,
+            Self::Starting => 1,
+            Self::ScanQr => 2,
+            Self::Working => 3,
+            Self::Failed | Self::Stopped => 4,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Provisioning => "provisioning",

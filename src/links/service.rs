@@ -159,7 +159,9 @@ impl<'a> Identity<'a> {
 }
 
 /// Move a link to `status`. `status_at` is WAHA's event time when the change comes from a
-/// `session.status` report; reports older than the last applied one are ignored.
+/// `session.status` report; reports older than the last applied one are ignored, and so is
+/// one of the same millisecond that would move the session back down its way up (WAHA posts
+/// each webhook on its own: WORKING can land before the SCAN_QR_CODE of the same instant).
 /// Returns whether anything changed.
 pub async fn transition(
     state: &AppState,
@@ -174,7 +176,8 @@ pub async fn transition(
         return Ok(false);
     };
     if let (Some(new), Some(cur)) = (status_at, row.status_at) {
-        if new < cur {
+        let current: LinkStatus = row.status.parse().unwrap_or(LinkStatus::Starting);
+        if new < cur || (new == cur && status.progress() < current.progress()) {
             tracing::debug!(link = %link_id, "stale session.status ignored");
             return Ok(false);
         }

@@ -239,6 +239,46 @@ async fn out_of_order_status_reports_do_not_go_backwards(pool: PgPool) {
     assert_eq!(link_status(&app, id).await.1.as_deref(), Some("logged_out"));
 }
 
+/// WAHA posts every webhook on its own (no order) with millisecond timestamps: a scan right
+/// after the QR appears gives SCAN_QR_CODE and WORKING the same millisecond, and WORKING may
+/// land first. The report further along the session's way up wins the tie.
+#[sqlx::test]
+async fn reports_of_the_same_millisecond_never_go_backwards(pool: PgPool) {
+    let (app, id, key) = setup(pool).await;
+    let link = id.to_string();
+    let send = |evt: &'static str, status: &'static str| {
+        let body = envelope(
+            "session.status",
+            evt,
+            1_800_000_005_000,
+            json!({"name": "default", "status": status}),
+        );
+        let sig = puente::waha::signature::sign(key.as_bytes(), &body);
+        (body, sig)
+    };
+    let (b, s) = send("evt_same_w", "WORKING");
+    assert_eq!(post(&app, &link, b, Some(s)).await.status(), StatusCode::OK);
+    wait_status(&app, id, "working").await;
+    let (b, s) = send("evt_same_q", "SCAN_QR_CODE");
+    assert_eq!(post(&app, &link, b, Some(s)).await.status(), StatusCode::OK);
+    let (b, s) = send("evt_same_s", "STARTING");
+    assert_eq!(post(&app, &link, b, Some(s)).await.status(), StatusCode::OK);
+    // Both stored and applied (as no-ops) before we look.
+    for _ in 0..100 {
+        let pending: i64 = sqlx::query_scalar(
+            "select count(*) from waha_events where event_id like 'evt_same_%' and applied_at is null",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(link_status(&app, id).await.0, "working");
+}
+
 #[sqlx::test]
 async fn malformed_and_oversized_bodies(pool: PgPool) {
     let (app, id, key) = setup(pool).await;
