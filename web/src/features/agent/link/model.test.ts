@@ -87,6 +87,12 @@ suite('status → words', () => {
       body: 'why_connect_failed',
       fix: 'restart',
     });
+    // Moved off a drained Swarm node: a new scan is coming, said plainly.
+    expect(describe(link({ status: 'starting', status_reason: 'moved_node_needs_scan' }))).toMatchObject({
+      title: 'state_moved',
+      body: 'why_moved',
+      fix: 'wait',
+    });
     expect(describe(link({ status: 'failed', status_reason: 'image_too_old' }))).toMatchObject({
       title: 'state_image_too_old',
       fix: 'operator',

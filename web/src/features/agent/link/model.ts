@@ -77,6 +77,7 @@ export type StateKey =
   | 'state_image_missing'
   | 'state_image_too_old'
   | 'state_connect_failed'
+  | 'state_moved'
   | 'state_unreachable'
   | 'state_stopped';
 
@@ -96,6 +97,7 @@ export type WhyKey =
   | 'why_image_missing'
   | 'why_image_too_old'
   | 'why_connect_failed'
+  | 'why_moved'
   | 'why_unreachable'
   | 'why_stopped_by_operator'
   | 'why_stopped';
@@ -128,6 +130,10 @@ export function describe(link: Pick<Link, 'status' | 'status_reason'> | null | u
       }
       if (reason === 'logged_out') {
         return { title: 'state_starting', body: 'why_starting_after_logout', tone: 'warn', fix: 'wait', working: false };
+      }
+      if (reason === 'moved_node_needs_scan') {
+        // Moved to another server (its own was drained): the login stayed behind, a new QR comes.
+        return { title: 'state_moved', body: 'why_moved', tone: 'warn', fix: 'wait', working: false };
       }
       return { title: 'state_starting', body: 'why_starting', tone: 'info', fix: 'wait', working: false };
     case 'failed':
