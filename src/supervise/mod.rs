@@ -12,6 +12,13 @@
 //! call changes it; per-link locks serialise that with the leader's pass in this process, and
 //! deterministic names make it safe across processes. A semaphore bounds concurrent Docker
 //! work.
+//!
+//! The same code supervises a Docker Swarm (`PUENTE_RUNTIME=swarm`) through the runtime trait:
+//! there a link's "container" is its single-replica service (the id is the service id), its
+//! state the current task's. Swarm's restart policy acts first (a task being replaced reads as
+//! `restarting`, which the reconciler leaves alone); when Swarm gives up, the reconciler starts
+//! a new task with its own backoff. Events are the task containers' on the manager's node; the
+//! periodic pass covers the other nodes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
