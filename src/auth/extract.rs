@@ -2,7 +2,9 @@
 //!
 //! [`AuthUser`] verifies the bearer access token, then re-reads the user's role, agency and
 //! active flag from the database, so a deactivation or role change takes effect on the next
-//! request rather than when the token expires. The guard extractors ([`Operator`],
+//! request rather than when the token expires. A token issued for a session (`sid`) is
+//! refused once that session has ended — logged out, revoked for reuse, or ended by a
+//! password change — with 401 `session_ended`, not when it would have expired. The guard extractors ([`Operator`],
 //! [`AgencyAdmin`], [`Staff`], [`Buyer`]) wrap it and refuse other roles with 403.
 
 use axum::extract::FromRequestParts;
@@ -55,8 +57,12 @@ impl AuthUser {
     pub async fn from_token(state: &AppState, token: &str) -> Result<Self> {
         let claims = state.jwt.verify(token)?;
         let row = sqlx::query!(
-            "select role, agency_id, active from users where id = $1",
-            claims.sub
+            r#"select role, agency_id, active,
+                      ($2::uuid is null or exists(select 1 from refresh_tokens t
+                          where t.user_id = users.id and t.family_id = $2 and t.revoked_at is null)) as "session_live!"
+               from users where id = $1"#,
+            claims.sub,
+            claims.sid
         )
         .fetch_optional(&state.db)
         .await?
@@ -65,6 +71,12 @@ impl AuthUser {
             return Err(AppError::unauthorized(
                 "account_inactive",
                 "This account has been deactivated.",
+            ));
+        }
+        if !row.session_live {
+            return Err(AppError::unauthorized(
+                "session_ended",
+                "This session has ended; log in again.",
             ));
         }
         let role: Role = row
