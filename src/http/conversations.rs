@@ -703,7 +703,8 @@ pub struct UploadQuery {
 /// Upload a file (raw bytes, `Content-Type` set) to send in a message. 16 MiB at most.
 #[utoipa::path(post, path = "/api/v1/files", tag = "conversations", security(("bearer" = [])), params(UploadQuery),
     request_body(content = String, content_type = "application/octet-stream", description = "The file's bytes"),
-    responses((status = 201, body = FileDto), (status = 413, body = Problem), (status = 415, body = Problem)))]
+    responses((status = 201, body = FileDto), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, description = "`validation_failed` on `body`: empty, not a readable image, or an image over 8000 px a side or 30 megapixels (its size, read from the header, is in the message).", body = Problem)))]
 pub async fn upload_file(
     State(state): State<AppState>,
     user: AuthUser,

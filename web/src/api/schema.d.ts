@@ -3438,6 +3438,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `validation_failed` on `body`: empty, not a readable image, or an image over 8000 px a side or 30 megapixels (its size, read from the header, is in the message). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     download_file: {
