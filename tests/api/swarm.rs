@@ -302,7 +302,7 @@ async fn the_runtime_makes_an_attachable_overlay_and_sees_its_node() {
 }
 
 #[sqlx::test]
-async fn operators_see_nodes_and_draining_the_only_node_leaves_its_links_unplaced(pool: PgPool) {
+async fn operators_see_nodes_drain_the_only_one_and_stop_and_restart_a_link(pool: PgPool) {
     let swarm = SwarmGuard::acquire();
     let _turn = LINKS.lock().await;
     let (app, _fleet) = TestApp::spawn_fleet(pool.clone(), |c| {
@@ -411,6 +411,49 @@ async fn operators_see_nodes_and_draining_the_only_node_leaves_its_links_unplace
     assert_eq!(availability, "active");
     let name = service_name(&id);
     wait_for("the task running again", 90, || task_container(&name)).await;
+
+    // Stopped by an operator: the service is scaled to 0 and stays so; restarted: one task again.
+    let resp = app
+        .post(
+            &format!("/api/v1/admin/links/{id}/stop"),
+            &json!({}),
+            Some(&op.access),
+        )
+        .await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+    app.wait_link(&agent.access, &id, "stopped", |l| l["status"] == "stopped")
+        .await;
+    let (_, replicas) = docker(&[
+        "service",
+        "inspect",
+        "-f",
+        "{{.Spec.Mode.Replicated.Replicas}}",
+        &name,
+    ]);
+    assert_eq!(replicas, "0");
+    wait_for("no task container", 60, || {
+        task_container(&name).is_none().then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        task_container(&name).is_none(),
+        "a stopped link stays stopped"
+    );
+    let resp = app
+        .post(
+            &format!("/api/v1/admin/links/{id}/restart"),
+            &json!({}),
+            Some(&op.access),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    wait_for("a task again", 90, || task_container(&name)).await;
+    app.wait_link(&agent.access, &id, "scan_qr again", |l| {
+        l["status"] == "scan_qr"
+    })
+    .await;
+
     let missing = app
         .post(
             "/api/v1/admin/nodes/nonode/drain",
