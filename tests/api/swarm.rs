@@ -454,6 +454,18 @@ async fn operators_see_nodes_drain_the_only_one_and_stop_and_restart_a_link(pool
     })
     .await;
 
+    // Deleted by its agent: the service, its task container and its volume are gone.
+    let resp = app
+        .delete(&format!("/api/v1/whatsapp/links/{id}"), Some(&agent.access))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(!docker(&["service", "inspect", &name]).0, "service removed");
+    assert!(task_container(&name).is_none(), "task container removed");
+    assert!(
+        !docker(&["volume", "inspect", &format!("{name}-sessions")]).0,
+        "volume removed"
+    );
+
     let missing = app
         .post(
             "/api/v1/admin/nodes/nonode/drain",
