@@ -2,8 +2,9 @@
 //!
 //! - **Blocks.** Any user but an operator may block another user (idempotently) and lift the
 //!   block. A blocked user cannot reach the person who blocked them, on any write path: every
-//!   path that delivers something new to the other side of a conversation — sending, editing
-//!   (new text), reacting, the WebSocket's `typing` frame — calls [`ensure_can_reach`] first
+//!   path that delivers something new to the other side of a conversation — starting one,
+//!   sending, editing (new text), reacting, the WebSocket's `typing` frame — calls
+//!   [`ensure_can_reach`] first
 //!   (403 `blocked`). A read receipt still moves the reader's own marker, but the blocker is
 //!   not told ([`unblocked_audience`]). Deleting one's own unread message stays possible: it
 //!   takes content away rather than delivering any.

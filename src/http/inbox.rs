@@ -47,7 +47,9 @@ pub struct StartRequest {
 /// 201 when new, 200 when it already existed.
 #[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])),
     request_body = StartRequest,
-    responses((status = 201, body = ConversationView), (status = 200, body = ConversationView), (status = 404, body = Problem)))]
+    responses((status = 201, body = ConversationView), (status = 200, body = ConversationView),
+        (status = 403, description = "`blocked`: the listing's agent has blocked the caller.", body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn start_conversation(
     State(state): State<AppState>,
     Buyer(user): Buyer,
@@ -89,6 +91,9 @@ pub async fn start_conversation(
         .await?
         .ok_or(AppError::NotFound)?;
     if created.is_some() {
+        // A new conversation reaches the agent: not from a buyer they blocked (the insert
+        // rolls back with the transaction).
+        crate::moderation::ensure_can_reach(&mut tx, user.id, &conv).await?;
         chat::publish_conversation(&mut tx, &conv).await?;
     }
     tx.commit().await?;

@@ -431,6 +431,33 @@ async fn a_blocked_buyer_cannot_reach_the_agent_by_any_write_path(pool: PgPool) 
         "the agent heard from a buyer they blocked: {:?}",
         agent_ws.seen
     );
+    // Nor can the buyer open a new conversation with the agent about another listing.
+    let listing = Uuid::now_v7();
+    sqlx::query(
+        "insert into properties (id, agency_id, agent_id, title, description, price_cents, city, property_type)
+         select $1, agency_id, id, 'Otro piso', 'x', 10000000, 'Cádiz', 'apartment' from users where id = $2",
+    )
+    .bind(listing)
+    .bind(w.agent.id.parse::<Uuid>().unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    expect_problem(
+        app.post(
+            "/api/v1/conversations",
+            &json!({"property_id": listing}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "blocked",
+    )
+    .await;
+    let convs: i64 = sqlx::query_scalar("select count(*) from conversations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(convs, 1, "no conversation was opened");
     // Blocking is one-way: the agent can still write.
     expect_status(
         send(
