@@ -198,6 +198,81 @@ async fn a_buyer_cannot_name_a_note_on_any_path(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn notes_already_in_buyers_streams_are_purged(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let first = expect_status(
+        send(
+            &app,
+            &w.buyer,
+            &w.conv,
+            json!({"client_id": "b1", "body": "Hola"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let note_id = note(&app, &w.agent, &w.conv, "Secret").await;
+    let buyer: Uuid = w.buyer.id.parse().unwrap();
+    let note: Uuid = note_id.parse().unwrap();
+    // What the old code left behind: the note in the buyer's stream, a read receipt naming
+    // it, and the buyer's read marker on it.
+    for (seq, kind, payload) in [
+        (
+            100i64,
+            "message.created",
+            json!({"conversation_id": w.conv, "message": {"id": note_id, "kind": "note", "body": "Secret"}}),
+        ),
+        (
+            101,
+            "read",
+            json!({"conversation_id": w.conv, "user_id": w.agent.id, "up_to": note_id}),
+        ),
+    ] {
+        sqlx::query(
+            "insert into user_events (user_id, seq, kind, payload) values ($1, $2, $3, $4)",
+        )
+        .bind(buyer)
+        .bind(seq)
+        .bind(kind)
+        .bind(payload)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "insert into conversation_reads (conversation_id, user_id, last_read_message_id, last_read_at)
+         values ($1, $2, $3, now()) on conflict (conversation_id, user_id) do update set last_read_message_id = $3",
+    )
+    .bind(w.conv.parse::<Uuid>().unwrap())
+    .bind(buyer)
+    .bind(note)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../migrations/20261201000011_purge_buyer_note_events.sql"
+    ))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let stream = stored_stream(&app, &w.buyer).await;
+    assert!(!stream.contains(&note_id), "{stream}");
+    let marker: Option<Uuid> = sqlx::query_scalar(
+        "select last_read_message_id from conversation_reads where user_id = $1",
+    )
+    .bind(buyer)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(marker.unwrap().to_string(), first["id"].as_str().unwrap());
+    assert!(
+        stored_stream(&app, &w.agent).await.contains(&note_id),
+        "staff keep theirs"
+    );
+}
+
+#[sqlx::test]
 async fn nothing_a_buyer_is_sent_or_can_replay_holds_a_note(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
     let w = world(&app).await;
