@@ -158,18 +158,24 @@ pub struct DrainOutcome {
 }
 
 /// Set a node to `drain` and move its links to other session nodes: each moved link's service
-/// is removed and re-created (by the reconciler) pinned to its new node.
+/// is removed and re-created (by the reconciler) pinned to its new node. A node no longer in the
+/// swarm but with links placed on it is drained the same way (its links move).
 pub async fn drain(
     state: &AppState,
     node: &str,
     actor: &super::service::Actor<'_>,
 ) -> Result<DrainOutcome> {
     match state.runtime.set_node_availability(node, "drain").await {
-        Ok(()) => {}
+        Ok(()) => tracing::warn!(node, "node drained"),
+        // A node that left the swarm (`docker node rm`) still has links placed on it: move them.
+        Err(RuntimeError::NotFound { .. })
+            if !db::placements::links_on(&state.db, node).await?.is_empty() =>
+        {
+            tracing::warn!(node, "node gone from the swarm; moving its links");
+        }
         Err(RuntimeError::NotFound { .. }) => return Err(AppError::NotFound),
         Err(e) => return Err(runtime_error(e)),
     }
-    tracing::warn!(node, "node drained");
     let nodes = state.runtime.nodes().await.map_err(runtime_error)?;
     let mut counts: HashMap<String, i64> = db::placements::counts(&state.db)
         .await?

@@ -478,3 +478,88 @@ async fn operators_see_nodes_drain_the_only_one_and_stop_and_restart_a_link(pool
     app.stop();
     tokio::time::sleep(Duration::from_millis(500)).await;
 }
+
+#[sqlx::test]
+async fn links_of_a_node_that_left_the_swarm_move_to_another_node(pool: PgPool) {
+    let swarm = SwarmGuard::acquire();
+    let _turn = LINKS.lock().await;
+    let (app, _fleet) = TestApp::spawn_fleet(pool.clone(), |c| {
+        c.waha.runtime = RuntimeKind::Swarm;
+    })
+    .await;
+    let _services = Services {
+        instance: app.state.config.waha.instance.clone(),
+    };
+    let admin = app
+        .register_admin("admin@costa.example", "Costa Homes")
+        .await;
+    let agent = app.register_agent(&admin, "diego@costa.example").await;
+    let op = app.operator("op@puente.example").await;
+    let created = expect_status(
+        app.post("/api/v1/whatsapp/links", &json!({}), Some(&agent.access))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let name = service_name(&id);
+    app.wait_link(&agent.access, &id, "scan_qr", |l| l["status"] == "scan_qr")
+        .await;
+    // As if the link had been placed on a node since removed from the swarm.
+    sqlx::query("update link_placements set node_id = 'gone-node' where link_id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let mut ws = Ws::connect(&app, &agent.access, None).await;
+    let drained = expect_status(
+        app.post(
+            "/api/v1/admin/nodes/gone-node/drain",
+            &json!({}),
+            Some(&op.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        drained["moved"],
+        json!([{"link_id": id, "to_node": swarm.node}])
+    );
+    assert_eq!(drained["needs_scan"], true);
+    // The agent is told why a new scan is needed.
+    let moved = ws
+        .wait(30, "moved status", |v| {
+            v["type"] == "link.status" && v["data"]["reason"] == "moved_node_needs_scan"
+        })
+        .await;
+    assert!(moved["data"]["action"].as_str().unwrap().contains("scan"));
+    // The service is re-created pinned to its new node, and shows a QR again.
+    let constraint = wait_for("the re-created service", 60, || {
+        let (ok, out) = docker(&[
+            "service",
+            "inspect",
+            "-f",
+            "{{json .Spec.TaskTemplate.Placement.Constraints}}",
+            &name,
+        ]);
+        ok.then_some(out)
+    })
+    .await;
+    assert_eq!(constraint, format!("[\"node.id=={}\"]", swarm.node));
+    app.wait_link(&agent.access, &id, "scan_qr on the new node", |l| {
+        l["status"] == "scan_qr"
+    })
+    .await;
+    let placed: (String, Option<String>) =
+        sqlx::query_as("select node_id, moved_from from link_placements where link_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(placed, (swarm.node.clone(), Some("gone-node".to_string())));
+
+    app.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
