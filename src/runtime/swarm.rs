@@ -102,14 +102,18 @@ impl SwarmRuntime {
 
     /// The tasks of a service, newest first.
     async fn tasks(&self, service_id: &str) -> Result<Vec<Task>, RuntimeError> {
-        let filters = serde_json::json!({ "service": [service_id] }).to_string();
-        let path = format!("/tasks?filters={}", encode(&filters));
-        let mut tasks: Vec<Task> = self
-            .engine
-            .get(self.local.client().await?, "task_list", &path)
-            .await?;
+        let mut tasks = self.tasks_of(&[service_id]).await?;
         tasks.sort_by_key(|t| std::cmp::Reverse(t.version.as_ref().and_then(|v| v.index)));
         Ok(tasks)
+    }
+
+    /// The tasks of several services in one call (unsorted).
+    async fn tasks_of(&self, service_ids: &[&str]) -> Result<Vec<Task>, RuntimeError> {
+        let filters = serde_json::json!({ "service": service_ids }).to_string();
+        let path = format!("/tasks?filters={}", encode(&filters));
+        self.engine
+            .get(self.local.client().await?, "task_list", &path)
+            .await
     }
 
     /// Change a service's spec (read, modify, write at the read version; retried once when
@@ -435,9 +439,42 @@ impl ContainerRuntime for SwarmRuntime {
             .list_services(Some(options))
             .await
             .map_err(|e| map_err("service_list", &filter, e))?;
+        // The tasks of up to 50 services per call; a batch naming a service removed meanwhile
+        // fails as a whole, and is then asked service by service.
         let mut infos = Vec::with_capacity(services.len());
-        for service in services {
-            infos.push(self.info(service).await?);
+        for batch in services.chunks(50) {
+            let ids: Vec<&str> = batch.iter().filter_map(|s| s.id.as_deref()).collect();
+            let mut by_service: HashMap<String, Vec<Task>> = HashMap::new();
+            let batched = match self.tasks_of(&ids).await {
+                Ok(tasks) => {
+                    for t in tasks {
+                        by_service
+                            .entry(t.service_id.clone().unwrap_or_default())
+                            .or_default()
+                            .push(t);
+                    }
+                    true
+                }
+                Err(RuntimeError::NotFound { .. }) => false,
+                Err(e) => return Err(e),
+            };
+            for service in batch {
+                let id = service.id.clone().unwrap_or_default();
+                let tasks = if batched {
+                    let mut tasks = by_service.remove(&id).unwrap_or_default();
+                    tasks.sort_by_key(|t| {
+                        std::cmp::Reverse(t.version.as_ref().and_then(|v| v.index))
+                    });
+                    tasks
+                } else {
+                    match self.tasks(&id).await {
+                        Ok(tasks) => tasks,
+                        Err(RuntimeError::NotFound { .. }) => continue,
+                        Err(e) => return Err(e),
+                    }
+                };
+                infos.push(service_info(service.clone(), &tasks));
+            }
         }
         Ok(infos)
     }

@@ -563,3 +563,72 @@ async fn links_of_a_node_that_left_the_swarm_move_to_another_node(pool: PgPool) 
     app.stop();
     tokio::time::sleep(Duration::from_millis(500)).await;
 }
+
+#[tokio::test]
+async fn services_are_created_stopped_listed_by_label_with_their_tasks_and_removed() {
+    let _swarm = SwarmGuard::acquire();
+    let rt = SwarmRuntime::new(std::env::var("DOCKER_HOST").ok(), SwarmPublishMode::Host);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    // Removed by label even when an assertion fails.
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let filter = format!("label=puente.test.run={}", self.0);
+            let (_, ids) = docker(&["service", "ls", "-q", "--filter", &filter]);
+            for id in ids.split_whitespace() {
+                docker(&["service", "rm", id]);
+            }
+        }
+    }
+    let _gone = Gone(run.clone());
+    let image = crate::helpers::waha_image();
+    let mut names = Vec::new();
+    for i in 0..2 {
+        let spec = puente::runtime::ContainerSpec {
+            name: format!("puente-swarm-test-{}-{i}", &run[..10]),
+            image: image.clone(),
+            labels: [("puente.test.run".to_owned(), run.clone())].into(),
+            env: vec![("WAHA_API_KEY".into(), "swarm-test-key-0123456789".into())],
+            memory_bytes: Some(64 * 1024 * 1024),
+            harden: true,
+            ..Default::default()
+        };
+        let id = rt.create_container(&spec).await.unwrap();
+        let created = rt.inspect(&spec.name).await.unwrap().unwrap();
+        assert_eq!(created.id, id);
+        assert_eq!(created.state, puente::runtime::ContainerState::Created);
+        rt.start(&id).await.unwrap();
+        names.push(spec.name);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let running = loop {
+        let list = rt.list_by_label("puente.test.run", &run).await.unwrap();
+        if list.len() == 2
+            && list
+                .iter()
+                .all(|c| c.state == puente::runtime::ContainerState::Running)
+        {
+            break list;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both running: {list:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let mut listed: Vec<&str> = running.iter().map(|c| c.name.as_str()).collect();
+    listed.sort_unstable();
+    assert_eq!(listed, names.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(running.iter().all(|c| c.started_at.is_some()));
+    assert!(running.iter().all(|c| c.labels[LABEL_MANAGED] == "true"));
+
+    rt.stop(&names[0], 1).await.unwrap();
+    let stopped = rt.inspect(&names[0]).await.unwrap().unwrap();
+    assert_eq!(stopped.state, puente::runtime::ContainerState::Exited);
+    rt.remove_container(&names[0]).await.unwrap();
+    rt.remove_container(&names[0]).await.unwrap();
+    assert!(rt.inspect(&names[0]).await.unwrap().is_none());
+    let left = rt.list_by_label("puente.test.run", &run).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, names[1]);
+}
