@@ -396,6 +396,9 @@ impl ServeConfig {
         if self.webhook_bind == Some(self.bind) && self.bind.port() != 0 {
             anyhow::bail!("PUENTE_WEBHOOK_BIND must differ from PUENTE_BIND");
         }
+        if self.waha.swarm_node_cap < 1 {
+            anyhow::bail!("PUENTE_SWARM_NODE_CAP must be at least 1");
+        }
         for kv in &self.waha.waha_extra_env {
             if !kv.contains('=') {
                 anyhow::bail!("--waha-env expects KEY=value, got {kv:?}");
@@ -441,6 +444,36 @@ mod tests {
         assert!(!printed.contains("test-secret"), "{printed}");
         assert!(!printed.contains("test-master"), "{printed}");
         assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn the_runtime_is_docker_unless_swarm_is_asked_for() {
+        let cfg = ServeConfig::for_tests("postgres://localhost/db");
+        assert_eq!(cfg.waha.runtime, RuntimeKind::Docker);
+        assert_eq!(cfg.waha.swarm_publish_mode, SwarmPublishMode::Host);
+        assert!(!cfg.waha.swarm_shared_volumes);
+        let cli = Cli::parse_from([
+            "puente",
+            "serve",
+            "--database-url",
+            "postgres://localhost/db",
+            "--jwt-secret",
+            "test-secret-test-secret-test-secret-0123456789",
+            "--master-secret",
+            "test-master-secret-test-master-secret-0123456789",
+            "--runtime",
+            "swarm",
+            "--swarm-publish-mode",
+            "ingress",
+            "--swarm-node-cap",
+            "0",
+        ]);
+        let Command::Serve(cfg) = cli.command else {
+            panic!("a serve command");
+        };
+        assert_eq!(cfg.waha.runtime, RuntimeKind::Swarm);
+        assert_eq!(cfg.waha.swarm_publish_mode, SwarmPublishMode::Ingress);
+        assert!(cfg.validate().is_err(), "a node cap of 0 is refused");
     }
 
     #[test]
