@@ -1,5 +1,5 @@
 // The operator's console: the live fleet of WAHA session containers, one link's page (facts,
-// logs, actions), the report queue and the audit log.
+// logs, actions), the report queue, the audit log and the Swarm nodes.
 import { useEffect } from 'react';
 import type { User } from '../../session/session';
 import { match, navigate, useRoute } from '../../router';
@@ -12,6 +12,7 @@ import { FleetPage } from './FleetPage';
 import { LinkPage } from './LinkPage';
 import { ReportsPage } from './ReportsPage';
 import { AuditPage } from './AuditPage';
+import { NodesPage } from './NodesPage';
 import './operator.css';
 
 export function OperatorApp({ user }: { user: User }) {
@@ -28,6 +29,7 @@ export function OperatorApp({ user }: { user: User }) {
   else if (detail) page = <LinkPage id={detail.id as string} />;
   else if (path === '/reports') page = <ReportsPage userId={user.id} />;
   else if (path === '/audit') page = <AuditPage user={user} />;
+  else if (path === '/nodes') page = <NodesPage />;
   else
     page = (
       <div className="page">

@@ -6,6 +6,7 @@ import { ApiError } from '../../api/problem';
 export type AuditRow = Schemas['AuditRow'];
 export type Report = Schemas['AdminReportRow'];
 export type Resolution = Schemas['Resolution'];
+export type SwarmNode = Schemas['NodeView'];
 export type ReportStatus = NonNullable<NonNullable<operations['list_reports']['parameters']['query']>['status']>;
 
 export const adminApi = {
@@ -27,6 +28,10 @@ export const adminApi = {
       serverTime: Math.floor((Number.isFinite(date) ? date : Date.now()) / 1000),
     };
   },
+
+  nodes: () => unwrap(api.GET('/api/v1/admin/nodes')),
+  drain: (id: string) => unwrap(api.POST('/api/v1/admin/nodes/{id}/drain', { params: { path: { id } } })),
+  activate: (id: string) => ok(api.POST('/api/v1/admin/nodes/{id}/activate', { params: { path: { id } } })),
 
   restart: (id: string) => ok(api.POST('/api/v1/admin/links/{id}/restart', { params: { path: { id } } })),
   stop: (id: string) => ok(api.POST('/api/v1/admin/links/{id}/stop', { params: { path: { id } } })),

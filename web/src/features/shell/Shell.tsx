@@ -45,6 +45,7 @@ export function Shell({ user }: { user: User }) {
           { to: '/fleet', label: t('fleet') },
           { to: '/reports', label: t('reports') },
           { to: '/audit', label: t('audit') },
+          { to: '/nodes', label: t('nodes') },
         ]
       : staff
         ? [
