@@ -258,6 +258,14 @@ function LinkFacts({ link: l }: { link: AdminLink }) {
       <dd>
         <code className="op-code">{l.image}</code>
       </dd>
+      {l.node && (
+        <>
+          <dt>{t('factNode')}</dt>
+          <dd>
+            <code className="op-code">{l.node}</code>
+          </dd>
+        </>
+      )}
       <dt>{t('colEngine')}</dt>
       <dd>
         <code className="op-code">{l.engine}</code>
