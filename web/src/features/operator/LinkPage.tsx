@@ -270,6 +270,14 @@ function LinkFacts({ link: l }: { link: AdminLink }) {
       <dd>
         <code className="op-code">{l.engine}</code>
       </dd>
+      <dt>{t('factWaha')}</dt>
+      <dd>
+        {l.waha_version ? (
+          <code className="op-code">{[l.waha_version, l.waha_engine, l.waha_tier].filter(Boolean).join(' · ')}</code>
+        ) : (
+          <span className="muted">{t('wahaUnknown')}</span>
+        )}
+      </dd>
       <dt>{t('factCreated')}</dt>
       <dd>{when(l.created_at)}</dd>
       <dt>{t('factStarted')}</dt>
