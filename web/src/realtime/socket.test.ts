@@ -117,6 +117,19 @@ describe('realtime socket', () => {
     realtime.stop();
   });
 
+  test('a refreshed access token renews the open socket', async () => {
+    const { realtime } = await setup();
+    const sess = await import('../session/session');
+    realtime.start();
+    await flush();
+    const s = FakeSocket.all[0]!;
+    s.open();
+    s.frame({ type: 'hello', user_id: 'u1', last_seq: 0 });
+    sess.session.adopt({ access_token: 'access-2', expires_in: 900, user: { id: 'u1' } as never });
+    expect(s.sent.map((x) => JSON.parse(x))).toContainEqual({ type: 'auth', access_token: 'access-2' });
+    realtime.stop();
+  });
+
   test('a close for the account (4001–4003) ends the session instead of reconnecting', async () => {
     const { realtime, expire } = await setup();
     realtime.start();

@@ -4,7 +4,7 @@
 // to its type. A `resync` frame (or a gap too large to replay) is announced as the
 // `resync` event: subscribers reload what they show over REST.
 import { createStore } from '../lib/store';
-import { session } from '../session/session';
+import { onAccessToken, session } from '../session/session';
 
 export type ConnectionStatus = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'offline';
 export const connection = createStore<ConnectionStatus>('idle');
@@ -186,6 +186,12 @@ function send(frame: Record<string, unknown>) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(text);
   else if (frame.type !== 'typing' && frame.type !== 'ping' && outbox.length < 100) outbox.push(text);
 }
+
+// The server closes a socket (4003) when the token it was opened with expires, unless the
+// client renews it: every refreshed access token goes to the open socket as an `auth` frame.
+onAccessToken((token) => {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'auth', access_token: token }));
+});
 
 if (typeof window !== 'undefined') {
   window.addEventListener('online', () => {

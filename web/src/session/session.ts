@@ -50,8 +50,17 @@ function csrf(): string {
   return readCookie('puente_csrf') ?? '';
 }
 
+/** Told of every new access token (the socket renews itself with it). */
+const tokenListeners = new Set<(token: string) => void>();
+
+export function onAccessToken(fn: (token: string) => void): () => void {
+  tokenListeners.add(fn);
+  return () => tokenListeners.delete(fn);
+}
+
 function accept(body: WebTokenResponse) {
   token = body.access_token;
+  for (const fn of tokenListeners) fn(body.access_token);
   expiresAt = Date.now() + body.expires_in * 1000;
   sessionStore.set({ status: 'signedIn', user: body.user });
   clearTimeout(timer);
