@@ -184,6 +184,11 @@ pub async fn set_status(
                working_since = case when $2 = 'working' then coalesce(working_since, now()) else null end,
                consecutive_failures = case when $2 = 'working' then 0 else consecutive_failures end,
                status = $2, status_reason = $3,
+               -- A session asking for a QR is logged out: whoever was linked is gone.
+               phone = case when $2 = 'scan_qr' then null else phone end,
+               push_name = case when $2 = 'scan_qr' then null else push_name end,
+               wa_id = case when $2 = 'scan_qr' then null else wa_id end,
+               wa_lid = case when $2 = 'scan_qr' then null else wa_lid end,
                status_at = coalesce($4, status_at),
                updated_at = now()
            where id = $1"#,
