@@ -215,6 +215,33 @@ describe('inbox', () => {
       await page.getByRole('link', { name: /Nuevo Contacto/ }).waitFor({ timeout: 30_000 });
     }, { allow: [/net::ERR_FAILED/] }));
 
+  test('the server is killed and restarted while the socket is down: the page shows what arrived meanwhile', (t) =>
+    withPage(browser, t, async (page) => {
+      await trackSockets(page);
+      await openInbox(page, puente);
+      await page.getByRole('link', { name: /Carla Compradora/ }).click();
+      await bubble(page, 'mascotas').waitFor();
+      // Keep the page from reconnecting until the messages are in, then crash the server.
+      await page.route('**/api/v1/ws/ticket', (r) => r.abort());
+      await puente.restart({ signal: 'SIGKILL' });
+      await page.getByText('Reconnecting…').first().waitFor();
+      await phoneSend(link.id, BUYER_PHONE, 'Escribí mientras se reiniciaba', { pushName: 'Carla Compradora' });
+      await phoneSend(link.id, '34655555555', 'Hola, soy nuevo tras el reinicio', { pushName: 'Tras Reinicio' });
+      const fresh = await puente.signIn('agent');
+      await waitFor(
+        async () => (await fresh.api.get('/api/v1/conversations')).items.some((c) => c.last_message?.preview === 'Hola, soy nuevo tras el reinicio'),
+        { what: 'the restarted Puente has the messages' },
+      );
+      assert.equal(await bubble(page, 'mientras se reiniciaba').count(), 0, 'nothing shown before the socket is back');
+      await page.unroute('**/api/v1/ws/ticket');
+      await page.evaluate(() => window.dispatchEvent(new Event('online')));
+      // Resumed from the page's last sequence: the message in the open thread and the new
+      // conversation in the list, without a reload.
+      await bubble(page, 'mientras se reiniciaba').waitFor({ timeout: 30_000 });
+      await page.getByRole('link', { name: /Tras Reinicio/ }).waitFor({ timeout: 30_000 });
+      await screenshot(page, 'inbox-after-restart');
+    }, { allow: [/net::ERR_FAILED/, /ERR_CONNECTION_REFUSED/, /WebSocket/] }));
+
   test('a note stays internal; a reply quotes; a reaction and a photo reach the phone', (t) =>
     withPage(browser, t, async (page) => {
       await openInbox(page, puente);
