@@ -99,10 +99,75 @@ async fn seed_demo(pool: &PgPool, pw: &Secret) -> anyhow::Result<()> {
         ("buyer@example.com", "Bea Buyer", Role::Buyer, None),
     ];
     println!("Demo accounts (password for all: {}):", pw.expose());
+    let mut agent = None;
     for (email, name, role, agency) in accounts {
-        upsert_user(pool, email, pw, name, role, agency).await?;
+        let id = upsert_user(pool, email, pw, name, role, agency).await?;
+        if role == Role::Agent {
+            agent = Some(id);
+        }
         println!("  {:<13} {email}", role.as_str());
     }
+    let agent = agent.context("the demo agent was not created")?;
+    seed_demo_listings(pool, agency, agent).await
+}
+
+/// A few active listings of the demo agent, so a buyer has something to find and write
+/// about on a fresh install. Only when the agency has none: a second run adds nothing.
+async fn seed_demo_listings(pool: &PgPool, agency: Uuid, agent: Uuid) -> anyhow::Result<()> {
+    let fail = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    if db::properties::count_for_agency(pool, agency)
+        .await
+        .map_err(fail)?
+        > 0
+    {
+        return Ok(());
+    }
+    let listings = [
+        (
+            "Ático con terraza frente al mar",
+            "Tres dormitorios, terraza de 40 m² con vistas al mar, a cinco minutos de la playa.",
+            48_500_000,
+            "Paseo Marítimo 12",
+            "Málaga",
+            "apartment",
+        ),
+        (
+            "Casa con jardín y piscina",
+            "Cuatro dormitorios, jardín de 300 m², piscina y garaje para dos coches.",
+            62_000_000,
+            "Calle de los Almendros 4",
+            "Marbella",
+            "house",
+        ),
+        (
+            "Estudio reformado en el centro",
+            "Luminoso, recién reformado, ideal para inversión o primera vivienda.",
+            14_900_000,
+            "Calle Larios 30",
+            "Málaga",
+            "condo",
+        ),
+    ];
+    for (title, description, price_cents, address, city, property_type) in listings {
+        db::properties::insert(
+            pool,
+            db::properties::NewProperty {
+                agency_id: agency,
+                agent_id: agent,
+                title,
+                description,
+                price_cents,
+                currency: "EUR",
+                address,
+                city,
+                property_type,
+                status: "active",
+            },
+        )
+        .await
+        .map_err(fail)?;
+    }
+    println!("  and {} demo listings of the agent", listings.len());
     Ok(())
 }
 

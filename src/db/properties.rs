@@ -113,6 +113,16 @@ pub struct Filter<'a> {
     pub after: Option<(DateTime<Utc>, Uuid)>,
 }
 
+/// How many listings an agency has, in any status.
+pub async fn count_for_agency(db: impl PgExecutor<'_>, agency_id: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "n!" from properties where agency_id = $1"#,
+        agency_id
+    )
+    .fetch_one(db)
+    .await?)
+}
+
 pub async fn insert(db: impl PgExecutor<'_>, new: NewProperty<'_>) -> Result<Uuid> {
     Ok(sqlx::query_scalar!(
         r#"insert into properties (id, agency_id, agent_id, title, description, price_cents, currency,

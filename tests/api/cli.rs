@@ -111,6 +111,19 @@ async fn seed_demo_is_idempotent_and_prints_the_accounts(pool: PgPool) {
         .login("agent@costa-homes.example", "demo password 1")
         .await;
     assert_eq!(agent.body["user"]["agency_name"], "Costa Homes");
+    // Listings a buyer can find on a fresh install, made once for both runs.
+    let listings: i64 = sqlx::query_scalar("select count(*) from properties")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(listings, 3);
+    let buyer = app.login("buyer@example.com", "demo password 1").await;
+    let found = app
+        .get("/api/v1/properties?city=M%C3%A1laga", Some(&buyer.access))
+        .await;
+    assert_eq!(found.status(), reqwest::StatusCode::OK);
+    let found: serde_json::Value = found.json().await.unwrap();
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(2), "{found}");
 }
 
 #[test]
