@@ -128,33 +128,7 @@ impl ContainerRuntime for DockerRuntime {
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError> {
-        let docker = self.client().await?;
-        match docker
-            .inspect_network(name, None::<InspectNetworkOptions<String>>)
-            .await
-        {
-            // Inspect also matches an ID prefix; only an exact name counts as "exists".
-            Ok(net) if net.name.as_deref() == Some(name) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if status(&e) == Some(404) => {}
-            Err(e) => return Err(map_err("inspect_network", name, e)),
-        }
-        let options = CreateNetworkOptions {
-            name: name.to_owned(),
-            check_duplicate: true,
-            driver: "bridge".to_owned(),
-            labels: HashMap::from([(LABEL_MANAGED.to_owned(), "true".to_owned())]),
-            ..Default::default()
-        };
-        match docker.create_network(options).await {
-            Ok(_) => {
-                tracing::info!(network = name, "created network");
-                Ok(())
-            }
-            // Created concurrently by someone else: it exists, which is what we wanted.
-            Err(e) if status(&e) == Some(409) => Ok(()),
-            Err(e) => Err(map_err("create_network", name, e)),
-        }
+        ensure_labelled_network(self.client().await?, name, "bridge", false).await
     }
 
     #[tracing::instrument(level = "debug", skip(self, labels))]
@@ -453,6 +427,43 @@ impl DockerRuntime {
             .inspect(id)
             .await?
             .is_some_and(|c| c.state == ContainerState::Running))
+    }
+}
+
+/// Make sure a network named exactly `name` exists, creating it (labelled as ours) with
+/// `driver` when it does not. Shared by the Docker and the Swarm runtimes.
+pub(super) async fn ensure_labelled_network(
+    docker: &Docker,
+    name: &str,
+    driver: &str,
+    attachable: bool,
+) -> Result<(), RuntimeError> {
+    match docker
+        .inspect_network(name, None::<InspectNetworkOptions<String>>)
+        .await
+    {
+        // Inspect also matches an ID prefix; only an exact name counts as "exists".
+        Ok(net) if net.name.as_deref() == Some(name) => return Ok(()),
+        Ok(_) => {}
+        Err(e) if status(&e) == Some(404) => {}
+        Err(e) => return Err(map_err("inspect_network", name, e)),
+    }
+    let options = CreateNetworkOptions {
+        name: name.to_owned(),
+        check_duplicate: true,
+        driver: driver.to_owned(),
+        attachable,
+        labels: HashMap::from([(LABEL_MANAGED.to_owned(), "true".to_owned())]),
+        ..Default::default()
+    };
+    match docker.create_network(options).await {
+        Ok(_) => {
+            tracing::info!(network = name, driver, "created network");
+            Ok(())
+        }
+        // Created concurrently by someone else: it exists, which is what we wanted.
+        Err(e) if status(&e) == Some(409) => Ok(()),
+        Err(e) => Err(map_err("create_network", name, e)),
     }
 }
 

@@ -40,19 +40,18 @@ use bollard::models::{
     TaskSpecContainerSpecPrivileges, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
     TaskSpecRestartPolicyConditionEnum, TaskState,
 };
-use bollard::network::{CreateNetworkOptions, InspectNetworkOptions};
 use bollard::service::{InspectServiceOptions, ListServicesOptions, UpdateServiceOptions};
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 
 use super::docker::{
-    engine_time, error_chain, managed_labels, map_err, scrub, scrub_error, status, timestamped,
-    DockerRuntime, LineCollector, LOG_CAP_BYTES,
+    engine_time, ensure_labelled_network, error_chain, managed_labels, map_err, scrub, scrub_error,
+    status, timestamped, DockerRuntime, LineCollector, LOG_CAP_BYTES,
 };
 use super::{
     ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ContainerStats, EventStream,
-    LogLine, NodeInfo, RestartPolicy, RuntimeError, LABEL_MANAGED,
+    LogLine, NodeInfo, RestartPolicy, RuntimeError,
 };
 use crate::config::SwarmPublishMode;
 
@@ -248,32 +247,7 @@ impl ContainerRuntime for SwarmRuntime {
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError> {
-        let docker = self.local.client().await?;
-        match docker
-            .inspect_network(name, None::<InspectNetworkOptions<String>>)
-            .await
-        {
-            Ok(net) if net.name.as_deref() == Some(name) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if status(&e) == Some(404) => {}
-            Err(e) => return Err(map_err("inspect_network", name, e)),
-        }
-        let options = CreateNetworkOptions {
-            name: name.to_owned(),
-            check_duplicate: true,
-            driver: "overlay".to_owned(),
-            attachable: true,
-            labels: HashMap::from([(LABEL_MANAGED.to_owned(), "true".to_owned())]),
-            ..Default::default()
-        };
-        match docker.create_network(options).await {
-            Ok(_) => {
-                tracing::info!(network = name, "created overlay network");
-                Ok(())
-            }
-            Err(e) if status(&e) == Some(409) => Ok(()),
-            Err(e) => Err(map_err("create_network", name, e)),
-        }
+        ensure_labelled_network(self.local.client().await?, name, "overlay", true).await
     }
 
     async fn ensure_volume(
@@ -1008,7 +982,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::PortPublish;
+    use crate::runtime::{PortPublish, LABEL_MANAGED};
 
     fn spec() -> ContainerSpec {
         ContainerSpec {
