@@ -6,15 +6,14 @@ import type { User } from '../../session/session';
 import { Link } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
-import { problemMessage } from '../../api/problem';
-import { Empty, ErrorText, Spinner } from '../../ui/controls';
+import { Empty } from '../../ui/controls';
 import { useStore } from '../../lib/store';
 import { formatDateTime } from '../../lib/format';
 import { formatClock } from './fleet';
 import { m, type Key } from './messages';
 import { adminApi, type AuditRow } from './adminApi';
 import { fleetStore, loadFleetOnce } from './fleetStore';
-import { Cell, plural } from './parts';
+import { Cell, LoadState, plural } from './parts';
 
 const PAGE = 100;
 
@@ -240,19 +239,7 @@ export function AuditPage({ user }: { user: User }) {
         )}
       </form>
 
-      {error !== undefined && (
-        <div className="row">
-          <ErrorText>{problemMessage(error)}</ErrorText>
-          <button type="button" className="btn btn-small" onClick={() => setTick((x) => x + 1)}>
-            {tc('retry')}
-          </button>
-        </div>
-      )}
-      {rows === null && error === undefined && (
-        <div className="op-center">
-          <Spinner />
-        </div>
-      )}
+      <LoadState error={error} loading={rows === null} onRetry={() => setTick((x) => x + 1)} retryLabel={tc('retry')} />
       {rows && (
         <p className="muted small" aria-live="polite">
           {filtered ? t('matchingN', { shown: shown.length, n: rows.length }) : plural(t, 'loadedN', rows.length, { n: rows.length })}

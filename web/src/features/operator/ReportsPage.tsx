@@ -6,11 +6,11 @@ import { navigate, useRoute } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
 import { problemMessage } from '../../api/problem';
-import { Dialog, Empty, ErrorText, Spinner, TextArea } from '../../ui/controls';
+import { Dialog, Empty, ErrorText, TextArea } from '../../ui/controls';
 import { toast } from '../../ui/toast';
 import { formatDateTime, formatListTime } from '../../lib/format';
 import { m, type Key } from './messages';
-import { Cell } from './parts';
+import { Cell, LoadState } from './parts';
 import { adminApi, type Report, type Resolution } from './adminApi';
 
 const PAGE = 50;
@@ -124,19 +124,7 @@ export function ReportsPage({ userId }: { userId: string }) {
         ))}
       </div>
 
-      {error !== undefined && (
-        <div className="row">
-          <ErrorText>{problemMessage(error)}</ErrorText>
-          <button type="button" className="btn btn-small" onClick={() => setTick((x) => x + 1)}>
-            {tc('retry')}
-          </button>
-        </div>
-      )}
-      {items === null && error === undefined && (
-        <div className="op-center">
-          <Spinner />
-        </div>
-      )}
+      <LoadState error={error} loading={items === null} onRetry={() => setTick((x) => x + 1)} retryLabel={tc('retry')} />
       {items && items.length === 0 && <Empty title={filter === 'open' ? t('noOpenReports') : t('noReports')} />}
       {items && items.length > 0 && (
         <div className="table-wrap op-table-wrap">

@@ -1,6 +1,8 @@
 // Small pieces the fleet table and the link page share: the status tag with its reason, the
 // container state, the memory figure with its bar, and the words for statuses and reasons.
 import type { ReactNode } from 'react';
+import { problemMessage } from '../../api/problem';
+import { ErrorText, Spinner } from '../../ui/controls';
 import { useT, type T } from '../../i18n';
 import { m, type Key } from './messages';
 import { containerTone, formatMemory, memoryFraction, statusTone, type LinkStatus } from './fleet';
@@ -78,5 +80,25 @@ export function Cell({ label, className, children }: { label: string; className?
     <td data-label={label} className={className}>
       <div className="op-cell">{children}</div>
     </td>
+  );
+}
+
+/** A list's loading state: the problem with a retry, or a spinner while the first page loads. */
+export function LoadState({ error, loading, onRetry, retryLabel }: { error: unknown; loading: boolean; onRetry: () => void; retryLabel: string }) {
+  if (error !== undefined) {
+    return (
+      <div className="row">
+        <ErrorText>{problemMessage(error)}</ErrorText>
+        <button type="button" className="btn btn-small" onClick={onRetry}>
+          {retryLabel}
+        </button>
+      </div>
+    );
+  }
+  if (!loading) return null;
+  return (
+    <div className="op-center">
+      <Spinner />
+    </div>
   );
 }
