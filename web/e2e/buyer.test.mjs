@@ -120,7 +120,8 @@ describe('buyer', () => {
           // The listing page: price, photos, agent.
           await page.getByRole('link', { name: /Penthouse with rooftop terrace/ }).click();
           await page.getByRole('heading', { name: 'Penthouse with rooftop terrace' }).waitFor();
-          await page.getByText('€485,000').waitFor();
+          // (The "more from this agent" cards below may show prices too.)
+          await page.locator('.listing-price').getByText('€485,000').waitFor();
           await page.getByText('Diego Agent', { exact: true }).waitFor();
           await page.locator('.home-gallery-main img').waitFor();
           await screenshot(page, 'buyer-listing-page');
