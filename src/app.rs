@@ -1,5 +1,5 @@
-//! Building and running the server: shared state, the listeners, background tasks and
-//! graceful shutdown. Tests use [`App::build_with_pool`] to bind port 0 on a fresh database.
+//! The composition root: builds the [`Core`] and the HTTP state, binds the listeners, starts
+//! the background workers and runs until a shutdown signal, then drains them. Tests use [`App::build_with_pool`] to bind port 0 on a fresh database.
 //!
 //! One listener serves the public API. With `--webhook-bind`, a second one serves only the
 //! WAHA webhooks, and the public one stops serving them: the session containers' network then
@@ -7,52 +7,16 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
-use crate::auth::ratelimit::LoginLimiter;
-use crate::auth::tokens::JwtKeys;
 use crate::config::ServeConfig;
-use crate::realtime::hub::Hub;
-use crate::runtime::ContainerRuntime;
-use crate::supervise::Supervisor;
+use crate::core::Core;
 
-/// What every handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: PgPool,
-    pub config: Arc<ServeConfig>,
-    pub jwt: Arc<JwtKeys>,
-    pub login_limiter: Arc<LoginLimiter>,
-    pub metrics: PrometheusHandle,
-    pub runtime: Arc<dyn ContainerRuntime>,
-    /// Routes realtime events to the sockets this process holds.
-    pub hub: Arc<Hub>,
-    /// Leadership flag, per-link locks and the Docker semaphore of the supervisor.
-    pub supervisor: Arc<Supervisor>,
-    /// Shared HTTP client (connection pools) for calls to WAHA containers.
-    pub http: reqwest::Client,
-    /// Where file bytes live (media, uploads).
-    pub files: Arc<dyn crate::files::FileStore>,
-    /// Wakes the outbox worker when new work is queued in this process.
-    pub outbox_wake: Arc<tokio::sync::Notify>,
-    /// Where WAHA containers post their webhooks (scheme, host, port; no path).
-    pub webhook_base: String,
-    /// Webhook group commit: handlers queue verified events here and one writer task
-    /// commits them in batches (`crate::ingest`); started in [`App::run`].
-    pub inbox: crate::ingest::Inbox,
-    /// The in-app word filter, built once from `--blocked-word`.
-    pub word_filter: Arc<crate::moderation::WordFilter>,
-    /// Cancelled when the server begins shutting down; long-lived tasks (sockets, loops)
-    /// watch it to finish cleanly.
-    pub shutdown: CancellationToken,
-}
+pub use crate::http::state::AppState;
 
 pub struct App {
     listener: TcpListener,
@@ -106,7 +70,6 @@ impl App {
         listener: TcpListener,
         webhook_listener: Option<TcpListener>,
     ) -> Self {
-        let runtime: Arc<dyn ContainerRuntime> = crate::runtime::from_config(&config);
         let port = webhook_listener
             .as_ref()
             .unwrap_or(&listener)
@@ -118,31 +81,7 @@ impl App {
             .webhook_base_url
             .clone()
             .unwrap_or_else(|| format!("http://host.docker.internal:{port}"));
-        // No redirects: a redirect must never carry a link's API key to another host.
-        let http = crate::waha::WahaClient::http_client().unwrap_or_default();
-        let state = AppState {
-            db: pool,
-            jwt: Arc::new(JwtKeys::new(
-                config.jwt_secret.expose().as_bytes(),
-                config.access_token_ttl_secs,
-            )),
-            login_limiter: Arc::new(LoginLimiter::new(
-                config.login_rate_per_ip,
-                config.login_rate_per_account,
-            )),
-            metrics: crate::metrics::install(),
-            runtime,
-            hub: Hub::new(),
-            supervisor: Supervisor::new(config.waha.docker_concurrency),
-            http,
-            webhook_base,
-            files: Arc::new(crate::files::LocalDisk::new(config.data_dir.clone())),
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
-            inbox: crate::ingest::Inbox::new(),
-            word_filter: Arc::new(crate::moderation::WordFilter::new(&config.blocked_words)),
-            shutdown: CancellationToken::new(),
-            config: Arc::new(config),
-        };
+        let state = AppState::new(Core::new(config, pool, webhook_base));
         Self {
             listener,
             webhook_listener,
@@ -182,13 +121,13 @@ impl App {
             }
             None => None,
         };
-        crate::realtime::listener::spawn(state.db.clone(), state.hub.clone(), token.clone());
-        crate::realtime::presence::spawn(state.db.clone(), state.hub.clone(), token.clone());
-        crate::chat::outbox::spawn(state.clone());
+        crate::realtime::listener::spawn(&state, state.hub.clone());
+        crate::realtime::presence::spawn(&state, state.hub.clone());
+        crate::chat::outbox::spawn(state.core.clone());
         // The webhook writer; it drains its queue once `token` is cancelled.
         crate::ingest::spawn_writer(state.clone());
         if state.config.waha.supervise {
-            crate::supervise::spawn(state.clone());
+            crate::supervise::spawn(state.core.clone());
         }
 
         let serve = |listener: TcpListener, router: axum::Router| {
@@ -220,6 +159,7 @@ impl App {
                 token.cancel();
             }
         }
+        let deadline = tokio::time::Instant::now() + grace;
         match tokio::time::timeout(grace, &mut server).await {
             Ok(res) => res.context("server task")?.context("server")?,
             Err(_) => {
@@ -230,6 +170,10 @@ impl App {
                 server.abort();
             }
         }
+        // Then the background tasks (webhook writer, outbox, supervisor, presence, …), which
+        // watch the same token, within what is left of the grace period.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        state.core.drain(left).await;
         tracing::info!("stopped");
         Ok(())
     }

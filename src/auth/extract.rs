@@ -7,14 +7,14 @@
 //! password change — with 401 `session_ended`, not when it would have expired. The guard extractors ([`Operator`],
 //! [`AgencyAdmin`], [`Staff`], [`Buyer`]) wrap it and refuse other roles with 403.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use uuid::Uuid;
 
-use super::Role;
-use crate::app::AppState;
+use crate::core::Core;
 use crate::error::{AppError, Result};
+use crate::model::Role;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ fn bearer(parts: &Parts) -> Result<&str> {
 
 impl AuthUser {
     /// Authenticate a raw access token (used by the header extractor and by WebSocket auth).
-    pub async fn from_token(state: &AppState, token: &str) -> Result<Self> {
+    pub async fn from_token(state: &Core, token: &str) -> Result<Self> {
         let claims = state.jwt.verify(token)?;
         let row = sqlx::query!(
             r#"select role, agency_id, active,
@@ -101,15 +101,19 @@ impl AuthUser {
     }
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Core: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(user.clone());
         }
         let token = bearer(parts)?;
-        let user = AuthUser::from_token(state, token).await?;
+        let user = AuthUser::from_token(&Core::from_ref(state), token).await?;
         parts.extensions.insert(user.clone());
         Ok(user)
     }
@@ -121,10 +125,14 @@ macro_rules! role_guard {
         #[derive(Debug, Clone)]
         pub struct $name(pub AuthUser);
 
-        impl FromRequestParts<AppState> for $name {
+        impl<S> FromRequestParts<S> for $name
+        where
+            S: Send + Sync,
+            Core: FromRef<S>,
+        {
             type Rejection = AppError;
 
-            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
                 let user = AuthUser::from_request_parts(parts, state).await?;
                 if matches!(user.role, $($role)|+) {
                     Ok(Self(user))

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::tokens::{random_token, token_hash};
 use super::{password, Role};
-use crate::app::AppState;
+use crate::auth::ratelimit::LoginLimiter;
+use crate::core::Core;
 use crate::db::{self, users::UserRow};
 use crate::error::{AppError, FieldError, Result};
 use crate::realtime::control::{end_sockets, CloseReason, Scope};
@@ -164,7 +165,7 @@ pub fn invite_hash(code: &str) -> Vec<u8> {
 
 /// Issue an access token and start (or continue) a refresh-token family.
 async fn issue_pair(
-    state: &AppState,
+    state: &Core,
     conn: &mut sqlx::PgConnection,
     user: &UserRow,
     family: Uuid,
@@ -189,7 +190,7 @@ async fn issue_pair(
 }
 
 async fn token_response(
-    state: &AppState,
+    state: &Core,
     user: &UserRow,
     access: String,
     refresh: String,
@@ -204,7 +205,7 @@ async fn token_response(
 }
 
 pub async fn register(
-    state: &AppState,
+    state: &Core,
     req: RegisterRequest,
     user_agent: Option<&str>,
 ) -> Result<TokenResponse> {
@@ -347,13 +348,14 @@ fn bad_credentials() -> AppError {
 }
 
 pub async fn login(
-    state: &AppState,
+    state: &Core,
+    limiter: &LoginLimiter,
     req: LoginRequest,
     ip: &str,
     user_agent: Option<&str>,
 ) -> Result<TokenResponse> {
     let email = req.email.trim().to_lowercase();
-    state.login_limiter.check(ip, &email)?;
+    limiter.check(ip, &email)?;
     if req.password.chars().count() > password::MAX_LEN || email.len() > 254 {
         // Still costs a hash, so an oversized attempt is not a timing oracle.
         password::verify(String::new(), None).await?;
@@ -390,7 +392,7 @@ fn account_inactive() -> AppError {
 /// reason: `invalid_refresh_token`, `refresh_token_revoked`, `refresh_token_reused` (the
 /// family is revoked), `refresh_token_expired`, `account_inactive`.
 pub async fn refresh(
-    state: &AppState,
+    state: &Core,
     req: RefreshRequest,
     user_agent: Option<&str>,
 ) -> Result<TokenResponse> {
@@ -472,7 +474,7 @@ pub async fn refresh(
 }
 
 /// End the session a refresh token belongs to. Unknown tokens are ignored (idempotent).
-pub async fn logout(state: &AppState, req: RefreshRequest) -> Result<()> {
+pub async fn logout(state: &Core, req: RefreshRequest) -> Result<()> {
     if req.refresh_token.len() > 200 {
         return Ok(());
     }
@@ -527,7 +529,7 @@ pub struct UpdateMeResponse {
 }
 
 pub async fn update_me(
-    state: &AppState,
+    state: &Core,
     user_id: Uuid,
     req: UpdateMeRequest,
 ) -> Result<UpdateMeResponse> {

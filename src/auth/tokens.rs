@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::Role;
 use crate::error::{AppError, Result};
+use crate::model::Role;
 
 const ISSUER: &str = "puente";
 

@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::ConversationDto;
 use crate::auth::extract::AuthUser;
-use crate::auth::Role;
 use crate::db::chat::ConversationRow;
 use crate::error::Result;
+use crate::model::Role;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LastMessage {

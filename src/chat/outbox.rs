@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::chat;
+use crate::core::Core;
 use crate::db::chat as q;
 use crate::waha::{FileSource, MessagesQuery, OutgoingFile, WahaClient, WahaError};
 
@@ -66,8 +66,8 @@ pub async fn enqueue(
 }
 
 /// Run the worker until shutdown.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+pub fn spawn(state: Core) -> tokio::task::JoinHandle<()> {
+    state.tasks.clone().spawn(async move {
         loop {
             loop {
                 match claim(&state).await {
@@ -91,7 +91,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn claim(state: &AppState) -> anyhow::Result<Option<Job>> {
+async fn claim(state: &Core) -> anyhow::Result<Option<Job>> {
     let row = sqlx::query!(
         r#"update outbox o set locked_until = now() + make_interval(secs => $1), attempts = o.attempts + 1
            from (select id from outbox
@@ -152,7 +152,7 @@ fn backoff(attempts: i32) -> Duration {
     Duration::from_secs(1u64 << n).min(Duration::from_secs(60))
 }
 
-async fn run(state: &AppState, job: Job) {
+async fn run(state: &Core, job: Job) {
     let result = match job.kind.as_str() {
         SEND => send(state, &job).await,
         SEEN => seen(state, &job).await,
@@ -188,7 +188,7 @@ async fn run(state: &AppState, job: Job) {
     }
 }
 
-async fn give_up(state: &AppState, job: &Job, why: &str) -> Result<(), sqlx::Error> {
+async fn give_up(state: &Core, job: &Job, why: &str) -> Result<(), sqlx::Error> {
     let mut tx = state.db.begin().await?;
     sqlx::query!(
         "update outbox set done_at = now(), locked_until = null, last_error = $2 where id = $1",
@@ -222,7 +222,7 @@ async fn give_up(state: &AppState, job: &Job, why: &str) -> Result<(), sqlx::Err
     tx.commit().await
 }
 
-async fn link_client(state: &AppState, link_id: Option<Uuid>) -> Result<WahaClient, Failure> {
+async fn link_client(state: &Core, link_id: Option<Uuid>) -> Result<WahaClient, Failure> {
     let link_id = link_id.ok_or_else(|| Failure::Permanent("job without a link".into()))?;
     let link = crate::db::links::find(&state.db, link_id)
         .await?
@@ -233,7 +233,7 @@ async fn link_client(state: &AppState, link_id: Option<Uuid>) -> Result<WahaClie
     Ok(crate::links::service::client(state, &link).await?)
 }
 
-async fn send(state: &AppState, job: &Job) -> Result<(), Failure> {
+async fn send(state: &Core, job: &Job) -> Result<(), Failure> {
     let mid = job
         .message_id
         .ok_or_else(|| Failure::Permanent("job without a message".into()))?;
@@ -356,7 +356,7 @@ async fn send(state: &AppState, job: &Job) -> Result<(), Failure> {
 
 /// Attach the WhatsApp id to our message and mark it sent. If WAHA's echo already created a
 /// separate row for it, that copy is dropped (ours carries the client id and author).
-async fn record_sent(state: &AppState, mid: Uuid, wa_id: &str) -> Result<(), Failure> {
+async fn record_sent(state: &Core, mid: Uuid, wa_id: &str) -> Result<(), Failure> {
     let mut tx = state.db.begin().await?;
     let msg = q::message(&mut *tx, mid)
         .await?
@@ -396,7 +396,7 @@ async fn record_sent(state: &AppState, mid: Uuid, wa_id: &str) -> Result<(), Fai
     Ok(())
 }
 
-async fn seen(state: &AppState, job: &Job) -> Result<(), Failure> {
+async fn seen(state: &Core, job: &Job) -> Result<(), Failure> {
     let client = link_client(state, job.link_id).await?;
     let chat = job.payload["chat_id"]
         .as_str()
@@ -414,7 +414,7 @@ async fn seen(state: &AppState, job: &Job) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn react(state: &AppState, job: &Job) -> Result<(), Failure> {
+async fn react(state: &Core, job: &Job) -> Result<(), Failure> {
     let client = link_client(state, job.link_id).await?;
     let message = job.payload["message_id"].as_str().unwrap_or_default();
     let emoji = job.payload["emoji"].as_str().unwrap_or_default();

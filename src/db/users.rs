@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::auth::Role;
 use crate::error::{AppError, Result};
+use crate::model::Role;
 
 /// A user row, password hash included. Never serialised: see `http::dto::UserDto`.
 #[derive(Debug, Clone)]

@@ -14,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{AppJson, AppPath, AppQuery, ClientIp};
-use crate::app::AppState;
 use crate::auth::extract::Operator;
 use crate::db;
 use crate::db::audit::AuditRow;
-use crate::error::{AppError, Problem, Result};
+use crate::error::{AppError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 use crate::links::service::{self, Actor};
 use crate::links::{container_name, LinkStatus};
 use crate::runtime::ContainerState;

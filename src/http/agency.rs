@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{AppJson, AppPath, ClientIp};
-use crate::app::AppState;
 use crate::auth::extract::AgencyAdmin;
 use crate::auth::service::{invite_hash, normalize_email, UserDto};
 use crate::db;
-use crate::error::{AppError, Problem, Result};
+use crate::error::{AppError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

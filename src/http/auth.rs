@@ -6,9 +6,10 @@ use axum::routing::post;
 use axum::Router;
 
 use super::extract::{AppJson, ClientIp, UserAgent};
-use crate::app::AppState;
 use crate::auth::service::{self, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse};
-use crate::error::{Problem, Result};
+use crate::error::Result;
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,7 +42,7 @@ pub async fn login(
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<AppJson<TokenResponse>> {
     Ok(AppJson(
-        service::login(&state, req, &ip, ua.as_deref()).await?,
+        service::login(&state, &state.login_limiter, req, &ip, ua.as_deref()).await?,
     ))
 }
 

@@ -14,13 +14,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::extract::{AppJson, AppPath, AppQuery};
-use crate::app::AppState;
 use crate::auth::extract::AuthUser;
-use crate::auth::Role;
 use crate::chat::inbox::ConversationView;
 use crate::chat::{self, outbox, MessageDto};
 use crate::db::chat::{self as q, ConversationRow, NewMessage};
-use crate::error::{AppError, Problem, Result};
+use crate::error::{AppError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::model::Role;
 
 /// Longest message an agent or buyer may send.
 pub const MAX_BODY_CHARS: usize = 5000;

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::http::state::AppState;
 
 /// JSON body in, JSON body out; malformed input becomes a problem response.
 #[derive(Debug, Clone, Copy, Default)]

@@ -9,8 +9,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use crate::app::AppState;
-use crate::error::problem_response;
+use crate::http::problem::problem_response;
+use crate::http::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,7 +39,7 @@ pub async fn healthz() -> Json<Health> {
 
 /// The database and the Docker engine are reachable.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
-    responses((status = 200, body = Readiness), (status = 503, body = crate::error::Problem)))]
+    responses((status = 200, body = Readiness), (status = 503, body = crate::http::problem::Problem)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let limit = Duration::from_secs(2);
     let db_ok = matches!(

@@ -13,13 +13,14 @@ use uuid::Uuid;
 
 use super::conversations::{visible, MAX_BODY_CHARS};
 use super::extract::{AppJson, AppPath, AppQuery};
-use crate::app::AppState;
 use crate::auth::extract::{AgencyAdmin, AuthUser, Buyer};
-use crate::auth::Role;
 use crate::chat::inbox::ConversationView;
 use crate::chat::{self, MessageDto};
 use crate::db::chat::{self as q, ConversationRow, NewMessage};
-use crate::error::{AppError, FieldError, Problem, Result};
+use crate::error::{AppError, FieldError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::model::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new()

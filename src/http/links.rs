@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{AppJson, AppPath, AppQuery, ClientIp};
-use crate::app::AppState;
 use crate::auth::extract::Staff;
-use crate::error::{problem_response, AppError, Problem, Result};
+use crate::error::{AppError, Result};
+use crate::http::problem::{problem_response, Problem};
+use crate::http::state::AppState;
 use crate::links::service::{self, Actor};
 use crate::links::{qr, LinkDto};
 

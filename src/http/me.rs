@@ -5,11 +5,12 @@ use axum::routing::get;
 use axum::Router;
 
 use super::extract::AppJson;
-use crate::app::AppState;
 use crate::auth::extract::AuthUser;
 use crate::auth::service::{self, UpdateMeRequest, UpdateMeResponse, UserDto};
 use crate::db;
-use crate::error::{AppError, Problem, Result};
+use crate::error::{AppError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/me", get(get_me).patch(update_me))

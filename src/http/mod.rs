@@ -22,8 +22,10 @@ pub mod nodes;
 pub mod notifications;
 pub mod observe;
 pub mod openapi;
+pub mod problem;
 pub mod properties;
 pub mod request_id;
+pub mod state;
 pub mod web;
 pub mod web_auth;
 
@@ -38,8 +40,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::http::state::AppState;
 
 /// The API under `/api/v1`.
 fn api_v1() -> Router<AppState> {

@@ -11,10 +11,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::extract::{AppJson, AppPath, AppQuery, ClientIp};
-use crate::app::AppState;
 use crate::auth::extract::{AuthUser, Operator};
 use crate::db::moderation::{AdminReportRow, BlockRow, ReportRow};
-use crate::error::{AppError, Problem, Result};
+use crate::error::{AppError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 use crate::moderation::{self, ReportInput, ReportStatus, Resolution};
 
 pub fn router() -> Router<AppState> {

@@ -8,10 +8,12 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::extract::{AppJson, AppPath, ClientIp};
-use crate::app::AppState;
 use crate::auth::extract::Operator;
-use crate::error::{Problem, Result};
-use crate::links::placement::{self, DrainOutcome, NodeView};
+use crate::error::Result;
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::links::nodes::{self, DrainOutcome};
+use crate::links::placement::{self, NodeView};
 use crate::links::service::Actor;
 
 pub fn router() -> Router<AppState> {
@@ -46,7 +48,7 @@ pub async fn drain_node(
         user: Some(&op),
         ip: Some(&ip),
     };
-    Ok(AppJson(placement::drain(&state, &id, &actor).await?))
+    Ok(AppJson(nodes::drain(&state, &id, &actor).await?))
 }
 
 /// Make a node take sessions again (availability `active`).
@@ -58,6 +60,6 @@ pub async fn activate_node(
     Operator(_op): Operator,
     AppPath(id): AppPath<String>,
 ) -> Result<axum::http::StatusCode> {
-    placement::activate(&state, &id).await?;
+    nodes::activate(&state, &id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::extract::{AppJson, AppQuery};
-use crate::app::AppState;
 use crate::auth::extract::AuthUser;
-use crate::error::{AppError, Problem, Result};
+use crate::error::{AppError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 use crate::realtime::notifications;
 
 pub fn router() -> Router<AppState> {

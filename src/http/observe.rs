@@ -12,7 +12,7 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use super::request_id;
-use crate::error::problem_response;
+use crate::http::problem::problem_response;
 
 pub async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();

@@ -3,7 +3,7 @@
 //!
 //! Invariants, so generated clients (`openapi-typescript`) type every call: each operation
 //! has a unique `operationId` (the handler's name unless it sets one), bodies reference named
-//! schemas, and every error response that carries a [`crate::error::Problem`] is declared as
+//! schemas, and every error response that carries a [`crate::http::problem::Problem`] is declared as
 //! `application/problem+json`, the content type the server sends ([`ProblemContentType`]
 //! rewrites the annotations' default `application/json`).
 
@@ -13,7 +13,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,7 +41,7 @@ use crate::app::AppState;
         super::properties::create_property, super::properties::list_properties, super::properties::get_property,
         super::properties::update_property, super::properties::add_photo, super::properties::remove_photo,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError, crate::auth::Role)),
+    components(schemas(crate::http::problem::Problem, crate::error::FieldError, crate::model::Role)),
     modifiers(&BearerAuth, &ProblemContentType),
     tags(
         (name = "auth", description = "Sign up, sign in, tokens"),
@@ -75,7 +75,7 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Declares problem bodies with the content type [`crate::error::problem_response`] sends.
+/// Declares problem bodies with the content type [`crate::http::problem::problem_response`] sends.
 struct ProblemContentType;
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";

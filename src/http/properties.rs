@@ -23,11 +23,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{AppJson, AppPath, AppQuery};
-use crate::app::AppState;
 use crate::auth::extract::{AuthUser, Staff};
-use crate::auth::Role;
 use crate::db::properties::{self as q, Changes, Filter, NewProperty, PropertyRow, Scope};
-use crate::error::{AppError, FieldError, Problem, Result};
+use crate::error::{AppError, FieldError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::model::Role;
 
 /// The kinds of property a listing may be.
 pub const PROPERTY_TYPES: &[&str] = &["house", "apartment", "condo", "land"];

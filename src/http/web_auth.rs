@@ -31,13 +31,14 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::extract::{AppJson, ClientIp, UserAgent};
-use crate::app::AppState;
 use crate::auth::service::{
     self, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserDto,
 };
 use crate::auth::tokens::random_token;
 use crate::config::ServeConfig;
-use crate::error::{AppError, Problem, Result};
+use crate::error::{AppError, Result};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 
 /// The refresh token's cookie (HttpOnly).
 pub const REFRESH_COOKIE: &str = "puente_rt";
@@ -108,7 +109,7 @@ pub async fn web_login(
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Response> {
     same_origin(&headers, &state.config)?;
-    let tokens = service::login(&state, req, &ip, ua.as_deref()).await?;
+    let tokens = service::login(&state, &state.login_limiter, req, &ip, ua.as_deref()).await?;
     Ok(signed_in(&state.config, StatusCode::OK, tokens))
 }
 

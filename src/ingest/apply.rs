@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
 use super::messages::{self, Outcome};
-use crate::app::AppState;
+use crate::core::Core;
 use crate::links::service::{transition, Identity};
 use crate::links::{map_session_status, LinkStatus};
 use crate::waha::types::{SessionStatusPayload, WebhookEnvelope};
@@ -18,7 +18,7 @@ use crate::waha::types::{SessionStatusPayload, WebhookEnvelope};
 pub const MAX_ATTEMPTS: i32 = 5;
 
 /// Apply one stored event by row id (no-op when another worker has it or it is done).
-pub async fn apply_stored(state: &AppState, row_id: i64) {
+pub async fn apply_stored(state: &Core, row_id: i64) {
     match apply_locked(state, row_id).await {
         Ok(woken) => {
             for id in woken {
@@ -49,7 +49,7 @@ pub fn link_lock_key(link: Uuid) -> i64 {
 }
 
 /// Returns ids of deferred events woken by this one.
-async fn apply_locked(state: &AppState, row_id: i64) -> anyhow::Result<Vec<i64>> {
+async fn apply_locked(state: &Core, row_id: i64) -> anyhow::Result<Vec<i64>> {
     let mut tx = state.db.begin().await?;
     let Some(row) = sqlx::query!(
         r#"select link_id, event, body from waha_events
@@ -168,7 +168,7 @@ async fn finish(
 }
 
 async fn apply_session_status(
-    state: &AppState,
+    state: &Core,
     link_id: Uuid,
     env: &WebhookEnvelope,
 ) -> anyhow::Result<bool> {
@@ -201,7 +201,7 @@ async fn apply_session_status(
 }
 
 /// Re-run events left pending (a crash between storing and applying, or a failed attempt).
-pub async fn sweep(state: &AppState) {
+pub async fn sweep(state: &Core) {
     let ids = sqlx::query_scalar!(
         r#"select id from waha_events where status = 'pending' and received_at < now() - interval '3 seconds'
            order by id limit 500"#
@@ -218,7 +218,7 @@ pub async fn sweep(state: &AppState) {
 /// those received since a time. Safe at any time: applying is idempotent. Returns how many
 /// events were replayed.
 pub async fn replay(
-    state: &AppState,
+    state: &Core,
     link: Uuid,
     since: Option<chrono::DateTime<Utc>>,
 ) -> anyhow::Result<usize> {

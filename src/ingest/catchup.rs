@@ -12,7 +12,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::messages::{apply_message_payload, Outcome};
-use crate::app::AppState;
+use crate::core::Core;
 use crate::waha::MessagesQuery;
 
 /// Seconds subtracted from the watermark: WAHA's per-chat clocks and reordering.
@@ -27,14 +27,14 @@ fn running() -> &'static Mutex<HashSet<Uuid>> {
 }
 
 /// Run a catch-up for a link in the background (at most one per link per process).
-pub fn spawn(state: AppState, link: Uuid) {
+pub fn spawn(state: Core, link: Uuid) {
     {
         let mut set = running().lock().unwrap_or_else(|e| e.into_inner());
         if !set.insert(link) {
             return;
         }
     }
-    tokio::spawn(async move {
+    state.tasks.clone().spawn(async move {
         match run(&state, link).await {
             Ok(n) if n > 0 => {
                 tracing::info!(link = %link, recovered = n, "catch-up recovered messages")
@@ -50,7 +50,7 @@ pub fn spawn(state: AppState, link: Uuid) {
 }
 
 /// Returns how many messages were newly stored.
-pub async fn run(state: &AppState, link_id: Uuid) -> anyhow::Result<usize> {
+pub async fn run(state: &Core, link_id: Uuid) -> anyhow::Result<usize> {
     let Some(link) = crate::db::links::find(&state.db, link_id).await? else {
         return Ok(0);
     };

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::chat;
+use crate::core::Core;
 use crate::db::chat::{self as q, ContactRow, ConversationRow, NewMessage};
 use crate::db::links::LinkRow;
 use crate::waha::types::{
@@ -44,7 +44,7 @@ fn raw_id(serialized: &str) -> Option<String> {
 /// The contact behind a WhatsApp id (`@c.us` or `@lid`), creating or merging as needed: a
 /// person first seen by `@lid` and later by phone ends up as one contact.
 async fn contact_for(
-    state: &AppState,
+    state: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     wa: &str,
@@ -142,7 +142,7 @@ fn kind_of(m: &MessagePayload) -> (&'static str, Value) {
 
 /// Download a message's media from WAHA into the file store; the file's id, or the error.
 async fn fetch_media(
-    state: &AppState,
+    state: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     m: &MessagePayload,
@@ -217,7 +217,7 @@ async fn conversation_for(
 
 /// `message` / `message.any`: store the message (once), its contact and conversation.
 pub async fn apply_message(
-    state: &AppState,
+    state: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
@@ -229,7 +229,7 @@ pub async fn apply_message(
 /// The idempotent core shared by webhooks and catch-up. Returns the outcome and the ids
 /// (serialized and raw) other events may be waiting on.
 pub async fn apply_message_payload(
-    state: &AppState,
+    state: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     m: &MessagePayload,
@@ -396,11 +396,7 @@ pub async fn apply_message_payload(
     Ok((Outcome::Applied, keys))
 }
 
-async fn publish_update(
-    state: &AppState,
-    conn: &mut PgConnection,
-    msg_id: Uuid,
-) -> anyhow::Result<()> {
+async fn publish_update(state: &Core, conn: &mut PgConnection, msg_id: Uuid) -> anyhow::Result<()> {
     if let Some(msg) = q::message(&mut *conn, msg_id).await? {
         if let Some(conv) = q::conversation(&mut *conn, msg.conversation_id).await? {
             if !conv.is_group || state.config.inbox_groups {
@@ -413,7 +409,7 @@ async fn publish_update(
 
 /// `message.ack`: move an own message's status forward.
 pub async fn apply_ack(
-    state: &AppState,
+    state: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
@@ -443,7 +439,7 @@ pub async fn apply_ack(
 
 /// `message.reaction`: one reaction per author per message; empty text removes it.
 pub async fn apply_reaction(
-    state: &AppState,
+    state: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
@@ -479,7 +475,7 @@ pub async fn apply_reaction(
 
 /// `message.revoked`: the message was deleted for everyone.
 pub async fn apply_revoked(
-    state: &AppState,
+    state: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
@@ -509,7 +505,7 @@ pub async fn apply_revoked(
 
 /// `message.edited`: new text for an existing message.
 pub async fn apply_edited(
-    state: &AppState,
+    state: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,

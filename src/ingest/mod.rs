@@ -49,9 +49,9 @@ use sqlx::Postgres;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Result};
+use crate::http::state::AppState;
 use crate::links::keys;
 use crate::waha::signature;
 use crate::waha::types::WebhookEnvelope;
@@ -231,7 +231,7 @@ pub fn spawn_writer(state: AppState) {
         Err(poisoned) => poisoned.into_inner().take(),
     };
     if let Some(rx) = rx {
-        tokio::spawn(writer(state, rx));
+        state.core.clone().spawn(writer(state, rx));
     }
 }
 
@@ -483,7 +483,7 @@ impl Appliers {
         }
         for link in start {
             let (me, st) = (self.clone(), state.clone());
-            tokio::spawn(async move { me.drain(&st, link).await });
+            state.spawn(async move { me.drain(&st, link).await });
         }
     }
 

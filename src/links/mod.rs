@@ -13,10 +13,12 @@
 //! operations behind the HTTP handlers, the CLI and the supervisor).
 
 pub mod keys;
+pub mod nodes;
 pub mod placement;
 pub mod qr;
 pub mod service;
 pub mod spec;
+pub mod supervisor;
 
 use std::fmt;
 use std::str::FromStr;

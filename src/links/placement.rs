@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::core::Core;
 use crate::db::{self, links::LinkRow};
 use crate::error::{AppError, Result};
 use crate::runtime::{NodeInfo, RuntimeError};
@@ -58,7 +58,7 @@ pub fn choose(
 
 /// The node the link is pinned to, placing it now if it has none; `None` on a runtime without
 /// nodes. 503 `no_session_node` when every session node is full or unavailable.
-pub async fn ensure(state: &AppState, link: &LinkRow) -> Result<Option<String>> {
+pub async fn ensure(state: &Core, link: &LinkRow) -> Result<Option<String>> {
     if let Some(node) = db::placements::find(&state.db, link.id).await? {
         return Ok(Some(node));
     }
@@ -106,7 +106,7 @@ pub struct NodeView {
 }
 
 /// Every node, with its placed links. Empty on a runtime without nodes.
-pub async fn overview(state: &AppState) -> Result<Vec<NodeView>> {
+pub async fn overview(state: &Core) -> Result<Vec<NodeView>> {
     let nodes = state.runtime.nodes().await.map_err(runtime_error)?;
     let mut placed: HashMap<String, Vec<Uuid>> = HashMap::new();
     for (link, node) in db::placements::all_live(&state.db).await? {
@@ -135,120 +135,6 @@ pub async fn overview(state: &AppState) -> Result<Vec<NodeView>> {
         .collect();
     views.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.id.cmp(&b.id)));
     Ok(views)
-}
-
-/// A link moved off a drained node.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct MovedLink {
-    pub link_id: Uuid,
-    pub to_node: String,
-}
-
-/// What draining a node did.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct DrainOutcome {
-    pub node: String,
-    pub moved: Vec<MovedLink>,
-    /// Links no other node could take (full or none available); they stay pinned to the
-    /// drained node and do not run until it is active again or room is made.
-    pub unplaced: Vec<Uuid>,
-    /// Whether moved links need a new QR scan: their login volume stays on the drained node
-    /// unless a shared volume driver is configured (`PUENTE_SWARM_SHARED_VOLUMES`).
-    pub needs_scan: bool,
-}
-
-/// Set a node to `drain` and move its links to other session nodes: each moved link's service
-/// is removed and re-created (by the reconciler) pinned to its new node. A node no longer in the
-/// swarm but with links placed on it is drained the same way (its links move).
-pub async fn drain(
-    state: &AppState,
-    node: &str,
-    actor: &super::service::Actor<'_>,
-) -> Result<DrainOutcome> {
-    match state.runtime.set_node_availability(node, "drain").await {
-        Ok(()) => tracing::warn!(node, "node drained"),
-        // A node that left the swarm (`docker node rm`) still has links placed on it: move them.
-        Err(RuntimeError::NotFound { .. })
-            if !db::placements::links_on(&state.db, node).await?.is_empty() =>
-        {
-            tracing::warn!(node, "node gone from the swarm; moving its links");
-        }
-        Err(RuntimeError::NotFound { .. }) => return Err(AppError::NotFound),
-        Err(e) => return Err(runtime_error(e)),
-    }
-    let nodes = state.runtime.nodes().await.map_err(runtime_error)?;
-    let mut counts: HashMap<String, i64> = db::placements::counts(&state.db)
-        .await?
-        .into_iter()
-        .collect();
-    let cap = state.config.waha.swarm_node_cap;
-    let needs_scan = !state.config.waha.swarm_shared_volumes;
-    let mut outcome = DrainOutcome {
-        node: node.to_owned(),
-        moved: Vec::new(),
-        unplaced: Vec::new(),
-        needs_scan,
-    };
-    for link in db::placements::links_on(&state.db, node).await? {
-        let Some(to) = choose(&nodes, &counts, cap, Some(node)) else {
-            outcome.unplaced.push(link);
-            continue;
-        };
-        {
-            let _guard = state.supervisor.lock_link(link).await;
-            db::placements::move_to(&state.db, link, node, &to).await?;
-            state
-                .runtime
-                .remove_container(&super::container_name(link))
-                .await
-                .map_err(runtime_error)?;
-        }
-        *counts.entry(to.clone()).or_insert(0) += 1;
-        if needs_scan {
-            super::service::transition(
-                state,
-                link,
-                super::LinkStatus::Starting,
-                Some(super::reason::MOVED_NODE),
-                None,
-                None,
-            )
-            .await?;
-        }
-        tracing::info!(link = %link, from = node, to = %to, "link moved off a drained node");
-        state.supervisor.kick(state, link);
-        outcome.moved.push(MovedLink {
-            link_id: link,
-            to_node: to,
-        });
-    }
-    let entry = db::audit::Entry {
-        actor: actor.user.map(|u| u.id),
-        actor_role: actor.user.map(|u| u.role.as_str()),
-        action: "node.drain",
-        target_type: Some("swarm_node"),
-        target_id: Some(node.to_owned()),
-        ok: true,
-        detail: serde_json::json!({
-            "moved": outcome.moved.len(),
-            "unplaced": outcome.unplaced.len(),
-            "needs_scan": needs_scan,
-        }),
-        ip: actor.ip,
-    };
-    if let Err(e) = db::audit::record(&state.db, entry).await {
-        tracing::error!(error = %e, "could not write the audit log");
-    }
-    Ok(outcome)
-}
-
-/// Make a drained (or paused) node take sessions again.
-pub async fn activate(state: &AppState, node: &str) -> Result<()> {
-    match state.runtime.set_node_availability(node, "active").await {
-        Ok(()) => Ok(()),
-        Err(RuntimeError::NotFound { .. }) => Err(AppError::NotFound),
-        Err(e) => Err(runtime_error(e)),
-    }
 }
 
 #[cfg(test)]

@@ -23,8 +23,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{container_name, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus};
-use crate::app::AppState;
 use crate::auth::extract::AuthUser;
+use crate::core::Core;
 use crate::db::{self, links::LinkRow};
 use crate::error::{AppError, Result};
 use crate::realtime;
@@ -84,7 +84,7 @@ pub struct Actor<'a> {
 }
 
 async fn audit(
-    state: &AppState,
+    state: &Core,
     actor: &Actor<'_>,
     action: &str,
     link: Uuid,
@@ -164,7 +164,7 @@ impl<'a> Identity<'a> {
 /// each webhook on its own: WORKING can land before the SCAN_QR_CODE of the same instant).
 /// Returns whether anything changed.
 pub async fn transition(
-    state: &AppState,
+    state: &Core,
     link_id: Uuid,
     status: LinkStatus,
     why: Option<&str>,
@@ -221,13 +221,16 @@ pub async fn transition(
     if status == LinkStatus::ScanQr {
         // Each new QR goes to the agent as `link.qr`, whichever path saw the status first.
         let state = state.clone();
-        tokio::spawn(async move { push_qr(&state, link_id).await });
+        state
+            .tasks
+            .clone()
+            .spawn(async move { push_qr(&state, link_id).await });
     }
     Ok(true)
 }
 
 /// Create a link for the calling agent and start provisioning it.
-pub async fn create(state: &AppState, user: &AuthUser) -> Result<LinkDto> {
+pub async fn create(state: &Core, user: &AuthUser) -> Result<LinkDto> {
     let agency = user.agency()?;
     let cfg = &state.config.waha;
     let mut tx = state.db.begin().await?;
@@ -259,12 +262,12 @@ pub async fn create(state: &AppState, user: &AuthUser) -> Result<LinkDto> {
     publish_status(&mut tx, &row).await?;
     tx.commit().await?;
     tracing::info!(link = %id, agent = %user.id, "link created");
-    state.supervisor.kick(state, id);
+    kick(state, id);
     Ok(LinkDto::from_row(&row, None))
 }
 
 /// A live link owned by the caller; anything else is "not found".
-pub async fn owned(state: &AppState, user: &AuthUser, id: Uuid) -> Result<LinkRow> {
+pub async fn owned(state: &Core, user: &AuthUser, id: Uuid) -> Result<LinkRow> {
     db::links::find(&state.db, id)
         .await?
         .filter(|l| l.agent_id == user.id && l.desired_state != "deleted")
@@ -272,7 +275,7 @@ pub async fn owned(state: &AppState, user: &AuthUser, id: Uuid) -> Result<LinkRo
 }
 
 /// Containers of this instance, by link id. An unreachable engine gives an empty map.
-pub async fn containers_by_link(state: &AppState) -> HashMap<Uuid, ContainerInfo> {
+pub async fn containers_by_link(state: &Core) -> HashMap<Uuid, ContainerInfo> {
     match state
         .runtime
         .list_by_label(LABEL_INSTANCE, &state.config.waha.instance)
@@ -294,7 +297,7 @@ pub async fn containers_by_link(state: &AppState) -> HashMap<Uuid, ContainerInfo
     }
 }
 
-pub async fn list_for_agent(state: &AppState, user: &AuthUser) -> Result<Vec<LinkDto>> {
+pub async fn list_for_agent(state: &Core, user: &AuthUser) -> Result<Vec<LinkDto>> {
     let rows = db::links::list_for_agent(&state.db, user.id).await?;
     let containers = containers_by_link(state).await;
     Ok(rows
@@ -304,7 +307,7 @@ pub async fn list_for_agent(state: &AppState, user: &AuthUser) -> Result<Vec<Lin
         .collect())
 }
 
-pub async fn dto(state: &AppState, row: &LinkRow) -> LinkDto {
+pub async fn dto(state: &Core, row: &LinkRow) -> LinkDto {
     let container = match state.runtime.inspect(&container_name(row.id)).await {
         Ok(Some(info)) => Some(view(&info)),
         Ok(None) => Some(absent()),
@@ -314,7 +317,7 @@ pub async fn dto(state: &AppState, row: &LinkRow) -> LinkDto {
 }
 
 /// Where this process reaches the link's WAHA.
-pub async fn base_url(state: &AppState, link: &LinkRow) -> Result<String> {
+pub async fn base_url(state: &Core, link: &LinkRow) -> Result<String> {
     let cfg = &state.config.waha;
     let name = container_name(link.id);
     if cfg.waha_network.is_some() {
@@ -345,7 +348,7 @@ pub async fn base_url(state: &AppState, link: &LinkRow) -> Result<String> {
     Ok(format!("http://{host}:{port}"))
 }
 
-pub async fn client(state: &AppState, link: &LinkRow) -> Result<WahaClient> {
+pub async fn client(state: &Core, link: &LinkRow) -> Result<WahaClient> {
     let base = base_url(state, link).await?;
     let key = keys::api_key(
         state.config.waha.master_secret.expose().as_bytes(),
@@ -366,7 +369,7 @@ pub fn is_emulator_image(image: &str) -> bool {
 /// when the link runs real WAHA. The URL carries the link's WAHA API key, so it is only ever
 /// given to the link's own agent. 409 `phone_not_published` when the container is reachable
 /// only on a private Docker network; 503 `link_unreachable` while the container is not running.
-pub async fn phone_url(state: &AppState, link: &LinkRow) -> Result<Option<String>> {
+pub async fn phone_url(state: &Core, link: &LinkRow) -> Result<Option<String>> {
     if !is_emulator_image(&link.image) {
         return Ok(None);
     }
@@ -386,7 +389,7 @@ pub async fn phone_url(state: &AppState, link: &LinkRow) -> Result<Option<String
 }
 
 /// The current raw QR value; 409 when the link is not waiting for a scan.
-pub async fn qr_raw(state: &AppState, link: &LinkRow) -> Result<String> {
+pub async fn qr_raw(state: &Core, link: &LinkRow) -> Result<String> {
     if link.status != LinkStatus::ScanQr.as_str() {
         return Err(AppError::conflict(
             "link_not_scanning",
@@ -408,7 +411,7 @@ pub async fn qr_raw(state: &AppState, link: &LinkRow) -> Result<String> {
 }
 
 /// Fetch the current QR and push it to the agent as `link.qr`.
-pub async fn push_qr(state: &AppState, link_id: Uuid) {
+pub async fn push_qr(state: &Core, link_id: Uuid) {
     let result = async {
         let link = db::links::find(&state.db, link_id)
             .await?
@@ -432,7 +435,7 @@ pub async fn push_qr(state: &AppState, link_id: Uuid) {
     }
 }
 
-pub async fn pairing_code(state: &AppState, link: &LinkRow, phone: &str) -> Result<String> {
+pub async fn pairing_code(state: &Core, link: &LinkRow, phone: &str) -> Result<String> {
     let phone = crate::auth::service::normalize_phone(phone).ok_or_else(|| {
         AppError::invalid("phone_number", "must be 6 to 15 digits, with country code")
     })?;
@@ -453,7 +456,7 @@ pub async fn pairing_code(state: &AppState, link: &LinkRow, phone: &str) -> Resu
 }
 
 /// Restart the link's container (the login survives on its volume).
-pub async fn restart(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
+pub async fn restart(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
     let name = container_name(link.id);
     db::links::set_desired(&state.db, link.id, "running").await?;
     let result = match state.runtime.inspect(&name).await.map_err(runtime_error)? {
@@ -476,13 +479,13 @@ pub async fn restart(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Res
     result?;
     db::links::record_restart(&state.db, link.id, false, None).await?;
     transition(state, link.id, LinkStatus::Starting, None, None, None).await?;
-    state.supervisor.kick(state, link.id);
+    kick(state, link.id);
     spawn_prepare(state, link.id);
     Ok(())
 }
 
 /// Unlink the phone but keep the link: WAHA logs out and starts a fresh session (a new QR).
-pub async fn logout(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
+pub async fn logout(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
     let result = async {
         client(state, link)
             .await?
@@ -522,7 +525,7 @@ pub async fn logout(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Resu
 }
 
 /// Stop the container and keep it stopped (operator action).
-pub async fn stop(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
+pub async fn stop(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
     db::links::set_desired(&state.db, link.id, "stopped").await?;
     let result = state
         .runtime
@@ -553,7 +556,7 @@ pub async fn stop(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result
 
 /// Remove the container and its volume; the link's conversations stay. Returns false when the
 /// engine could not be reached and the removal was left to the supervisor.
-pub async fn delete(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Result<bool> {
+pub async fn delete(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<bool> {
     db::links::set_desired(&state.db, link.id, "deleted").await?;
     let done = remove_everything(state, link.id).await;
     audit(
@@ -574,7 +577,7 @@ pub async fn delete(state: &AppState, link: &LinkRow, actor: &Actor<'_>) -> Resu
     }
 }
 
-async fn remove_everything(state: &AppState, link_id: Uuid) -> Result<()> {
+async fn remove_everything(state: &Core, link_id: Uuid) -> Result<()> {
     if let Some(link) = db::links::find_including_deleted(&state.db, link_id).await? {
         logout_before_removal(state, &link).await;
     }
@@ -601,7 +604,7 @@ async fn remove_everything(state: &AppState, link_id: Uuid) -> Result<()> {
 /// Log the device out of WhatsApp while the container still runs, so removing it leaves no
 /// dead "linked device" on the phone (it counts toward WhatsApp's limit). Best effort: a
 /// container that is not running or does not answer is removed anyway (and logged).
-async fn logout_before_removal(state: &AppState, link: &LinkRow) {
+async fn logout_before_removal(state: &Core, link: &LinkRow) {
     let running = matches!(
         state.runtime.inspect(&container_name(link.id)).await,
         Ok(Some(ref info)) if info.state == ContainerState::Running
@@ -639,9 +642,19 @@ pub fn backoff(failures: i32) -> Duration {
     Duration::from_secs(5u64.saturating_mul(1 << n)).min(Duration::from_secs(300))
 }
 
+/// Reconcile one link now, in the background, from this process.
+pub fn kick(core: &Core, link: Uuid) {
+    let task = core.clone();
+    core.spawn(async move {
+        if let Err(e) = reconcile_link(&task, link).await {
+            tracing::warn!(link = %link, code = e.code(), error = %e, "reconcile failed");
+        }
+    });
+}
+
 /// Make one link's container match its desired state. Idempotent; safe to call from any
 /// replica (names are deterministic) and concurrently (serialised per link in-process).
-pub async fn reconcile_link(state: &AppState, link_id: Uuid) -> Result<()> {
+pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
     let _guard = state.supervisor.lock_link(link_id).await;
     let _permit = state.supervisor.docker_permit().await;
     let Some(link) = db::links::find(&state.db, link_id).await? else {
@@ -740,7 +753,7 @@ pub async fn reconcile_link(state: &AppState, link_id: Uuid) -> Result<()> {
     }
 }
 
-async fn create_and_start(state: &AppState, link: &LinkRow) -> Result<()> {
+async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
     let rt = &state.runtime;
     let cfg = &state.config.waha;
     if !rt.image_exists(&link.image).await.map_err(runtime_error)? {
@@ -818,9 +831,9 @@ fn prepared_for(link: &LinkRow, info: &ContainerInfo) -> bool {
 /// Prepare the session of a container that was just (re)started, as soon as WAHA answers,
 /// rather than waiting for the next reconcile pass. Owned by the reconciler in effect: when
 /// this gives up, the next pass prepares it.
-fn spawn_prepare(state: &AppState, link_id: Uuid) {
+fn spawn_prepare(state: &Core, link_id: Uuid) {
     let state = state.clone();
-    tokio::spawn(async move {
+    state.tasks.clone().spawn(async move {
         for _ in 0..60 {
             if state.shutdown.is_cancelled() {
                 return;
@@ -866,7 +879,7 @@ fn spawn_prepare(state: &AppState, link_id: Uuid) {
 /// and stopping images older than [`MIN_WAHA_VERSION`]), then create/start the session with
 /// Puente's config ([`WahaClient::ensure_started`]). Recorded per container start, so a start
 /// is prepared once and a failed attempt is retried by the next reconcile pass.
-pub async fn prepare_session(state: &AppState, link: &LinkRow, info: &ContainerInfo) -> Result<()> {
+pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo) -> Result<()> {
     let Some(started_at) = info.started_at else {
         return Ok(());
     };
@@ -924,7 +937,7 @@ pub async fn prepare_session(state: &AppState, link: &LinkRow, info: &ContainerI
 }
 
 /// For a running container: catch up a status we may have missed, and probe silent links.
-async fn check_session(state: &AppState, link: &LinkRow) {
+async fn check_session(state: &Core, link: &LinkRow) {
     let now = Utc::now();
     let stale_status = matches!(link.status.as_str(), "provisioning" | "starting" | "failed")
         && now - link.updated_at > chrono::Duration::seconds(10);
@@ -991,7 +1004,7 @@ async fn check_session(state: &AppState, link: &LinkRow) {
 
 /// The session is STOPPED (someone's `/stop`, a failed predefined start) or absent (an image
 /// that does not create it, a `DELETE`): create/start it again with Puente's config.
-async fn repair_session(state: &AppState, link: &LinkRow) {
+async fn repair_session(state: &Core, link: &LinkRow) {
     tracing::warn!(link = %link.id, "session stopped or absent in a running container; starting it");
     let outcome = async {
         client(state, link)
@@ -1006,7 +1019,7 @@ async fn repair_session(state: &AppState, link: &LinkRow) {
     }
 }
 
-async fn restart_silent(state: &AppState, link: &LinkRow) {
+async fn restart_silent(state: &Core, link: &LinkRow) {
     tracing::warn!(link = %link.id, "link silent and failing its probe; restarting its container");
     if state
         .runtime

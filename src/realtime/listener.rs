@@ -13,13 +13,11 @@ use tokio_util::sync::CancellationToken;
 use super::control::{ControlNotice, CONTROL_CHANNEL};
 use super::hub::Hub;
 use super::{Event, Notice, SignalNotice, CHANNEL, SIGNAL_CHANNEL};
+use crate::core::Core;
 
-pub fn spawn(
-    pool: PgPool,
-    hub: Arc<Hub>,
-    shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+pub fn spawn(core: &Core, hub: Arc<Hub>) -> tokio::task::JoinHandle<()> {
+    let (pool, shutdown) = (core.db.clone(), core.shutdown.clone());
+    core.spawn(async move {
         let mut backoff = Duration::from_millis(200);
         let mut first = true;
         loop {

@@ -26,10 +26,10 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::hub::Hub;
+use crate::core::Core;
 use crate::error::Result;
 
 /// How often a process proves it is alive.
@@ -47,12 +47,9 @@ const CONCURRENCY: usize = 8;
 
 /// Run this process's presence task until `shutdown`; on shutdown it announces its users
 /// offline (where they have no socket on another replica) and removes its rows.
-pub fn spawn(
-    pool: PgPool,
-    hub: Arc<Hub>,
-    shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+pub fn spawn(core: &Core, hub: Arc<Hub>) -> tokio::task::JoinHandle<()> {
+    let (pool, shutdown) = (core.db.clone(), core.shutdown.clone());
+    core.spawn(async move {
         let mut task = Presence {
             pool,
             hub: hub.clone(),

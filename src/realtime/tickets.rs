@@ -8,17 +8,17 @@
 //! access token that asked for it, so the socket it opens lives no longer than that token
 //! (see [`super::ws`]) and ends with that session.
 
-use crate::app::AppState;
 use crate::auth::extract::AuthUser;
 use crate::auth::tokens::{random_token, token_hash};
-use crate::auth::Role;
+use crate::core::Core;
 use crate::error::{AppError, Result};
+use crate::model::Role;
 
 /// How long a ticket can be redeemed, in seconds.
 pub const TICKET_TTL_SECS: i64 = 60;
 
 /// Issue a ticket for `user`; returns the ticket (shown once).
-pub async fn issue(state: &AppState, user: &AuthUser) -> Result<String> {
+pub async fn issue(state: &Core, user: &AuthUser) -> Result<String> {
     let ticket = random_token(32);
     let mut tx = state.db.begin().await?;
     // Housekeeping: expired tickets are useless; the index makes this cheap.
@@ -49,7 +49,7 @@ fn invalid() -> AppError {
 }
 
 /// Spend a ticket: the user it was issued to, or 401 when it is unknown, used or expired.
-pub async fn redeem(state: &AppState, ticket: &str) -> Result<AuthUser> {
+pub async fn redeem(state: &Core, ticket: &str) -> Result<AuthUser> {
     if ticket.is_empty() || ticket.len() > 100 {
         return Err(invalid());
     }

@@ -56,10 +56,11 @@ use uuid::Uuid;
 use super::control::CloseReason;
 use super::hub::{Delivery, Subscription};
 use super::{Event, Signal};
-use crate::app::AppState;
 use crate::auth::extract::AuthUser;
-use crate::error::{AppError, Problem, Result};
+use crate::error::{AppError, Result};
 use crate::http::extract::{AppJson, AppQuery};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 
 const PING_EVERY: Duration = Duration::from_secs(25);
 const IDLE_LIMIT: Duration = Duration::from_secs(75);

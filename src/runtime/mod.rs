@@ -33,18 +33,6 @@ pub const LABEL_ROLE: &str = "puente.role";
 /// Label naming the Puente installation that owns the object.
 pub const LABEL_INSTANCE: &str = "puente.instance";
 
-/// The runtime `PUENTE_RUNTIME` names, on `DOCKER_HOST` (the composition root's choice).
-pub fn from_config(config: &crate::config::ServeConfig) -> std::sync::Arc<dyn ContainerRuntime> {
-    let host = config.docker_host.clone();
-    match config.waha.runtime {
-        crate::config::RuntimeKind::Docker => std::sync::Arc::new(docker::DockerRuntime::new(host)),
-        crate::config::RuntimeKind::Swarm => std::sync::Arc::new(swarm::SwarmRuntime::new(
-            host,
-            config.waha.swarm_publish_mode,
-        )),
-    }
-}
-
 /// A failed runtime operation, naming the operation.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

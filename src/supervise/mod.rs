@@ -20,18 +20,15 @@
 //! a new task with its own backoff. Events are the task containers' on the manager's node; the
 //! periodic pass covers the other nodes.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use sqlx::postgres::PgListener;
 use sqlx::Connection;
-use tokio::sync::{Notify, OwnedMutexGuard, Semaphore, SemaphorePermit};
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::core::Core;
 use crate::links::service::{containers_by_link, reconcile_link};
 use crate::runtime::LABEL_INSTANCE;
 
@@ -40,64 +37,9 @@ const LEADER_KEY: i64 = 0x7075_656e_7465;
 /// NOTIFY channel asking the leader for a reconcile pass.
 pub const RECONCILE_CHANNEL: &str = "puente_reconcile";
 
-pub struct Supervisor {
-    /// Pokes the leader's loop for an early pass.
-    trigger: Notify,
-    leader: AtomicBool,
-    /// Per-link async locks (the map itself is guarded by a std Mutex never held across await).
-    link_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
-    /// Bounds concurrent Docker work.
-    docker: Semaphore,
-}
-
-impl Supervisor {
-    pub fn new(docker_concurrency: usize) -> Arc<Self> {
-        Arc::new(Self {
-            trigger: Notify::new(),
-            leader: AtomicBool::new(false),
-            link_locks: Mutex::new(HashMap::new()),
-            docker: Semaphore::new(docker_concurrency.max(1)),
-        })
-    }
-
-    pub fn is_leader(&self) -> bool {
-        self.leader.load(Ordering::Acquire)
-    }
-
-    /// Ask for a reconcile pass soon (this process's leader loop, if it leads).
-    pub fn poke(&self) {
-        self.trigger.notify_one();
-    }
-
-    /// Reconcile one link now, in the background, from this process.
-    pub fn kick(&self, state: &AppState, link: Uuid) {
-        let state = state.clone();
-        tokio::spawn(async move {
-            if let Err(e) = reconcile_link(&state, link).await {
-                tracing::warn!(link = %link, code = e.code(), error = %e, "reconcile failed");
-            }
-        });
-    }
-
-    pub async fn lock_link(&self, id: Uuid) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self.link_locks.lock().unwrap_or_else(|e| e.into_inner());
-            if map.len() > 10_000 {
-                map.retain(|_, l| Arc::strong_count(l) > 1);
-            }
-            map.entry(id).or_default().clone()
-        };
-        lock.lock_owned().await
-    }
-
-    pub async fn docker_permit(&self) -> Option<SemaphorePermit<'_>> {
-        self.docker.acquire().await.ok()
-    }
-}
-
 /// Run the leadership loop until shutdown.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+pub fn spawn(state: Core) -> tokio::task::JoinHandle<()> {
+    state.tasks.clone().spawn(async move {
         loop {
             if state.shutdown.is_cancelled() {
                 return;
@@ -116,7 +58,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 }
 
 /// Try to take the lock; if taken, lead until the lock connection fails or shutdown.
-async fn try_lead(state: &AppState) -> anyhow::Result<bool> {
+async fn try_lead(state: &Core) -> anyhow::Result<bool> {
     let mut conn = state.db.acquire().await?.detach();
     let got: bool = sqlx::query_scalar!(r#"select pg_try_advisory_lock($1) as "got!""#, LEADER_KEY)
         .fetch_one(&mut conn)
@@ -125,17 +67,17 @@ async fn try_lead(state: &AppState) -> anyhow::Result<bool> {
         let _ = conn.close().await;
         return Ok(false);
     }
-    state.supervisor.leader.store(true, Ordering::Release);
+    state.supervisor.set_leader(true);
     metrics::gauge!("supervisor_leader").set(1.0);
     tracing::info!("this process leads the supervisor");
     let result = lead(state, &mut conn).await;
-    state.supervisor.leader.store(false, Ordering::Release);
+    state.supervisor.set_leader(false);
     metrics::gauge!("supervisor_leader").set(0.0);
     let _ = conn.close().await;
     result.map(|()| true)
 }
 
-async fn lead(state: &AppState, lock_conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+async fn lead(state: &Core, lock_conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
     let token = state.shutdown.child_token();
     let _stop_helpers = token.clone().drop_guard();
     spawn_event_watch(state.clone(), token.clone());
@@ -155,7 +97,7 @@ async fn lead(state: &AppState, lock_conn: &mut sqlx::PgConnection) -> anyhow::R
         tokio::select! {
             () = state.shutdown.cancelled() => return Ok(()),
             _ = tick.tick() => pass(state).await,
-            () = state.supervisor.trigger.notified() => pass(state).await,
+            () = state.supervisor.poked() => pass(state).await,
             _ = lock_check.tick() => {
                 sqlx::query!("select 1 as one").fetch_one(&mut *lock_conn).await?;
             }
@@ -171,7 +113,7 @@ async fn lead(state: &AppState, lock_conn: &mut sqlx::PgConnection) -> anyhow::R
 }
 
 /// One full reconcile pass.
-pub async fn pass(state: &AppState) {
+pub async fn pass(state: &Core) {
     let started = std::time::Instant::now();
     let links = match crate::db::links::list_live(&state.db).await {
         Ok(l) => l,
@@ -197,7 +139,7 @@ pub async fn pass(state: &AppState) {
 }
 
 /// Remove containers of this instance whose link is unknown or deleted.
-async fn remove_orphans(state: &AppState) {
+async fn remove_orphans(state: &Core) {
     let known: HashSet<Uuid> = match crate::db::links::all_ids(&state.db).await {
         Ok(ids) => ids
             .into_iter()
@@ -223,8 +165,8 @@ async fn remove_orphans(state: &AppState) {
 }
 
 /// Docker events → reconcile the affected link at once.
-fn spawn_event_watch(state: AppState, token: tokio_util::sync::CancellationToken) {
-    tokio::spawn(async move {
+fn spawn_event_watch(state: Core, token: tokio_util::sync::CancellationToken) {
+    state.tasks.clone().spawn(async move {
         loop {
             let mut events = state
                 .runtime
@@ -247,10 +189,10 @@ fn spawn_event_watch(state: AppState, token: tokio_util::sync::CancellationToken
                             {
                                 tracing::info!(link = %link, action = %ev.action, "container event");
                                 let state2 = state.clone();
-                                tokio::spawn(async move {
+                                state.tasks.clone().spawn(async move {
                                     // Let Docker's own restart policy act first.
                                     tokio::time::sleep(Duration::from_millis(1500)).await;
-                                    state2.supervisor.kick(&state2, link);
+                                    crate::links::service::kick(&state2, link);
                                 });
                             } else {
                                 state.supervisor.poke();
@@ -273,8 +215,8 @@ fn spawn_event_watch(state: AppState, token: tokio_util::sync::CancellationToken
 }
 
 /// Other replicas ask the leader for a pass through NOTIFY.
-fn spawn_notify_watch(state: AppState, token: tokio_util::sync::CancellationToken) {
-    tokio::spawn(async move {
+fn spawn_notify_watch(state: Core, token: tokio_util::sync::CancellationToken) {
+    state.tasks.clone().spawn(async move {
         loop {
             let attempt = async {
                 let mut l = PgListener::connect_with(&state.db).await?;

@@ -225,7 +225,7 @@ async fn forged_expired_and_malformed_tokens_are_refused(pool: PgPool) {
     let other = puente::auth::tokens::JwtKeys::new(b"some-other-secret-some-other-secret", 900);
     let user = uuid::Uuid::parse_str(&s.id).unwrap();
     let foreign = other
-        .issue(user, puente::auth::Role::Operator, None)
+        .issue(user, puente::model::Role::Operator, None)
         .unwrap();
     expect_problem(
         app.me(&foreign).await,

@@ -16,24 +16,26 @@
 //!   Operators work through the queue and close each report as resolved or dismissed; every
 //!   closing is written to the audit log (`report.resolve`).
 //! - **Word filter.** [`WordFilter`] is built once from `--blocked-word` /
-//!   `PUENTE_BLOCKED_WORDS` and kept in [`AppState`]; the in-app send path calls
-//!   [`check_words`]. Matching is by whole words, ignoring case and accents.
-
-use std::collections::HashSet;
+//!   `PUENTE_BLOCKED_WORDS` and kept in [`crate::core::Core`]; the in-app send path calls
+//!   [`words::check_words`]. Matching is by whole words, ignoring case and accents.
 
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::extract::AuthUser;
-use crate::auth::Role;
+use crate::core::Core;
 use crate::db;
 use crate::db::moderation::{AdminReportRow, BlockRow, NewReport, ReportRow};
 use crate::db::users::UserRow;
 use crate::error::{AppError, Result};
 use crate::http::conversations::can_see;
+use crate::model::Role;
+
+pub mod words;
+
+pub use words::{check_words, WordFilter};
 
 /// Reports one user may file per hour.
 pub const REPORTS_PER_HOUR: i64 = 20;
@@ -93,138 +95,6 @@ pub async fn unblocked_audience(
         }
     }
     Ok(out)
-}
-
-/// Refuse a message text containing a blocked word or phrase.
-///
-/// Errors: `422 validation_failed` with the field `body` and the message "contains a word that
-/// is not allowed" (the word itself is not echoed). An empty filter accepts everything.
-pub fn check_words(filter: &WordFilter, text: &str) -> Result<()> {
-    if filter.matches(text) {
-        return Err(AppError::invalid(
-            "body",
-            "contains a word that is not allowed",
-        ));
-    }
-    Ok(())
-}
-
-/// Blocked words and phrases, folded once when built.
-///
-/// Text and entries are split into words (runs of letters and digits) and each word is folded:
-/// lowercased, with accents and other Latin diacritics removed (`Á`→`a`, `ñ`→`n`, `ß`→`ss`),
-/// combining marks dropped. An entry matches when its words occur in the text as whole,
-/// consecutive words, so `ass` does not match "class" and `mala palabra` matches
-/// "¡MALA  palabra!". Punctuation between letters separates words, so deliberately spelled-out
-/// evasions ("a.s.s") are not caught.
-#[derive(Debug, Clone, Default)]
-pub struct WordFilter {
-    /// One-word entries.
-    words: HashSet<String>,
-    /// Entries of several words, matched as consecutive words.
-    phrases: Vec<Vec<String>>,
-}
-
-impl WordFilter {
-    /// Build from configured entries; blank entries are ignored.
-    pub fn new<I, S>(entries: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let mut filter = Self::default();
-        for entry in entries {
-            let mut w = words(entry.as_ref());
-            match w.len() {
-                0 => {}
-                1 => {
-                    filter.words.extend(w.pop());
-                }
-                _ => {
-                    if !filter.phrases.contains(&w) {
-                        filter.phrases.push(w);
-                    }
-                }
-            }
-        }
-        filter
-    }
-
-    /// No entries: every text passes.
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty() && self.phrases.is_empty()
-    }
-
-    /// Does `text` contain a blocked word or phrase?
-    pub fn matches(&self, text: &str) -> bool {
-        if self.is_empty() {
-            return false;
-        }
-        let text = words(text);
-        text.iter().any(|w| self.words.contains(w))
-            || self
-                .phrases
-                .iter()
-                .any(|p| text.windows(p.len()).any(|window| window == p.as_slice()))
-    }
-}
-
-/// Split into folded words.
-fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for c in text.chars() {
-        if is_combining_mark(c) {
-            // "e\u{301}" is "é" decomposed: drop the accent, stay in the word.
-            continue;
-        }
-        if c.is_alphanumeric() {
-            for lower in c.to_lowercase() {
-                push_folded(lower, &mut current);
-            }
-        } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
-fn is_combining_mark(c: char) -> bool {
-    matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
-}
-
-/// Append a lowercase character without its diacritics (Latin letters; others as they are).
-fn push_folded(c: char, out: &mut String) {
-    let base = match c {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => 'a',
-        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => 'c',
-        'ď' | 'đ' | 'ð' => 'd',
-        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => 'e',
-        'ĝ' | 'ğ' | 'ġ' | 'ģ' => 'g',
-        'ĥ' | 'ħ' => 'h',
-        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => 'i',
-        'ĵ' => 'j',
-        'ķ' => 'k',
-        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => 'l',
-        'ñ' | 'ń' | 'ņ' | 'ň' => 'n',
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => 'o',
-        'ŕ' | 'ŗ' | 'ř' => 'r',
-        'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => 's',
-        'ţ' | 'ť' | 'ŧ' | 'ț' => 't',
-        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => 'u',
-        'ŵ' => 'w',
-        'ý' | 'ÿ' | 'ŷ' => 'y',
-        'ź' | 'ż' | 'ž' => 'z',
-        'ß' => return out.push_str("ss"),
-        'æ' => return out.push_str("ae"),
-        'œ' => return out.push_str("oe"),
-        'þ' => return out.push_str("th"),
-        other => other,
-    };
-    out.push(base);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,7 +235,7 @@ fn not_visible(field: &str) -> AppError {
 /// user, and a conversation (given alone) must be one the reported user takes part in. At most
 /// [`REPORTS_PER_HOUR`] per reporter (else 429 with the seconds until the next one is allowed).
 pub async fn report(
-    state: &AppState,
+    state: &Core,
     user: &AuthUser,
     target: Uuid,
     input: ReportInput,
