@@ -36,6 +36,7 @@ pub mod files;
 pub mod http;
 pub mod ingest;
 pub mod links;
+pub mod listings;
 pub mod metrics;
 pub mod model;
 pub mod moderation;

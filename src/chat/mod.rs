@@ -16,8 +16,10 @@
 //!
 //! Layout: [`outbox`] (the worker that sends agents' WhatsApp messages through WAHA).
 
+pub mod access;
 pub mod inbox;
 pub mod outbox;
+pub mod reads;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -15,9 +15,10 @@ use uuid::Uuid;
 
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::extract::AuthUser;
+use crate::chat::access::{can_see, visible};
 use crate::chat::inbox::ConversationView;
 use crate::chat::{self, outbox, MessageDto};
-use crate::db::chat::{self as q, ConversationRow, NewMessage};
+use crate::db::chat::{self as q, NewMessage};
 use crate::error::{AppError, Result};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -64,25 +65,6 @@ pub fn upload_router() -> Router<AppState> {
     Router::new()
         .route("/files", post(upload_file))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD))
-}
-
-/// May `user` read this conversation?
-pub fn can_see(user: &AuthUser, conv: &ConversationRow) -> bool {
-    match user.role {
-        Role::Agent => conv.agent_id == user.id,
-        Role::AgencyAdmin => Some(conv.agency_id) == user.agency_id,
-        Role::Buyer => conv.buyer_id == Some(user.id),
-        Role::Operator => false,
-    }
-}
-
-/// A conversation the caller may see (groups only when the inbox shows them); else 404.
-pub async fn visible(state: &AppState, user: &AuthUser, id: Uuid) -> Result<ConversationRow> {
-    q::conversation(&state.db, id)
-        .await?
-        .filter(|c| can_see(user, c))
-        .filter(|c| !c.is_group || state.config.inbox_groups)
-        .ok_or(AppError::NotFound)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -509,76 +491,8 @@ pub async fn mark_read(
     AppPath(id): AppPath<Uuid>,
     AppJson(req): AppJson<ReadRequest>,
 ) -> Result<StatusCode> {
-    mark_read_as(&state, &user, id, req.up_to).await?;
+    chat::reads::mark_read(&state, &user, id, req.up_to).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Mark a conversation read for `user` up to a message (default: the newest), announce it,
-/// and on WhatsApp queue the blue ticks. Shared by the HTTP handler and the WebSocket.
-pub async fn mark_read_as(
-    state: &AppState,
-    user: &AuthUser,
-    conv_id: Uuid,
-    up_to: Option<Uuid>,
-) -> Result<()> {
-    let conv = visible(state, user, conv_id).await?;
-    let viewer = chat::Viewer::of(user);
-    let mut conn = state.db.acquire().await?;
-    // Only a message the reader may see can be their read marker (a buyer's never is a note).
-    let upto = match up_to {
-        Some(m) => m,
-        None => match q::newest_message(&mut *conn, conv.id, viewer.sees_internal()).await? {
-            Some(m) => m,
-            None => return Ok(()),
-        },
-    };
-    let upto = chat::visible_message(&mut conn, viewer, &conv, upto)
-        .await?
-        .ok_or_else(|| AppError::invalid("up_to", "no such message in this conversation"))?;
-    drop(conn);
-    let mut tx = state.db.begin().await?;
-    q::set_read_marker(&mut *tx, conv.id, user.id, Some(upto.id)).await?;
-    // Who blocked the reader is not told they read it (the reader's marker still moves).
-    let tell = crate::moderation::unblocked_audience(&mut tx, user.id, &conv).await?;
-    if conv.channel == "whatsapp" && conv.agent_id == user.id {
-        let unread: Vec<String> = sqlx::query_scalar!(
-            r#"select wa_message_id as "id!" from messages
-               where conversation_id = $1 and direction = 'in' and wa_message_id is not null and sent_at <= $2
-                 and sent_at > now() - interval '7 days'
-               order by sent_at desc limit 100"#,
-            conv.id,
-            upto.sent_at
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        if let (Some(link), Some(chat_id), false) =
-            (conv.link_id, conv.chat_id.as_ref(), unread.is_empty())
-        {
-            outbox::enqueue(
-                &mut tx,
-                outbox::SEEN,
-                None,
-                Some(link),
-                json!({"chat_id": chat_id, "message_ids": unread}),
-                None,
-            )
-            .await?;
-        }
-    }
-    chat::publish_read(&mut tx, &conv, user.id, &upto, &tell).await?;
-    tx.commit().await?;
-    state.outbox_wake.notify_one();
-    Ok(())
-}
-
-/// The caller's read state of a conversation after marking it unread.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ReadState {
-    pub conversation_id: Uuid,
-    /// The newest message the caller has now read; `null`: none.
-    pub up_to: Option<Uuid>,
-    /// Messages of the other side the caller has not read (at least 1).
-    pub unread_count: i64,
 }
 
 /// Mark the conversation unread for the caller: their read marker moves back to just before
@@ -587,44 +501,15 @@ pub struct ReadState {
 /// already sent stay.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/unread", tag = "conversations", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = ReadState),
+    responses((status = 200, body = chat::reads::ReadState),
         (status = 404, description = "`not_found`: no such conversation, or not visible to the caller.", body = Problem),
         (status = 409, description = "`nothing_to_mark_unread`: nothing from the other side yet.", body = Problem)))]
 pub async fn mark_unread(
     State(state): State<AppState>,
     user: AuthUser,
     AppPath(id): AppPath<Uuid>,
-) -> Result<AppJson<ReadState>> {
-    Ok(AppJson(mark_unread_as(&state, &user, id).await?))
-}
-
-/// Move `user`'s read marker to just before the newest message they would count as unread
-/// and tell their sockets. Same visibility as [`mark_read_as`].
-pub async fn mark_unread_as(state: &AppState, user: &AuthUser, conv_id: Uuid) -> Result<ReadState> {
-    let conv = visible(state, user, conv_id).await?;
-    let Some(newest) = q::newest_unreadable_at(&state.db, conv.id, user.id).await? else {
-        return Err(AppError::conflict(
-            "nothing_to_mark_unread",
-            "There is no message from the other side to mark unread.",
-        ));
-    };
-    let mut tx = state.db.begin().await?;
-    let up_to = q::last_message_before(&mut *tx, conv.id, newest).await?;
-    q::set_read_marker(&mut *tx, conv.id, user.id, up_to).await?;
-    crate::realtime::publish(
-        &mut tx,
-        &[user.id],
-        "read",
-        &json!({"conversation_id": conv.id, "user_id": user.id, "up_to": up_to, "unread": true}),
-    )
-    .await?;
-    let unread_count = crate::chat::inbox::unread_count(&mut tx, user, conv.id).await?;
-    tx.commit().await?;
-    Ok(ReadState {
-        conversation_id: conv.id,
-        up_to,
-        unread_count,
-    })
+) -> Result<AppJson<chat::reads::ReadState>> {
+    Ok(AppJson(chat::reads::mark_unread(&state, &user, id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -855,7 +740,7 @@ pub async fn download_file(
         allowed = crate::db::properties::listings_with_photo(&state.db, id)
             .await?
             .iter()
-            .any(|l| super::properties::can_see(&user, &l.status, l.agency_id));
+            .any(|l| crate::listings::can_see(&user, &l.status, l.agency_id));
     }
     if !allowed {
         return Err(AppError::NotFound);

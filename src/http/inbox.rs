@@ -1,7 +1,7 @@
 //! The inbox around conversations: starting an in-app conversation about a listing, editing
 //! and deleting one's own in-app messages while unread, archive / unarchive / close,
 //! reassignment by an agency admin, internal notes, the unread counter and full-text search.
-//! Every query is scoped to the caller (see `conversations::can_see`).
+//! Every query is scoped to the caller (see `chat::access::can_see`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::conversations::{visible, MAX_BODY_CHARS};
+use super::conversations::MAX_BODY_CHARS;
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::extract::{AgencyAdmin, AuthUser, Buyer};
+use crate::chat::access::visible;
 use crate::chat::inbox::ConversationView;
 use crate::chat::{self, MessageDto};
 use crate::db::chat::{self as q, ConversationRow, NewMessage};
@@ -112,15 +113,6 @@ pub async fn start_conversation(
     ))
 }
 
-/// The other participant of an in-app conversation, from `user`'s side.
-pub fn other_side(conv: &ConversationRow, user: Uuid) -> Option<Uuid> {
-    if conv.buyer_id == Some(user) {
-        Some(conv.agent_id)
-    } else {
-        conv.buyer_id
-    }
-}
-
 /// Has the other side read this message? (Edits and deletes are allowed only until then.)
 async fn read_by_other(
     conn: &mut sqlx::PgConnection,
@@ -128,7 +120,7 @@ async fn read_by_other(
     author: Uuid,
     sent_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool> {
-    let Some(other) = other_side(conv, author) else {
+    let Some(other) = crate::chat::access::other_side(conv, author) else {
         return Ok(false);
     };
     let read_upto = sqlx::query_scalar!(

@@ -3,7 +3,7 @@
 //!
 //! Who may do what:
 //! - **See** a listing: anyone authenticated when it is `active`; otherwise only the staff of
-//!   its agency. Anything else is 404 ([`can_see`], also used to serve the photos' files).
+//!   its agency. Anything else is 404 ([`crate::listings::can_see`], also used to serve the photos' files).
 //! - **Change** a listing (edit, retire, photos): its own agent, or an admin of its agency.
 //!   Changes are scoped to the caller's agency: another agency's listing is 404, a colleague's
 //!   listing is 403 for an agent. Buyers and operators are refused by role (403).
@@ -28,6 +28,7 @@ use crate::db::properties::{self as q, Changes, Filter, NewProperty, PropertyRow
 use crate::error::{AppError, FieldError, Result};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
+use crate::listings::can_see;
 use crate::model::Role;
 
 /// The kinds of property a listing may be.
@@ -51,12 +52,6 @@ pub fn router() -> Router<AppState> {
         .route("/properties/{id}", get(get_property).patch(update_property))
         .route("/properties/{id}/photos", post(add_photo))
         .route("/properties/{id}/photos/{file_id}", delete(remove_photo))
-}
-
-/// May `user` see a listing of `agency` in `status`? Active listings are public to every
-/// signed-in user; the others only to the staff of their agency.
-pub fn can_see(user: &AuthUser, status: &str, agency: Uuid) -> bool {
-    status == "active" || (user.role.is_staff() && user.agency_id == Some(agency))
 }
 
 /// May `user` change a listing of `agency` owned by `agent`? 404 outside the caller's agency,

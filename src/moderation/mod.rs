@@ -25,12 +25,12 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::auth::extract::AuthUser;
+use crate::chat::access::can_see;
 use crate::core::Core;
 use crate::db;
 use crate::db::moderation::{AdminReportRow, BlockRow, NewReport, ReportRow};
 use crate::db::users::UserRow;
 use crate::error::{AppError, Result};
-use crate::http::conversations::can_see;
 use crate::model::Role;
 
 pub mod words;

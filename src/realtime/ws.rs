@@ -593,9 +593,7 @@ impl ClientFrames {
                 ))
                 .await;
         }
-        match crate::http::conversations::mark_read_as(state, user, f.conversation_id, f.up_to)
-            .await
-        {
+        match crate::chat::reads::mark_read(state, user, f.conversation_id, f.up_to).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 sock.send_json(&app_error_frame(&e, "read", f.conversation_id))
@@ -609,7 +607,7 @@ impl ClientFrames {
 async fn forward_typing(state: &AppState, user: &AuthUser, f: &TypingFrame) -> Result<()> {
     let conv = crate::db::chat::conversation(&state.db, f.conversation_id)
         .await?
-        .filter(|c| crate::http::conversations::can_see(user, c))
+        .filter(|c| crate::chat::access::can_see(user, c))
         .filter(|c| !c.is_group || state.config.inbox_groups)
         .ok_or(AppError::NotFound)?;
     let to: Vec<Uuid> = crate::chat::audience(&conv)
