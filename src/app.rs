@@ -13,7 +13,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, Subnet};
 use crate::core::Core;
 
 pub use crate::http::state::AppState;
@@ -27,14 +27,19 @@ pub struct App {
 
 impl App {
     /// Connect to the database, apply migrations, and bind the configured address.
-    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+    pub async fn build(mut config: ServeConfig) -> anyhow::Result<Self> {
         config.validate()?;
-        let pool = crate::db::connect(
-            config.db.database_url.expose(),
-            config.db.db_max_connections,
-        )
-        .await
-        .context("connecting to PostgreSQL")?;
+        // "My address on that network" (`--bind-subnet`), for hosts whose address is not fixed.
+        config.bind = Subnet::resolve(config.bind_subnet.as_ref(), config.bind)
+            .context("PUENTE_BIND_SUBNET")?;
+        config.webhook_bind = match config.webhook_bind {
+            Some(addr) => Some(
+                Subnet::resolve(config.webhook_bind_subnet.as_ref(), addr)
+                    .context("PUENTE_WEBHOOK_BIND_SUBNET")?,
+            ),
+            None => None,
+        };
+        let pool = connect_waiting(&config).await?;
         crate::db::migrate(&pool)
             .await
             .context("applying migrations")?;
@@ -176,6 +181,29 @@ impl App {
         state.core.drain(left).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Connect to PostgreSQL, retrying for up to `--db-wait-secs` while it is still starting (a
+/// stack starts its services together); every failed attempt is logged without the URL.
+async fn connect_waiting(config: &ServeConfig) -> anyhow::Result<PgPool> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(config.db_wait_secs);
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match crate::db::connect(
+            config.db.database_url.expose(),
+            config.db.db_max_connections,
+        )
+        .await
+        {
+            Ok(pool) => return Ok(pool),
+            Err(e) if tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "PostgreSQL is not reachable yet");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.context("connecting to PostgreSQL")),
+        }
     }
 }
 

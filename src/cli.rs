@@ -287,7 +287,7 @@ pub async fn run_events(config: ServeConfig, command: EventsCommand) -> anyhow::
 /// `GET /readyz` on the server's own address: `Ok` only for a 2xx within the timeout. Used as
 /// the image's health check, so it needs nothing but this binary.
 pub async fn healthcheck(args: &HealthcheckArgs) -> anyhow::Result<()> {
-    let mut addr = args.bind;
+    let mut addr = crate::config::Subnet::resolve(args.bind_subnet.as_ref(), args.bind)?;
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {
             std::net::Ipv4Addr::LOCALHOST.into()

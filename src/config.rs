@@ -5,7 +5,7 @@
 //! `[redacted]`, so the configuration can be logged whole at start-up.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -179,6 +179,9 @@ pub struct HealthcheckArgs {
     /// address (`0.0.0.0`, `::`) is asked on loopback.
     #[arg(long, env = "PUENTE_BIND", default_value = "0.0.0.0:8080")]
     pub bind: SocketAddr,
+    /// The same setting as `serve --bind-subnet`: ask the server on its address in this subnet.
+    #[arg(long, env = "PUENTE_BIND_SUBNET")]
+    pub bind_subnet: Option<Subnet>,
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 3)]
     pub timeout_secs: u64,
@@ -205,6 +208,20 @@ pub struct ServeConfig {
     /// containers' network. When set, `--bind` no longer serves them; unset, it does.
     #[arg(long, env = "PUENTE_WEBHOOK_BIND")]
     pub webhook_bind: Option<SocketAddr>,
+    /// Listen on this host's address within this subnet (e.g. `10.213.0.0/24`) instead of the
+    /// address of `--bind` (its port is kept): how a container on several networks serves its
+    /// API on one network only when its address there is not fixed (a Swarm service, a
+    /// compose service without a static address). No such address at start is an error.
+    #[arg(long, env = "PUENTE_BIND_SUBNET")]
+    pub bind_subnet: Option<Subnet>,
+    /// The same for `--webhook-bind`: serve the webhooks on this host's address in this subnet
+    /// (the session containers' network).
+    #[arg(long, env = "PUENTE_WEBHOOK_BIND_SUBNET")]
+    pub webhook_bind_subnet: Option<Subnet>,
+    /// How long `serve` waits for PostgreSQL to accept connections at start (it may still be
+    /// starting, as in a compose stack or a Swarm), in seconds; 0: fail at once.
+    #[arg(long, env = "PUENTE_DB_WAIT_SECS", default_value_t = 60)]
+    pub db_wait_secs: u64,
     /// The URL clients use to reach this server (links in responses, docs).
     #[arg(
         long,
@@ -481,5 +498,109 @@ mod tests {
         let mut cfg = ServeConfig::for_tests("postgres://localhost/db");
         cfg.jwt_secret = Secret::new("short");
         assert!(cfg.validate().is_err());
+    }
+}
+
+/// An IP network, `address/prefix` (`10.213.0.0/24`, `fd00::/64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Subnet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+
+    /// This host's address within the subnet (the first, in interface order).
+    pub fn local_address(&self) -> anyhow::Result<IpAddr> {
+        let interfaces = if_addrs::get_if_addrs()
+            .map_err(|e| anyhow::anyhow!("listing this host's addresses: {e}"))?;
+        interfaces
+            .iter()
+            .map(if_addrs::Interface::ip)
+            .find(|ip| self.contains(*ip))
+            .ok_or_else(|| anyhow::anyhow!("this host has no address in {self}"))
+    }
+
+    /// `addr` with its IP replaced by this host's address in the subnet, if one is given.
+    pub fn resolve(subnet: Option<&Subnet>, mut addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+        if let Some(subnet) = subnet {
+            addr.set_ip(subnet.local_address()?);
+        }
+        Ok(addr)
+    }
+}
+
+impl fmt::Display for Subnet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for Subnet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not a subnet (address/prefix, e.g. 10.213.0.0/24)"))?;
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("{addr:?} is not an IP address"))?;
+        let prefix: u8 = prefix
+            .trim()
+            .parse()
+            .map_err(|_| format!("{prefix:?} is not a prefix length"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(format!("a prefix of {prefix} is longer than {max}"));
+        }
+        Ok(Self { addr, prefix })
+    }
+}
+
+#[cfg(test)]
+mod subnet_tests {
+    use super::*;
+
+    #[test]
+    fn a_subnet_parses_and_contains_its_addresses() {
+        let net: Subnet = "10.213.16.0/20".parse().expect("subnet");
+        assert!(net.contains("10.213.16.10".parse().expect("ip")));
+        assert!(net.contains("10.213.31.255".parse().expect("ip")));
+        assert!(!net.contains("10.213.32.1".parse().expect("ip")));
+        assert!(!net.contains("fd00::1".parse().expect("ip")));
+        let all: Subnet = "0.0.0.0/0".parse().expect("subnet");
+        assert!(all.contains("192.0.2.1".parse().expect("ip")));
+        let v6: Subnet = "fd00:1::/64".parse().expect("subnet");
+        assert!(v6.contains("fd00:1::5".parse().expect("ip")));
+        assert!(!v6.contains("fd00:2::5".parse().expect("ip")));
+        for bad in ["10.0.0.0", "10.0.0.0/33", "nope/8", "10.0.0.0/x"] {
+            assert!(bad.parse::<Subnet>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_found_on_this_host() {
+        let lo: Subnet = "127.0.0.0/8".parse().expect("subnet");
+        assert!(lo.local_address().expect("loopback").is_loopback());
+        let none: Subnet = "203.0.113.0/24".parse().expect("subnet");
+        assert!(none.local_address().is_err());
     }
 }

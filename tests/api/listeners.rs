@@ -160,13 +160,36 @@ async fn healthcheck_passes_on_a_ready_server_and_fails_on_a_closed_port(pool: P
     // `0.0.0.0` (what the image binds) is asked on loopback.
     let args = puente::config::HealthcheckArgs {
         bind: format!("0.0.0.0:{port}").parse().unwrap(),
+        bind_subnet: None,
         timeout_secs: 5,
     };
     puente::cli::healthcheck(&args).await.expect("ready");
+    // With `--bind-subnet` (a server on "its address in that subnet"), it asks that address.
+    let args = puente::config::HealthcheckArgs {
+        bind: format!("0.0.0.0:{port}").parse().unwrap(),
+        bind_subnet: Some("127.0.0.0/8".parse().unwrap()),
+        timeout_secs: 5,
+    };
+    puente::cli::healthcheck(&args)
+        .await
+        .expect("ready through the subnet's address");
+    let args = puente::config::HealthcheckArgs {
+        bind: format!("0.0.0.0:{port}").parse().unwrap(),
+        bind_subnet: Some("203.0.113.0/24".parse().unwrap()),
+        timeout_secs: 2,
+    };
+    let err = puente::cli::healthcheck(&args)
+        .await
+        .expect_err("no address in that subnet");
+    assert!(
+        err.to_string().contains("no address in 203.0.113.0/24"),
+        "{err:#}"
+    );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let args = puente::config::HealthcheckArgs {
         bind: closed.local_addr().unwrap(),
+        bind_subnet: None,
         timeout_secs: 2,
     };
     drop(closed);
