@@ -202,6 +202,23 @@ pub async fn set_status(
     Ok(())
 }
 
+/// Record WAHA's time of a status report that changed nothing else, so older reports stay
+/// recognisable as older.
+pub async fn set_status_at(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    status_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query!(
+        "update whatsapp_links set status_at = $2 where id = $1",
+        id,
+        status_at
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_identity(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -219,6 +236,17 @@ pub async fn set_identity(
         push_name,
         wa_id,
         wa_lid
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The phone was unlinked: forget who the link was logged in as.
+pub async fn clear_identity(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "update whatsapp_links set phone = null, push_name = null, wa_id = null, wa_lid = null, working_since = null where id = $1",
+        id
     )
     .execute(db)
     .await?;

@@ -189,13 +189,7 @@ pub async fn transition(
     // Every QR rotation is a change (a new code to show), other repeats are not.
     if same && status != LinkStatus::ScanQr && identity.is_none() {
         if status_at.is_some() {
-            sqlx::query!(
-                "update whatsapp_links set status_at = $2 where id = $1",
-                link_id,
-                status_at
-            )
-            .execute(&mut *tx)
-            .await?;
+            db::links::set_status_at(&mut *tx, link_id, status_at).await?;
             tx.commit().await?;
         }
         return Ok(false);
@@ -235,9 +229,7 @@ pub async fn create(state: &Core, user: &AuthUser) -> Result<LinkDto> {
     let cfg = &state.config.waha;
     let mut tx = state.db.begin().await?;
     // Serialise concurrent creates by the same agent so the limit holds.
-    sqlx::query!("select id from users where id = $1 for update", user.id)
-        .fetch_one(&mut *tx)
-        .await?;
+    db::users::lock(&mut *tx, user.id).await?;
     let have = db::links::count_for_agent(&mut *tx, user.id).await?;
     if have >= cfg.max_links_per_agent {
         return Err(AppError::conflict(
@@ -504,14 +496,7 @@ pub async fn logout(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<(
     )
     .await;
     result?;
-    let mut tx = state.db.begin().await?;
-    sqlx::query!(
-        "update whatsapp_links set phone = null, push_name = null, wa_id = null, wa_lid = null, working_since = null where id = $1",
-        link.id
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    db::links::clear_identity(&state.db, link.id).await?;
     transition(
         state,
         link.id,
