@@ -27,6 +27,7 @@ use crate::auth::extract::AuthUser;
 use crate::core::Core;
 use crate::db::{self, links::LinkRow};
 use crate::error::{AppError, Result};
+use crate::model::DesiredState;
 use crate::realtime;
 use crate::runtime::{ContainerInfo, ContainerState, RuntimeError, LABEL_INSTANCE, LABEL_LINK};
 use crate::waha::client::{Timeouts, WahaClient, WahaError};
@@ -182,7 +183,7 @@ pub async fn transition(
             return Ok(false);
         }
     }
-    if row.desired_state == "deleted" {
+    if row.desired_state == DesiredState::Deleted {
         return Ok(false);
     }
     let same = row.status == status.as_str() && row.status_reason.as_deref() == why;
@@ -262,7 +263,7 @@ pub async fn create(state: &Core, user: &AuthUser) -> Result<LinkDto> {
 pub async fn owned(state: &Core, user: &AuthUser, id: Uuid) -> Result<LinkRow> {
     db::links::find(&state.db, id)
         .await?
-        .filter(|l| l.agent_id == user.id && l.desired_state != "deleted")
+        .filter(|l| l.agent_id == user.id && l.desired_state != DesiredState::Deleted)
         .ok_or(AppError::NotFound)
 }
 
@@ -294,7 +295,7 @@ pub async fn list_for_agent(state: &Core, user: &AuthUser) -> Result<Vec<LinkDto
     let containers = containers_by_link(state).await;
     Ok(rows
         .iter()
-        .filter(|r| r.desired_state != "deleted")
+        .filter(|r| r.desired_state != DesiredState::Deleted)
         .map(|r| LinkDto::from_row(r, Some(containers.get(&r.id).map_or_else(absent, view))))
         .collect())
 }
@@ -450,7 +451,7 @@ pub async fn pairing_code(state: &Core, link: &LinkRow, phone: &str) -> Result<S
 /// Restart the link's container (the login survives on its volume).
 pub async fn restart(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
     let name = container_name(link.id);
-    db::links::set_desired(&state.db, link.id, "running").await?;
+    db::links::set_desired(&state.db, link.id, DesiredState::Running).await?;
     let result = match state.runtime.inspect(&name).await.map_err(runtime_error)? {
         Some(_) => state
             .runtime
@@ -511,7 +512,7 @@ pub async fn logout(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<(
 
 /// Stop the container and keep it stopped (operator action).
 pub async fn stop(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
-    db::links::set_desired(&state.db, link.id, "stopped").await?;
+    db::links::set_desired(&state.db, link.id, DesiredState::Stopped).await?;
     let result = state
         .runtime
         .stop(&container_name(link.id), STOP_GRACE_SECS)
@@ -542,7 +543,7 @@ pub async fn stop(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()>
 /// Remove the container and its volume; the link's conversations stay. Returns false when the
 /// engine could not be reached and the removal was left to the supervisor.
 pub async fn delete(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<bool> {
-    db::links::set_desired(&state.db, link.id, "deleted").await?;
+    db::links::set_desired(&state.db, link.id, DesiredState::Deleted).await?;
     let done = remove_everything(state, link.id).await;
     audit(
         state,
@@ -647,9 +648,9 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
     };
     let rt = &state.runtime;
     let name = container_name(link.id);
-    match link.desired_state.as_str() {
-        "deleted" => return remove_everything(state, link.id).await,
-        "stopped" => {
+    match link.desired_state {
+        DesiredState::Deleted => return remove_everything(state, link.id).await,
+        DesiredState::Stopped => {
             rt.stop(&name, STOP_GRACE_SECS)
                 .await
                 .map_err(runtime_error)?;
@@ -666,7 +667,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
             }
             return Ok(());
         }
-        _ => {}
+        DesiredState::Running => {}
     }
     let info = rt.inspect(&name).await.map_err(runtime_error)?;
     match info {
@@ -827,7 +828,7 @@ fn spawn_prepare(state: &Core, link_id: Uuid) {
             let Ok(Some(link)) = db::links::find(&state.db, link_id).await else {
                 return;
             };
-            if link.desired_state != "running" {
+            if link.desired_state != DesiredState::Running {
                 return;
             }
             let answers = match client(&state, &link).await {
@@ -844,7 +845,8 @@ fn spawn_prepare(state: &Core, link_id: Uuid) {
             let Ok(Some(info)) = state.runtime.inspect(&container_name(link_id)).await else {
                 continue;
             };
-            if info.state != ContainerState::Running || link.desired_state != "running" {
+            if info.state != ContainerState::Running || link.desired_state != DesiredState::Running
+            {
                 continue;
             }
             if prepared_for(&link, &info) {
@@ -924,8 +926,11 @@ pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo)
 /// For a running container: catch up a status we may have missed, and probe silent links.
 async fn check_session(state: &Core, link: &LinkRow) {
     let now = Utc::now();
-    let stale_status = matches!(link.status.as_str(), "provisioning" | "starting" | "failed")
-        && now - link.updated_at > chrono::Duration::seconds(10);
+    let current: Option<LinkStatus> = link.status.parse().ok();
+    let stale_status = matches!(
+        current,
+        Some(LinkStatus::Provisioning | LinkStatus::Starting | LinkStatus::Failed)
+    ) && now - link.updated_at > chrono::Duration::seconds(10);
     let silent_for = chrono::Duration::seconds(
         i64::try_from(state.config.waha.silent_after_secs).unwrap_or(600),
     );
@@ -933,7 +938,7 @@ async fn check_session(state: &Core, link: &LinkRow) {
         .last_event_at
         .or(link.working_since)
         .unwrap_or(link.updated_at);
-    let silent = link.status == "working"
+    let silent = current == Some(LinkStatus::Working)
         && now - quiet_since > silent_for
         && link.last_probe_at.is_none_or(|p| now - p > silent_for);
     if !stale_status && !silent {
@@ -962,7 +967,7 @@ async fn check_session(state: &Core, link: &LinkRow) {
             ) {
                 // A link that is already failed stays failed for the reason it was given
                 // (`logged_out`, `qr_expired`): WAHA's FAILED says nothing more about why.
-                let why = if status == LinkStatus::Failed && link.status == "failed" {
+                let why = if status == LinkStatus::Failed && current == Some(LinkStatus::Failed) {
                     link.status_reason.as_deref().or(why)
                 } else {
                     why

@@ -29,6 +29,7 @@ use uuid::Uuid;
 use crate::core::Core;
 use crate::db::{self, leadership::LeaderLock};
 use crate::links::service::{containers_by_link, reconcile_link};
+use crate::links::LinkStatus;
 use crate::runtime::LABEL_INSTANCE;
 
 /// Advisory lock key of the leader ("puente" in ASCII).
@@ -77,7 +78,10 @@ async fn lead(state: &Core, lock: &mut LeaderLock) -> anyhow::Result<()> {
     spawn_event_watch(state.clone(), token.clone());
     // On taking the lead (e.g. after a restart), recover what webhooks may have missed.
     if let Ok(links) = db::links::list_live(&state.db).await {
-        for l in links.iter().filter(|l| l.status == "working") {
+        for l in links
+            .iter()
+            .filter(|l| l.status == LinkStatus::Working.as_str())
+        {
             crate::ingest::catchup::spawn(state.clone(), l.id);
         }
     }
