@@ -20,7 +20,7 @@ use crate::config::{
 use crate::core::Core;
 use crate::db;
 use crate::links;
-use crate::model::Role;
+use crate::model::{ListingStatus, Role};
 
 /// How long a command waits for the background work it started before exiting.
 const FINISH_GRACE: Duration = Duration::from_secs(10);
@@ -169,7 +169,7 @@ async fn seed_demo_listings(pool: &PgPool, agency: Uuid, agent: Uuid) -> anyhow:
                 address,
                 city,
                 property_type,
-                status: "active",
+                status: ListingStatus::Active,
             },
         )
         .await

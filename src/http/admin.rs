@@ -46,7 +46,7 @@ pub struct AdminLink {
     pub agency_name: String,
     pub status: LinkStatus,
     pub status_reason: Option<String>,
-    /// `running`, `stopped` or `deleted`.
+    // Documented as the plain string it serialises to, as before it was typed.
     #[schema(value_type = String)]
     pub desired_state: DesiredState,
     pub phone: Option<String>,
