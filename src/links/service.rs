@@ -1,5 +1,9 @@
 //! Link operations: create, read, QR, pairing code, restart, logout, stop, delete, status
-//! transitions, and [`reconcile_link`] — making one link's container match its desired state.
+//! transitions, and [`reconcile_link`] — making one link's container match its desired state:
+//! `deleted` removes the device's login, the container and the volume; `stopped` stops the
+//! container; `running` creates, starts (with crash-loop [`backoff`]), prepares and probes it.
+//! Restart, stop and delete record the desired state before they call the engine, so what the
+//! engine could not do at once the next reconcile pass does.
 //!
 //! Session lifecycle invariants (WAHA Core keeps session config in memory only, starts a
 //! session only because of `WHATSAPP_START_SESSION`, and ignores SIGTERM):
@@ -22,7 +26,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{container_name, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus};
+use super::{
+    container_name, errors, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus,
+};
 use crate::auth::extract::AuthUser;
 use crate::core::Core;
 use crate::db::{self, links::LinkRow};
@@ -52,30 +58,6 @@ pub fn parse_waha_version(v: &str) -> Option<(u32, u32, u32)> {
     let minor = parts.next()??;
     let patch = parts.next().flatten().unwrap_or(0);
     Some((major, minor, patch))
-}
-
-fn runtime_error(e: RuntimeError) -> AppError {
-    match e {
-        RuntimeError::Unreachable(_) => AppError::unavailable(
-            "docker_unreachable",
-            "The container engine is unreachable; try again shortly.",
-        ),
-        other => AppError::Internal(anyhow::Error::new(other)),
-    }
-}
-
-fn waha_error(e: WahaError) -> AppError {
-    match e {
-        WahaError::Unreachable(_) => AppError::unavailable(
-            "link_unreachable",
-            "The link's WhatsApp session cannot be reached right now.",
-        ),
-        WahaError::WrongStatus { status, .. } => AppError::conflict(
-            "link_wrong_state",
-            format!("The WhatsApp session is {status}."),
-        ),
-        other => AppError::Internal(anyhow::anyhow!("WAHA call failed: {other}")),
-    }
 }
 
 /// Who acted, for the audit log.
@@ -320,7 +302,7 @@ pub async fn base_url(state: &Core, link: &LinkRow) -> Result<String> {
         .runtime
         .inspect(&name)
         .await
-        .map_err(runtime_error)?
+        .map_err(errors::runtime)?
         .filter(|i| i.state == ContainerState::Running)
         .ok_or_else(|| {
             AppError::unavailable(
@@ -348,7 +330,7 @@ pub async fn client(state: &Core, link: &LinkRow) -> Result<WahaClient> {
         link.id,
         link.key_version,
     );
-    WahaClient::new(state.http.clone(), &base, &key).map_err(waha_error)
+    WahaClient::new(state.http.clone(), &base, &key).map_err(errors::waha)
 }
 
 /// Whether a link runs the WAHA emulator (development and demos) rather than real WAHA.
@@ -399,7 +381,7 @@ pub async fn qr_raw(state: &Core, link: &LinkRow) -> Result<String> {
             "link_not_scanning",
             format!("The WhatsApp session is {status}, not waiting for a scan."),
         )),
-        Err(e) => Err(waha_error(e)),
+        Err(e) => Err(errors::waha(e)),
     }
 }
 
@@ -445,19 +427,24 @@ pub async fn pairing_code(state: &Core, link: &LinkRow, phone: &str) -> Result<S
         .await?
         .request_code(&phone)
         .await
-        .map_err(waha_error)
+        .map_err(errors::waha)
 }
 
 /// Restart the link's container (the login survives on its volume).
 pub async fn restart(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
     let name = container_name(link.id);
     db::links::set_desired(&state.db, link.id, DesiredState::Running).await?;
-    let result = match state.runtime.inspect(&name).await.map_err(runtime_error)? {
+    let result = match state
+        .runtime
+        .inspect(&name)
+        .await
+        .map_err(errors::runtime)?
+    {
         Some(_) => state
             .runtime
             .restart(&name, STOP_GRACE_SECS)
             .await
-            .map_err(runtime_error),
+            .map_err(errors::runtime),
         None => Ok(()),
     };
     audit(
@@ -484,7 +471,7 @@ pub async fn logout(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<(
             .await?
             .logout()
             .await
-            .map_err(waha_error)
+            .map_err(errors::waha)
     }
     .await;
     audit(
@@ -517,7 +504,7 @@ pub async fn stop(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()>
         .runtime
         .stop(&container_name(link.id), STOP_GRACE_SECS)
         .await
-        .map_err(runtime_error);
+        .map_err(errors::runtime);
     audit(
         state,
         actor,
@@ -571,12 +558,12 @@ async fn remove_everything(state: &Core, link_id: Uuid) -> Result<()> {
         .runtime
         .remove_container(&container_name(link_id))
         .await
-        .map_err(runtime_error)?;
+        .map_err(errors::runtime)?;
     state
         .runtime
         .remove_volume(&volume_name(link_id))
         .await
-        .map_err(runtime_error)?;
+        .map_err(errors::runtime)?;
     let mut tx = state.db.begin().await?;
     db::links::mark_deleted(&mut *tx, link_id).await?;
     if let Some(row) = db::links::find_including_deleted(&mut *tx, link_id).await? {
@@ -609,7 +596,7 @@ async fn logout_before_removal(state: &Core, link: &LinkRow) {
             .with_timeouts(timeouts)
             .logout()
             .await
-            .map_err(waha_error)
+            .map_err(errors::waha)
     }
     .await;
     match outcome {
@@ -653,7 +640,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
         DesiredState::Stopped => {
             rt.stop(&name, STOP_GRACE_SECS)
                 .await
-                .map_err(runtime_error)?;
+                .map_err(errors::runtime)?;
             if link.status != LinkStatus::Stopped.as_str() {
                 transition(
                     state,
@@ -669,7 +656,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
         }
         DesiredState::Running => {}
     }
-    let info = rt.inspect(&name).await.map_err(runtime_error)?;
+    let info = rt.inspect(&name).await.map_err(errors::runtime)?;
     match info {
         None => create_and_start(state, &link).await,
         Some(info)
@@ -716,7 +703,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
             let failures = link.consecutive_failures + 1;
             let next = now + chrono::Duration::from_std(backoff(failures)).unwrap_or_default();
             let was_created = info.state == ContainerState::Created;
-            rt.start(&info.id).await.map_err(runtime_error)?;
+            rt.start(&info.id).await.map_err(errors::runtime)?;
             db::links::record_restart(&state.db, link.id, !was_created, Some(next)).await?;
             let why = if failures >= 5 {
                 reason::CRASH_LOOP
@@ -742,7 +729,11 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
 async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
     let rt = &state.runtime;
     let cfg = &state.config.waha;
-    if !rt.image_exists(&link.image).await.map_err(runtime_error)? {
+    if !rt
+        .image_exists(&link.image)
+        .await
+        .map_err(errors::runtime)?
+    {
         transition(
             state,
             link.id,
@@ -756,14 +747,14 @@ async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
     }
     rt.ensure_volume(&volume_name(link.id), &spec::labels(cfg, link))
         .await
-        .map_err(runtime_error)?;
+        .map_err(errors::runtime)?;
     let mut spec = spec::container_spec(cfg, link, &state.webhook_base);
     // On a Swarm, pinned to the node that holds (or will hold) the link's volume.
     spec.node = super::placement::ensure(state, link).await?;
     let id = match rt.create_container(&spec).await {
         Ok(id) => id,
         Err(RuntimeError::Conflict { .. }) => {
-            match rt.inspect(&spec.name).await.map_err(runtime_error)? {
+            match rt.inspect(&spec.name).await.map_err(errors::runtime)? {
                 Some(info) => info.id,
                 None => return Ok(()),
             }
@@ -780,10 +771,10 @@ async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
             .await?;
             return Ok(());
         }
-        Err(e) => return Err(runtime_error(e)),
+        Err(e) => return Err(errors::runtime(e)),
     };
     db::links::set_container(&state.db, link.id, Some(&id)).await?;
-    rt.start(&id).await.map_err(runtime_error)?;
+    rt.start(&id).await.map_err(errors::runtime)?;
     let recreated = link.container_id.is_some();
     if recreated {
         db::links::record_restart(&state.db, link.id, false, None).await?;
@@ -902,7 +893,7 @@ pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo)
                     .runtime
                     .stop(&container_name(link.id), STOP_GRACE_SECS)
                     .await
-                    .map_err(runtime_error)?;
+                    .map_err(errors::runtime)?;
                 return Ok(());
             }
             if parsed.is_none() {
@@ -913,11 +904,11 @@ pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo)
         Err(WahaError::NotFound) => {
             tracing::warn!(link = %link.id, "WAHA has no /api/server/version")
         }
-        Err(e) => return Err(waha_error(e)),
+        Err(e) => return Err(errors::waha(e)),
     }
     c.ensure_started(session_config(&link.engine))
         .await
-        .map_err(waha_error)?;
+        .map_err(errors::waha)?;
     db::links::set_session_prepared(&state.db, link.id, started_at).await?;
     tracing::info!(link = %link.id, "session prepared for this container start");
     Ok(())
@@ -957,7 +948,7 @@ async fn check_session(state: &Core, link: &LinkRow) {
         repair_session(state, link).await;
         return;
     }
-    let session = probe.map_err(waha_error);
+    let session = probe.map_err(errors::waha);
     match session {
         Ok(info) => {
             let waha_status = info.status.as_str().to_string();
@@ -1001,7 +992,7 @@ async fn repair_session(state: &Core, link: &LinkRow) {
             .await?
             .ensure_started(session_config(&link.engine))
             .await
-            .map_err(waha_error)
+            .map_err(errors::waha)
     }
     .await;
     if let Err(e) = outcome {

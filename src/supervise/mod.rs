@@ -8,10 +8,11 @@
 //! owns. Docker's event stream pokes it as soon as a container dies or disappears. Containers
 //! without this instance's label are never touched.
 //!
-//! Any replica may also reconcile a single link on demand ([`Supervisor::kick`]) when an API
-//! call changes it; per-link locks serialise that with the leader's pass in this process, and
-//! deterministic names make it safe across processes. A semaphore bounds concurrent Docker
-//! work.
+//! Any replica may also reconcile a single link on demand ([`crate::links::service::kick`])
+//! when an API call changes it; per-link locks serialise that with the leader's pass in this
+//! process, and deterministic names make it safe across processes. A semaphore bounds
+//! concurrent Docker work. The lock and the NOTIFY channel live in [`crate::db::leadership`];
+//! the reconcile of one link in [`crate::links::service::reconcile_link`].
 //!
 //! The same code supervises a Docker Swarm (`PUENTE_RUNTIME=swarm`) through the runtime trait:
 //! there a link's "container" is its single-replica service (the id is the service id), its
