@@ -17,8 +17,8 @@
 //!
 //! Layout: [`access`] (who may see, change and own a listing), [`validate`] (field limits and
 //! checks), [`dto`] (a listing as returned, with its photos), [`browse`] (one listing, and
-//! search pages with a cursor), [`write`] (create, update), [`photos`] (attach, detach, who
-//! may download).
+//! search pages with a cursor), [`write`](mod@write) (create, update), [`photos`] (attach,
+//! detach, who may download).
 //!
 //! [`Core`]: crate::core::Core
 
