@@ -1,16 +1,29 @@
 //! Operator command-line tasks that are not the server: `puente admin …`, `puente links …`,
-//! `puente healthcheck`.
+//! `puente events …`, `puente healthcheck`.
+//!
+//! `links` and `events` build a [`Core`] ([`Core::connect`]: connect, migrate) and call the
+//! same domain operations as the API; nothing binds a port. Background work they start is
+//! owned by the core and waited for before the process exits. `admin` needs only the
+//! database (`DATABASE_URL`), not the server's settings, so it works on a pool.
+
+use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::password;
 use crate::auth::service::normalize_email;
-use crate::auth::{password, Role};
 use crate::config::{
     AdminCommand, EventsCommand, HealthcheckArgs, LinksCommand, Secret, ServeConfig,
 };
+use crate::core::Core;
 use crate::db;
+use crate::links;
+use crate::model::{ListingStatus, Role};
+
+/// How long a command waits for the background work it started before exiting.
+const FINISH_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn run_admin(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
     match command {
@@ -50,14 +63,9 @@ async fn upsert_user(
         if existing.role != role.as_str() {
             anyhow::bail!("{email} already exists with role {}", existing.role);
         }
-        sqlx::query!(
-            "update users set password_hash = $2, display_name = $3, active = true, deactivated_at = null, updated_at = now() where id = $1",
-            existing.id,
-            hash,
-            name
-        )
-        .execute(pool)
-        .await?;
+        db::users::reset_account(pool, existing.id, &hash, name)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         return Ok(existing.id);
     }
     let row = db::users::insert(
@@ -161,7 +169,7 @@ async fn seed_demo_listings(pool: &PgPool, agency: Uuid, agent: Uuid) -> anyhow:
                 address,
                 city,
                 property_type,
-                status: "active",
+                status: ListingStatus::Active,
             },
         )
         .await
@@ -173,17 +181,12 @@ async fn seed_demo_listings(pool: &PgPool, agency: Uuid, agent: Uuid) -> anyhow:
 
 /// `puente links …`: the same operations as the operator API, from a terminal.
 pub async fn run_links(config: ServeConfig, command: LinksCommand) -> anyhow::Result<()> {
-    config.validate()?;
-    let pool = db::connect(config.db.database_url.expose(), 4).await?;
-    db::migrate(&pool).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let app = crate::app::App::build_with_pool(config, pool, listener);
-    let state = app.state().clone();
+    let core = Core::connect(config).await?;
     let fail = |e: crate::error::AppError| anyhow::anyhow!("{} ({})", e, e.code());
     match command {
         LinksCommand::List => {
-            let rows = db::links::list_admin(&state.db).await.map_err(fail)?;
-            let containers = crate::links::service::containers_by_link(&state).await;
+            let rows = db::links::list_admin(&core.db).await.map_err(fail)?;
+            let containers = links::service::containers_by_link(&core).await;
             println!(
                 "{:<36}  {:<28}  {:<12}  {:<16}  {:<14}  container",
                 "id", "agent", "status", "reason", "phone"
@@ -202,69 +205,59 @@ pub async fn run_links(config: ServeConfig, command: LinksCommand) -> anyhow::Re
             }
         }
         LinksCommand::Qr { id } => {
-            let link = db::links::find(&state.db, id)
+            let link = db::links::find(&core.db, id)
                 .await
                 .map_err(fail)?
                 .context("no such link")?;
-            let raw = crate::links::service::qr_raw(&state, &link)
-                .await
-                .map_err(fail)?;
-            println!("{}", crate::links::qr::terminal(&raw).map_err(fail)?);
+            let raw = links::service::qr_raw(&core, &link).await.map_err(fail)?;
+            println!("{}", links::qr::terminal(&raw).map_err(fail)?);
             println!(
                 "Scan with WhatsApp → Linked devices → Link a device (QR {}).",
                 link.qr_rotations.max(1)
             );
         }
         LinksCommand::Phone { id } => {
-            let link = db::links::find(&state.db, id)
+            let link = db::links::find(&core.db, id)
                 .await
                 .map_err(fail)?
                 .context("no such link")?;
-            let base = crate::links::service::base_url(&state, &link)
-                .await
-                .map_err(fail)?;
-            let key = crate::links::keys::api_key(
-                state.config.waha.master_secret.expose().as_bytes(),
+            let base = links::service::base_url(&core, &link).await.map_err(fail)?;
+            let key = links::keys::api_key(
+                core.config.waha.master_secret.expose().as_bytes(),
                 link.id,
                 link.key_version,
             );
             println!("{base}/__emulator/phone?x-api-key={key}");
         }
         LinksCommand::Restart { id } => {
-            let link = db::links::find(&state.db, id)
+            let link = db::links::find(&core.db, id)
                 .await
                 .map_err(fail)?
                 .context("no such link")?;
-            let actor = crate::links::service::Actor {
+            let actor = links::service::Actor {
                 user: None,
                 ip: Some("cli"),
             };
-            crate::links::service::restart(&state, &link, &actor)
+            links::service::restart(&core, &link, &actor)
                 .await
                 .map_err(fail)?;
             println!("restarting {id}");
-            // Let the reconcile kicked by the restart finish before the process exits.
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     }
+    finish(&core).await;
     Ok(())
 }
 
 /// `puente events …`.
 pub async fn run_events(config: ServeConfig, command: EventsCommand) -> anyhow::Result<()> {
-    config.validate()?;
-    let pool = db::connect(config.db.database_url.expose(), 4).await?;
-    db::migrate(&pool).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let app = crate::app::App::build_with_pool(config, pool, listener);
-    let state = app.state().clone();
+    let core = Core::connect(config).await?;
     match command {
         EventsCommand::Replay { link, since } => {
-            db::links::find(&state.db, link)
+            db::links::find(&core.db, link)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .context("no such link")?;
-            let n = crate::ingest::apply::replay(&state, link, since).await?;
+            let n = crate::ingest::apply::replay(&core, link, since).await?;
             let audit = db::audit::Entry {
                 actor: None,
                 actor_role: Some("cli"),
@@ -275,13 +268,20 @@ pub async fn run_events(config: ServeConfig, command: EventsCommand) -> anyhow::
                 detail: serde_json::json!({"replayed": n, "since": since}),
                 ip: None,
             };
-            db::audit::record(&state.db, audit)
+            db::audit::record(&core.db, audit)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("replayed {n} event(s) of link {link}");
         }
     }
+    finish(&core).await;
     Ok(())
+}
+
+/// Before the process exits: let the background work a command started (the reconcile a
+/// restart kicks, a QR push) finish, within [`FINISH_GRACE`].
+async fn finish(core: &Core) {
+    core.drain(FINISH_GRACE).await;
 }
 
 /// `GET /readyz` on the server's own address: `Ok` only for a 2xx within the timeout. Used as

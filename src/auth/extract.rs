@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use crate::core::Core;
+use crate::db;
 use crate::error::{AppError, Result};
 use crate::model::Role;
 
@@ -56,17 +57,11 @@ impl AuthUser {
     /// Authenticate a raw access token (used by the header extractor and by WebSocket auth).
     pub async fn from_token(state: &Core, token: &str) -> Result<Self> {
         let claims = state.jwt.verify(token)?;
-        let row = sqlx::query!(
-            r#"select role, agency_id, active,
-                      ($2::uuid is null or exists(select 1 from refresh_tokens t
-                          where t.user_id = users.id and t.family_id = $2 and t.revoked_at is null)) as "session_live!"
-               from users where id = $1"#,
-            claims.sub,
-            claims.sid
-        )
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or_else(|| AppError::unauthorized("invalid_token", "The access token is not valid."))?;
+        let row = db::tokens::access_standing(&state.db, claims.sub, claims.sid)
+            .await?
+            .ok_or_else(|| {
+                AppError::unauthorized("invalid_token", "The access token is not valid.")
+            })?;
         if !row.active {
             return Err(AppError::unauthorized(
                 "account_inactive",

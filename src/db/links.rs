@@ -5,6 +5,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::model::DesiredState;
 
 #[derive(Debug, Clone)]
 pub struct LinkRow {
@@ -13,7 +14,7 @@ pub struct LinkRow {
     pub agency_id: Uuid,
     pub status: String,
     pub status_reason: Option<String>,
-    pub desired_state: String,
+    pub desired_state: DesiredState,
     pub engine: String,
     pub image: String,
     pub key_version: i32,
@@ -57,7 +58,8 @@ pub async fn insert(
         LinkRow,
         r#"insert into whatsapp_links (id, agent_id, agency_id, engine, image, container_name)
            values ($1, $2, $3, $4, $5, $6)
-           returning id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
+           returning id, agent_id, agency_id, status, status_reason,
+                     desired_state as "desired_state: DesiredState", engine, image,
                      key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                      last_event_at, restart_count, consecutive_failures, last_restart_at,
                      next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
@@ -87,7 +89,8 @@ pub async fn count_for_agent(db: impl PgExecutor<'_>, agent: Uuid) -> Result<i64
 pub async fn list_for_agent(db: impl PgExecutor<'_>, agent: Uuid) -> Result<Vec<LinkRow>> {
     Ok(sqlx::query_as!(
         LinkRow,
-        r#"select id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
+        r#"select id, agent_id, agency_id, status, status_reason,
+                  desired_state as "desired_state: DesiredState", engine, image,
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
@@ -104,7 +107,8 @@ pub async fn list_for_agent(db: impl PgExecutor<'_>, agent: Uuid) -> Result<Vec<
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> {
     Ok(sqlx::query_as!(
         LinkRow,
-        r#"select id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
+        r#"select id, agent_id, agency_id, status, status_reason,
+                  desired_state as "desired_state: DesiredState", engine, image,
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
@@ -121,7 +125,8 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> 
 pub async fn find_including_deleted(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> {
     Ok(sqlx::query_as!(
         LinkRow,
-        r#"select id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
+        r#"select id, agent_id, agency_id, status, status_reason,
+                  desired_state as "desired_state: DesiredState", engine, image,
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
@@ -138,7 +143,8 @@ pub async fn find_including_deleted(db: impl PgExecutor<'_>, id: Uuid) -> Result
 pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> {
     Ok(sqlx::query_as!(
         LinkRow,
-        r#"select id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
+        r#"select id, agent_id, agency_id, status, status_reason,
+                  desired_state as "desired_state: DesiredState", engine, image,
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
@@ -155,7 +161,8 @@ pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<LinkRow>> 
 pub async fn list_live(db: impl PgExecutor<'_>) -> Result<Vec<LinkRow>> {
     Ok(sqlx::query_as!(
         LinkRow,
-        r#"select id, agent_id, agency_id, status, status_reason, desired_state, engine, image,
+        r#"select id, agent_id, agency_id, status, status_reason,
+                  desired_state as "desired_state: DesiredState", engine, image,
                   key_version, container_id, container_name, phone, push_name, wa_id, wa_lid,
                   last_event_at, restart_count, consecutive_failures, last_restart_at,
                   next_attempt_at, status_at, qr_rotations, last_probe_at, working_since,
@@ -202,6 +209,23 @@ pub async fn set_status(
     Ok(())
 }
 
+/// Record WAHA's time of a status report that changed nothing else, so older reports stay
+/// recognisable as older.
+pub async fn set_status_at(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    status_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query!(
+        "update whatsapp_links set status_at = $2 where id = $1",
+        id,
+        status_at
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_identity(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -225,6 +249,17 @@ pub async fn set_identity(
     Ok(())
 }
 
+/// The phone was unlinked: forget who the link was logged in as.
+pub async fn clear_identity(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "update whatsapp_links set phone = null, push_name = null, wa_id = null, wa_lid = null, working_since = null where id = $1",
+        id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_container(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -240,11 +275,11 @@ pub async fn set_container(
     Ok(())
 }
 
-pub async fn set_desired(db: impl PgExecutor<'_>, id: Uuid, desired: &str) -> Result<()> {
+pub async fn set_desired(db: impl PgExecutor<'_>, id: Uuid, desired: DesiredState) -> Result<()> {
     sqlx::query!(
         "update whatsapp_links set desired_state = $2, next_attempt_at = null, consecutive_failures = 0, updated_at = now() where id = $1",
         id,
-        desired
+        desired.as_str()
     )
     .execute(db)
     .await?;
@@ -351,8 +386,9 @@ pub struct AdminLinkRow {
 
 pub async fn list_admin(db: impl PgExecutor<'_>) -> Result<Vec<AdminLinkRow>> {
     let rows = sqlx::query!(
-        r#"select l.id, l.agent_id, l.agency_id, l.status, l.status_reason, l.desired_state, l.engine,
-                  l.image, l.key_version, l.container_id, l.container_name, l.phone, l.push_name,
+        r#"select l.id, l.agent_id, l.agency_id, l.status, l.status_reason,
+                  l.desired_state as "desired_state: DesiredState", l.engine, l.image,
+                  l.key_version, l.container_id, l.container_name, l.phone, l.push_name,
                   l.wa_id, l.wa_lid, l.last_event_at, l.restart_count, l.consecutive_failures,
                   l.last_restart_at, l.next_attempt_at, l.status_at, l.qr_rotations, l.last_probe_at,
                   l.working_since, l.waha_version, l.waha_engine, l.waha_tier,

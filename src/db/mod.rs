@@ -9,6 +9,8 @@
 
 pub mod audit;
 pub mod chat;
+pub mod health;
+pub mod leadership;
 pub mod links;
 pub mod moderation;
 pub mod placements;

@@ -1,15 +1,17 @@
 //! Listings (`properties`) and their photos.
 //!
 //! These queries do not decide who may see or change a listing: callers check that with the
-//! rows returned here (see `http::properties`). Browsing is keyset-paginated, newest first, on
-//! `(created_at, id)`; the text search uses the generated `search` tsvector (migration
-//! `20261122000004_listings`), parsing the search text as 'simple', 'spanish' and 'english'.
+//! rows returned here (see `crate::listings::access`). Browsing is keyset-paginated, newest
+//! first, on `(created_at, id)`; the text search uses the generated `search` tsvector
+//! (migration `20261122000004_listings`), parsing the search text as 'simple', 'spanish' and
+//! 'english'. Statuses are read and written as [`ListingStatus`].
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::model::ListingStatus;
 
 /// A listing with the names of its agency and agent.
 #[derive(Debug, Clone)]
@@ -26,7 +28,7 @@ pub struct PropertyRow {
     pub address: String,
     pub city: String,
     pub property_type: String,
-    pub status: String,
+    pub status: ListingStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -37,7 +39,7 @@ pub struct Ownership {
     pub id: Uuid,
     pub agency_id: Uuid,
     pub agent_id: Uuid,
-    pub status: String,
+    pub status: ListingStatus,
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +59,7 @@ pub struct NewProperty<'a> {
     pub address: &'a str,
     pub city: &'a str,
     pub property_type: &'a str,
-    pub status: &'a str,
+    pub status: ListingStatus,
 }
 
 /// The fields a partial update sets; `None` keeps the current value.
@@ -71,7 +73,7 @@ pub struct Changes<'a> {
     pub address: Option<&'a str>,
     pub city: Option<&'a str>,
     pub property_type: Option<&'a str>,
-    pub status: Option<&'a str>,
+    pub status: Option<ListingStatus>,
 }
 
 impl Changes<'_> {
@@ -102,7 +104,7 @@ pub enum Scope {
 /// Filters of a browse; `None` means "any".
 #[derive(Debug, Default)]
 pub struct Filter<'a> {
-    pub status: Option<&'a str>,
+    pub status: Option<ListingStatus>,
     pub city: Option<&'a str>,
     pub property_type: Option<&'a str>,
     pub min_price: Option<i64>,
@@ -139,7 +141,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: NewProperty<'_>) -> Result<Uui
         new.address,
         new.city,
         new.property_type,
-        new.status,
+        new.status.as_str(),
     )
     .fetch_one(db)
     .await?)
@@ -150,7 +152,7 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<PropertyRo
         PropertyRow,
         r#"select p.id, p.agency_id, a.name as "agency_name!", p.agent_id, u.display_name as "agent_name!",
                   p.title, p.description, p.price_cents, p.currency, p.address, p.city,
-                  p.property_type, p.status, p.created_at, p.updated_at
+                  p.property_type, p.status as "status: ListingStatus", p.created_at, p.updated_at
            from properties p
            join agencies a on a.id = p.agency_id
            join users u on u.id = p.agent_id
@@ -165,7 +167,8 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<PropertyRo
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<Ownership>> {
     Ok(sqlx::query_as!(
         Ownership,
-        "select id, agency_id, agent_id, status from properties where id = $1 for update",
+        r#"select id, agency_id, agent_id, status as "status: ListingStatus"
+           from properties where id = $1 for update"#,
         id
     )
     .fetch_optional(conn)
@@ -196,7 +199,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: Uuid, c: &Changes<'_>) -> Resul
         c.address,
         c.city,
         c.property_type,
-        c.status,
+        c.status.map(ListingStatus::as_str),
     )
     .execute(db)
     .await?;
@@ -236,7 +239,7 @@ pub async fn browse(
         PropertyRow,
         r#"select p.id, p.agency_id, a.name as "agency_name!", p.agent_id, u.display_name as "agent_name!",
                   p.title, p.description, p.price_cents, p.currency, p.address, p.city,
-                  p.property_type, p.status, p.created_at, p.updated_at
+                  p.property_type, p.status as "status: ListingStatus", p.created_at, p.updated_at
            from properties p
            join agencies a on a.id = p.agency_id
            join users u on u.id = p.agent_id
@@ -258,7 +261,7 @@ pub async fn browse(
         public,
         scope_agent,
         scope_agency,
-        filter.status,
+        filter.status.map(ListingStatus::as_str),
         filter.city,
         filter.property_type,
         filter.min_price,
@@ -359,13 +362,13 @@ pub async fn file_info(db: impl PgExecutor<'_>, file: Uuid) -> Result<Option<Fil
 #[derive(Debug, Clone)]
 pub struct PhotoOf {
     pub agency_id: Uuid,
-    pub status: String,
+    pub status: ListingStatus,
 }
 
 pub async fn listings_with_photo(db: impl PgExecutor<'_>, file: Uuid) -> Result<Vec<PhotoOf>> {
     Ok(sqlx::query_as!(
         PhotoOf,
-        r#"select p.agency_id, p.status from property_photos pp
+        r#"select p.agency_id, p.status as "status: ListingStatus" from property_photos pp
            join properties p on p.id = pp.property_id
            where pp.file_id = $1"#,
         file

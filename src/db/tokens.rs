@@ -115,3 +115,32 @@ pub async fn socket_standing(
     .await?
     .map(|r| (r.active, r.live)))
 }
+
+/// What an access token's holder is now: the user's role, agency and active flag, and whether
+/// the token's session (`sid`) still has a live refresh token (true when it names none).
+/// `None` when the user is gone.
+#[derive(Debug, Clone)]
+pub struct AccessStanding {
+    pub role: String,
+    pub agency_id: Option<Uuid>,
+    pub active: bool,
+    pub session_live: bool,
+}
+
+pub async fn access_standing(
+    db: impl PgExecutor<'_>,
+    user: Uuid,
+    session: Option<Uuid>,
+) -> Result<Option<AccessStanding>> {
+    Ok(sqlx::query_as!(
+        AccessStanding,
+        r#"select role, agency_id, active,
+                      ($2::uuid is null or exists(select 1 from refresh_tokens t
+                          where t.user_id = users.id and t.family_id = $2 and t.revoked_at is null)) as "session_live!"
+               from users where id = $1"#,
+        user,
+        session
+    )
+    .fetch_optional(db)
+    .await?)
+}

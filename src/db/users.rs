@@ -83,6 +83,33 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<UserRow>> 
     .await?)
 }
 
+/// Lock a user's row (`select … for update`) until the transaction ends, to serialise what
+/// must hold per user (e.g. the link limit of concurrent creates).
+pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+    sqlx::query!("select id from users where id = $1 for update", id)
+        .fetch_one(db)
+        .await?;
+    Ok(())
+}
+
+/// Set a new password and name and reactivate the account (`puente admin`).
+pub async fn reset_account(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    password_hash: &str,
+    display_name: &str,
+) -> Result<()> {
+    sqlx::query!(
+        "update users set password_hash = $2, display_name = $3, active = true, deactivated_at = null, updated_at = now() where id = $1",
+        id,
+        password_hash,
+        display_name
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Update the profile fields that are `Some`; `phone: Some(None)` clears the phone.
 pub async fn update_profile(
     db: impl PgExecutor<'_>,

@@ -22,6 +22,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::links::service::{self, Actor};
 use crate::links::{container_name, LinkStatus};
+use crate::model::DesiredState;
 use crate::runtime::ContainerState;
 
 pub fn router() -> Router<AppState> {
@@ -45,7 +46,9 @@ pub struct AdminLink {
     pub agency_name: String,
     pub status: LinkStatus,
     pub status_reason: Option<String>,
-    pub desired_state: String,
+    // Documented as the plain string it serialises to, as before it was typed.
+    #[schema(value_type = String)]
+    pub desired_state: DesiredState,
     pub phone: Option<String>,
     pub engine: String,
     /// What the link's WAHA says it is (`GET /api/server/version` at its last container start).
@@ -132,7 +135,7 @@ pub async fn list_links(
                 agency_name: row.agency_name.clone(),
                 status: l.status.parse().unwrap_or(LinkStatus::Failed),
                 status_reason: l.status_reason.clone(),
-                desired_state: l.desired_state.clone(),
+                desired_state: l.desired_state,
                 phone: l.phone.clone(),
                 engine: l.engine.clone(),
                 waha_version: l.waha_version.clone(),

@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::db;
 use crate::http::problem::problem_response;
 use crate::http::state::AppState;
 
@@ -43,12 +44,8 @@ pub async fn healthz() -> Json<Health> {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let limit = Duration::from_secs(2);
     let db_ok = matches!(
-        tokio::time::timeout(
-            limit,
-            sqlx::query_scalar!("select 1 as \"one!\"").fetch_one(&state.db)
-        )
-        .await,
-        Ok(Ok(_))
+        tokio::time::timeout(limit, db::health::ping(&state.db)).await,
+        Ok(Ok(()))
     );
     let docker_ok = matches!(
         tokio::time::timeout(limit, state.runtime.ping()).await,

@@ -2,16 +2,25 @@
 //! agents and operators take on it.
 //!
 //! Invariants:
-//! - A link's status changes only through [`transition`], which locks the row, ignores
-//!   `session.status` reports older than the last one applied (WAHA does not order its
-//!   webhooks), persists the change and publishes `link.status` in the same transaction.
+//! - A link's status changes only through [`service::transition`], which locks the row,
+//!   ignores `session.status` reports older than the last one applied (WAHA does not order
+//!   its webhooks), persists the change and publishes `link.status` in the same transaction.
+//!   A link whose desired state is `deleted` no longer changes status.
+//! - What should run is the link's [`DesiredState`](crate::model::DesiredState) (`running`,
+//!   `stopped`, `deleted`), set by the actions; [`service::reconcile_link`] makes the container
+//!   match it, serialised per link in this process ([`supervisor`]).
 //! - Containers and volumes are named from the link id, so provisioning is idempotent across
 //!   replicas: a second creator meets a name conflict and adopts the existing container.
 //! - Per-link keys are derived, never stored or returned ([`keys`]).
+//! - Engine and WAHA failures reach clients only through [`errors`] (503 when retryable).
 //!
-//! Layout: [`keys`], [`qr`] (rendering), [`spec`] (the container spec), [`service`] (the
-//! operations behind the HTTP handlers, the CLI and the supervisor).
+//! Layout: [`service`] (the operations behind the HTTP handlers, the CLI and the supervisor:
+//! create, read, QR, pairing code, restart, logout, stop, delete, status transitions,
+//! reconcile), [`placement`] (which Swarm node holds a link) and [`nodes`] (draining and
+//! activating nodes), [`supervisor`] (this process's leadership flag, per-link locks and
+//! Docker permits), [`spec`] (the container spec), [`keys`], [`qr`] (rendering), [`errors`].
 
+pub mod errors;
 pub mod keys;
 pub mod nodes;
 pub mod placement;

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::placement::{choose, runtime_error};
+use super::errors;
+use super::placement::choose;
 use super::service::{kick, transition, Actor};
 use super::{container_name, reason, LinkStatus};
 use crate::core::Core;
@@ -47,9 +48,9 @@ pub async fn drain(state: &Core, node: &str, actor: &Actor<'_>) -> Result<DrainO
             tracing::warn!(node, "node gone from the swarm; moving its links");
         }
         Err(RuntimeError::NotFound { .. }) => return Err(AppError::NotFound),
-        Err(e) => return Err(runtime_error(e)),
+        Err(e) => return Err(errors::runtime(e)),
     }
-    let nodes = state.runtime.nodes().await.map_err(runtime_error)?;
+    let nodes = state.runtime.nodes().await.map_err(errors::runtime)?;
     let mut counts: HashMap<String, i64> = db::placements::counts(&state.db)
         .await?
         .into_iter()
@@ -74,7 +75,7 @@ pub async fn drain(state: &Core, node: &str, actor: &Actor<'_>) -> Result<DrainO
                 .runtime
                 .remove_container(&container_name(link))
                 .await
-                .map_err(runtime_error)?;
+                .map_err(errors::runtime)?;
         }
         *counts.entry(to.clone()).or_insert(0) += 1;
         if needs_scan {
@@ -120,6 +121,6 @@ pub async fn activate(state: &Core, node: &str) -> Result<()> {
     match state.runtime.set_node_availability(node, "active").await {
         Ok(()) => Ok(()),
         Err(RuntimeError::NotFound { .. }) => Err(AppError::NotFound),
-        Err(e) => Err(runtime_error(e)),
+        Err(e) => Err(errors::runtime(e)),
     }
 }

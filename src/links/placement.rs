@@ -12,23 +12,14 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use super::errors;
 use crate::core::Core;
 use crate::db::{self, links::LinkRow};
 use crate::error::{AppError, Result};
-use crate::runtime::{NodeInfo, RuntimeError};
+use crate::runtime::NodeInfo;
 
 /// Node label marking the nodes meant for session containers.
 pub const SESSIONS_LABEL: &str = "puente.sessions";
-
-pub(crate) fn runtime_error(e: RuntimeError) -> AppError {
-    match e {
-        RuntimeError::Unreachable(_) => AppError::unavailable(
-            "docker_unreachable",
-            "The container engine is unreachable; try again shortly.",
-        ),
-        other => AppError::Internal(anyhow::Error::new(other)),
-    }
-}
 
 /// The nodes meant for sessions: those labelled, or all when none is.
 pub fn session_nodes(nodes: &[NodeInfo]) -> Vec<&NodeInfo> {
@@ -62,7 +53,7 @@ pub async fn ensure(state: &Core, link: &LinkRow) -> Result<Option<String>> {
     if let Some(node) = db::placements::find(&state.db, link.id).await? {
         return Ok(Some(node));
     }
-    let nodes = state.runtime.nodes().await.map_err(runtime_error)?;
+    let nodes = state.runtime.nodes().await.map_err(errors::runtime)?;
     if nodes.is_empty() {
         return Ok(None);
     }
@@ -107,7 +98,7 @@ pub struct NodeView {
 
 /// Every node, with its placed links. Empty on a runtime without nodes.
 pub async fn overview(state: &Core) -> Result<Vec<NodeView>> {
-    let nodes = state.runtime.nodes().await.map_err(runtime_error)?;
+    let nodes = state.runtime.nodes().await.map_err(errors::runtime)?;
     let mut placed: HashMap<String, Vec<Uuid>> = HashMap::new();
     for (link, node) in db::placements::all_live(&state.db).await? {
         placed.entry(node).or_default().push(link);

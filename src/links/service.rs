@@ -1,5 +1,9 @@
 //! Link operations: create, read, QR, pairing code, restart, logout, stop, delete, status
-//! transitions, and [`reconcile_link`] — making one link's container match its desired state.
+//! transitions, and [`reconcile_link`] — making one link's container match its desired state:
+//! `deleted` removes the device's login, the container and the volume; `stopped` stops the
+//! container; `running` creates, starts (with crash-loop [`backoff`]), prepares and probes it.
+//! Restart, stop and delete record the desired state before they call the engine, so what the
+//! engine could not do at once the next reconcile pass does.
 //!
 //! Session lifecycle invariants (WAHA Core keeps session config in memory only, starts a
 //! session only because of `WHATSAPP_START_SESSION`, and ignores SIGTERM):
@@ -22,11 +26,14 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{container_name, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus};
+use super::{
+    container_name, errors, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus,
+};
 use crate::auth::extract::AuthUser;
 use crate::core::Core;
 use crate::db::{self, links::LinkRow};
 use crate::error::{AppError, Result};
+use crate::model::DesiredState;
 use crate::realtime;
 use crate::runtime::{ContainerInfo, ContainerState, RuntimeError, LABEL_INSTANCE, LABEL_LINK};
 use crate::waha::client::{Timeouts, WahaClient, WahaError};
@@ -51,30 +58,6 @@ pub fn parse_waha_version(v: &str) -> Option<(u32, u32, u32)> {
     let minor = parts.next()??;
     let patch = parts.next().flatten().unwrap_or(0);
     Some((major, minor, patch))
-}
-
-fn runtime_error(e: RuntimeError) -> AppError {
-    match e {
-        RuntimeError::Unreachable(_) => AppError::unavailable(
-            "docker_unreachable",
-            "The container engine is unreachable; try again shortly.",
-        ),
-        other => AppError::Internal(anyhow::Error::new(other)),
-    }
-}
-
-fn waha_error(e: WahaError) -> AppError {
-    match e {
-        WahaError::Unreachable(_) => AppError::unavailable(
-            "link_unreachable",
-            "The link's WhatsApp session cannot be reached right now.",
-        ),
-        WahaError::WrongStatus { status, .. } => AppError::conflict(
-            "link_wrong_state",
-            format!("The WhatsApp session is {status}."),
-        ),
-        other => AppError::Internal(anyhow::anyhow!("WAHA call failed: {other}")),
-    }
 }
 
 /// Who acted, for the audit log.
@@ -182,20 +165,14 @@ pub async fn transition(
             return Ok(false);
         }
     }
-    if row.desired_state == "deleted" {
+    if row.desired_state == DesiredState::Deleted {
         return Ok(false);
     }
     let same = row.status == status.as_str() && row.status_reason.as_deref() == why;
     // Every QR rotation is a change (a new code to show), other repeats are not.
     if same && status != LinkStatus::ScanQr && identity.is_none() {
         if status_at.is_some() {
-            sqlx::query!(
-                "update whatsapp_links set status_at = $2 where id = $1",
-                link_id,
-                status_at
-            )
-            .execute(&mut *tx)
-            .await?;
+            db::links::set_status_at(&mut *tx, link_id, status_at).await?;
             tx.commit().await?;
         }
         return Ok(false);
@@ -235,9 +212,7 @@ pub async fn create(state: &Core, user: &AuthUser) -> Result<LinkDto> {
     let cfg = &state.config.waha;
     let mut tx = state.db.begin().await?;
     // Serialise concurrent creates by the same agent so the limit holds.
-    sqlx::query!("select id from users where id = $1 for update", user.id)
-        .fetch_one(&mut *tx)
-        .await?;
+    db::users::lock(&mut *tx, user.id).await?;
     let have = db::links::count_for_agent(&mut *tx, user.id).await?;
     if have >= cfg.max_links_per_agent {
         return Err(AppError::conflict(
@@ -270,7 +245,7 @@ pub async fn create(state: &Core, user: &AuthUser) -> Result<LinkDto> {
 pub async fn owned(state: &Core, user: &AuthUser, id: Uuid) -> Result<LinkRow> {
     db::links::find(&state.db, id)
         .await?
-        .filter(|l| l.agent_id == user.id && l.desired_state != "deleted")
+        .filter(|l| l.agent_id == user.id && l.desired_state != DesiredState::Deleted)
         .ok_or(AppError::NotFound)
 }
 
@@ -302,7 +277,7 @@ pub async fn list_for_agent(state: &Core, user: &AuthUser) -> Result<Vec<LinkDto
     let containers = containers_by_link(state).await;
     Ok(rows
         .iter()
-        .filter(|r| r.desired_state != "deleted")
+        .filter(|r| r.desired_state != DesiredState::Deleted)
         .map(|r| LinkDto::from_row(r, Some(containers.get(&r.id).map_or_else(absent, view))))
         .collect())
 }
@@ -327,7 +302,7 @@ pub async fn base_url(state: &Core, link: &LinkRow) -> Result<String> {
         .runtime
         .inspect(&name)
         .await
-        .map_err(runtime_error)?
+        .map_err(errors::runtime)?
         .filter(|i| i.state == ContainerState::Running)
         .ok_or_else(|| {
             AppError::unavailable(
@@ -355,7 +330,7 @@ pub async fn client(state: &Core, link: &LinkRow) -> Result<WahaClient> {
         link.id,
         link.key_version,
     );
-    WahaClient::new(state.http.clone(), &base, &key).map_err(waha_error)
+    WahaClient::new(state.http.clone(), &base, &key).map_err(errors::waha)
 }
 
 /// Whether a link runs the WAHA emulator (development and demos) rather than real WAHA.
@@ -406,7 +381,7 @@ pub async fn qr_raw(state: &Core, link: &LinkRow) -> Result<String> {
             "link_not_scanning",
             format!("The WhatsApp session is {status}, not waiting for a scan."),
         )),
-        Err(e) => Err(waha_error(e)),
+        Err(e) => Err(errors::waha(e)),
     }
 }
 
@@ -452,19 +427,24 @@ pub async fn pairing_code(state: &Core, link: &LinkRow, phone: &str) -> Result<S
         .await?
         .request_code(&phone)
         .await
-        .map_err(waha_error)
+        .map_err(errors::waha)
 }
 
 /// Restart the link's container (the login survives on its volume).
 pub async fn restart(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
     let name = container_name(link.id);
-    db::links::set_desired(&state.db, link.id, "running").await?;
-    let result = match state.runtime.inspect(&name).await.map_err(runtime_error)? {
+    db::links::set_desired(&state.db, link.id, DesiredState::Running).await?;
+    let result = match state
+        .runtime
+        .inspect(&name)
+        .await
+        .map_err(errors::runtime)?
+    {
         Some(_) => state
             .runtime
             .restart(&name, STOP_GRACE_SECS)
             .await
-            .map_err(runtime_error),
+            .map_err(errors::runtime),
         None => Ok(()),
     };
     audit(
@@ -491,7 +471,7 @@ pub async fn logout(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<(
             .await?
             .logout()
             .await
-            .map_err(waha_error)
+            .map_err(errors::waha)
     }
     .await;
     audit(
@@ -504,14 +484,7 @@ pub async fn logout(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<(
     )
     .await;
     result?;
-    let mut tx = state.db.begin().await?;
-    sqlx::query!(
-        "update whatsapp_links set phone = null, push_name = null, wa_id = null, wa_lid = null, working_since = null where id = $1",
-        link.id
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    db::links::clear_identity(&state.db, link.id).await?;
     transition(
         state,
         link.id,
@@ -526,12 +499,12 @@ pub async fn logout(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<(
 
 /// Stop the container and keep it stopped (operator action).
 pub async fn stop(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
-    db::links::set_desired(&state.db, link.id, "stopped").await?;
+    db::links::set_desired(&state.db, link.id, DesiredState::Stopped).await?;
     let result = state
         .runtime
         .stop(&container_name(link.id), STOP_GRACE_SECS)
         .await
-        .map_err(runtime_error);
+        .map_err(errors::runtime);
     audit(
         state,
         actor,
@@ -557,7 +530,7 @@ pub async fn stop(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()>
 /// Remove the container and its volume; the link's conversations stay. Returns false when the
 /// engine could not be reached and the removal was left to the supervisor.
 pub async fn delete(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<bool> {
-    db::links::set_desired(&state.db, link.id, "deleted").await?;
+    db::links::set_desired(&state.db, link.id, DesiredState::Deleted).await?;
     let done = remove_everything(state, link.id).await;
     audit(
         state,
@@ -585,12 +558,12 @@ async fn remove_everything(state: &Core, link_id: Uuid) -> Result<()> {
         .runtime
         .remove_container(&container_name(link_id))
         .await
-        .map_err(runtime_error)?;
+        .map_err(errors::runtime)?;
     state
         .runtime
         .remove_volume(&volume_name(link_id))
         .await
-        .map_err(runtime_error)?;
+        .map_err(errors::runtime)?;
     let mut tx = state.db.begin().await?;
     db::links::mark_deleted(&mut *tx, link_id).await?;
     if let Some(row) = db::links::find_including_deleted(&mut *tx, link_id).await? {
@@ -623,7 +596,7 @@ async fn logout_before_removal(state: &Core, link: &LinkRow) {
             .with_timeouts(timeouts)
             .logout()
             .await
-            .map_err(waha_error)
+            .map_err(errors::waha)
     }
     .await;
     match outcome {
@@ -662,12 +635,12 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
     };
     let rt = &state.runtime;
     let name = container_name(link.id);
-    match link.desired_state.as_str() {
-        "deleted" => return remove_everything(state, link.id).await,
-        "stopped" => {
+    match link.desired_state {
+        DesiredState::Deleted => return remove_everything(state, link.id).await,
+        DesiredState::Stopped => {
             rt.stop(&name, STOP_GRACE_SECS)
                 .await
-                .map_err(runtime_error)?;
+                .map_err(errors::runtime)?;
             if link.status != LinkStatus::Stopped.as_str() {
                 transition(
                     state,
@@ -681,9 +654,9 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
             }
             return Ok(());
         }
-        _ => {}
+        DesiredState::Running => {}
     }
-    let info = rt.inspect(&name).await.map_err(runtime_error)?;
+    let info = rt.inspect(&name).await.map_err(errors::runtime)?;
     match info {
         None => create_and_start(state, &link).await,
         Some(info)
@@ -730,7 +703,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
             let failures = link.consecutive_failures + 1;
             let next = now + chrono::Duration::from_std(backoff(failures)).unwrap_or_default();
             let was_created = info.state == ContainerState::Created;
-            rt.start(&info.id).await.map_err(runtime_error)?;
+            rt.start(&info.id).await.map_err(errors::runtime)?;
             db::links::record_restart(&state.db, link.id, !was_created, Some(next)).await?;
             let why = if failures >= 5 {
                 reason::CRASH_LOOP
@@ -756,7 +729,11 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
 async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
     let rt = &state.runtime;
     let cfg = &state.config.waha;
-    if !rt.image_exists(&link.image).await.map_err(runtime_error)? {
+    if !rt
+        .image_exists(&link.image)
+        .await
+        .map_err(errors::runtime)?
+    {
         transition(
             state,
             link.id,
@@ -770,14 +747,14 @@ async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
     }
     rt.ensure_volume(&volume_name(link.id), &spec::labels(cfg, link))
         .await
-        .map_err(runtime_error)?;
+        .map_err(errors::runtime)?;
     let mut spec = spec::container_spec(cfg, link, &state.webhook_base);
     // On a Swarm, pinned to the node that holds (or will hold) the link's volume.
     spec.node = super::placement::ensure(state, link).await?;
     let id = match rt.create_container(&spec).await {
         Ok(id) => id,
         Err(RuntimeError::Conflict { .. }) => {
-            match rt.inspect(&spec.name).await.map_err(runtime_error)? {
+            match rt.inspect(&spec.name).await.map_err(errors::runtime)? {
                 Some(info) => info.id,
                 None => return Ok(()),
             }
@@ -794,10 +771,10 @@ async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
             .await?;
             return Ok(());
         }
-        Err(e) => return Err(runtime_error(e)),
+        Err(e) => return Err(errors::runtime(e)),
     };
     db::links::set_container(&state.db, link.id, Some(&id)).await?;
-    rt.start(&id).await.map_err(runtime_error)?;
+    rt.start(&id).await.map_err(errors::runtime)?;
     let recreated = link.container_id.is_some();
     if recreated {
         db::links::record_restart(&state.db, link.id, false, None).await?;
@@ -842,7 +819,7 @@ fn spawn_prepare(state: &Core, link_id: Uuid) {
             let Ok(Some(link)) = db::links::find(&state.db, link_id).await else {
                 return;
             };
-            if link.desired_state != "running" {
+            if link.desired_state != DesiredState::Running {
                 return;
             }
             let answers = match client(&state, &link).await {
@@ -859,7 +836,8 @@ fn spawn_prepare(state: &Core, link_id: Uuid) {
             let Ok(Some(info)) = state.runtime.inspect(&container_name(link_id)).await else {
                 continue;
             };
-            if info.state != ContainerState::Running || link.desired_state != "running" {
+            if info.state != ContainerState::Running || link.desired_state != DesiredState::Running
+            {
                 continue;
             }
             if prepared_for(&link, &info) {
@@ -915,7 +893,7 @@ pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo)
                     .runtime
                     .stop(&container_name(link.id), STOP_GRACE_SECS)
                     .await
-                    .map_err(runtime_error)?;
+                    .map_err(errors::runtime)?;
                 return Ok(());
             }
             if parsed.is_none() {
@@ -926,11 +904,11 @@ pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo)
         Err(WahaError::NotFound) => {
             tracing::warn!(link = %link.id, "WAHA has no /api/server/version")
         }
-        Err(e) => return Err(waha_error(e)),
+        Err(e) => return Err(errors::waha(e)),
     }
     c.ensure_started(session_config(&link.engine))
         .await
-        .map_err(waha_error)?;
+        .map_err(errors::waha)?;
     db::links::set_session_prepared(&state.db, link.id, started_at).await?;
     tracing::info!(link = %link.id, "session prepared for this container start");
     Ok(())
@@ -939,8 +917,11 @@ pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo)
 /// For a running container: catch up a status we may have missed, and probe silent links.
 async fn check_session(state: &Core, link: &LinkRow) {
     let now = Utc::now();
-    let stale_status = matches!(link.status.as_str(), "provisioning" | "starting" | "failed")
-        && now - link.updated_at > chrono::Duration::seconds(10);
+    let current: Option<LinkStatus> = link.status.parse().ok();
+    let stale_status = matches!(
+        current,
+        Some(LinkStatus::Provisioning | LinkStatus::Starting | LinkStatus::Failed)
+    ) && now - link.updated_at > chrono::Duration::seconds(10);
     let silent_for = chrono::Duration::seconds(
         i64::try_from(state.config.waha.silent_after_secs).unwrap_or(600),
     );
@@ -948,7 +929,7 @@ async fn check_session(state: &Core, link: &LinkRow) {
         .last_event_at
         .or(link.working_since)
         .unwrap_or(link.updated_at);
-    let silent = link.status == "working"
+    let silent = current == Some(LinkStatus::Working)
         && now - quiet_since > silent_for
         && link.last_probe_at.is_none_or(|p| now - p > silent_for);
     if !stale_status && !silent {
@@ -967,7 +948,7 @@ async fn check_session(state: &Core, link: &LinkRow) {
         repair_session(state, link).await;
         return;
     }
-    let session = probe.map_err(waha_error);
+    let session = probe.map_err(errors::waha);
     match session {
         Ok(info) => {
             let waha_status = info.status.as_str().to_string();
@@ -977,7 +958,7 @@ async fn check_session(state: &Core, link: &LinkRow) {
             ) {
                 // A link that is already failed stays failed for the reason it was given
                 // (`logged_out`, `qr_expired`): WAHA's FAILED says nothing more about why.
-                let why = if status == LinkStatus::Failed && link.status == "failed" {
+                let why = if status == LinkStatus::Failed && current == Some(LinkStatus::Failed) {
                     link.status_reason.as_deref().or(why)
                 } else {
                     why
@@ -1011,7 +992,7 @@ async fn repair_session(state: &Core, link: &LinkRow) {
             .await?
             .ensure_started(session_config(&link.engine))
             .await
-            .map_err(waha_error)
+            .map_err(errors::waha)
     }
     .await;
     if let Err(e) = outcome {

@@ -8,10 +8,11 @@
 //! owns. Docker's event stream pokes it as soon as a container dies or disappears. Containers
 //! without this instance's label are never touched.
 //!
-//! Any replica may also reconcile a single link on demand ([`Supervisor::kick`]) when an API
-//! call changes it; per-link locks serialise that with the leader's pass in this process, and
-//! deterministic names make it safe across processes. A semaphore bounds concurrent Docker
-//! work.
+//! Any replica may also reconcile a single link on demand ([`crate::links::service::kick`])
+//! when an API call changes it; per-link locks serialise that with the leader's pass in this
+//! process, and deterministic names make it safe across processes. A semaphore bounds
+//! concurrent Docker work. The lock and the NOTIFY channel live in [`crate::db::leadership`];
+//! the reconcile of one link in [`crate::links::service::reconcile_link`].
 //!
 //! The same code supervises a Docker Swarm (`PUENTE_RUNTIME=swarm`) through the runtime trait:
 //! there a link's "container" is its single-replica service (the id is the service id), its
@@ -24,12 +25,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sqlx::postgres::PgListener;
-use sqlx::Connection;
 use uuid::Uuid;
 
 use crate::core::Core;
+use crate::db::{self, leadership::LeaderLock};
 use crate::links::service::{containers_by_link, reconcile_link};
+use crate::links::LinkStatus;
 use crate::runtime::LABEL_INSTANCE;
 
 /// Advisory lock key of the leader ("puente" in ASCII).
@@ -59,31 +60,29 @@ pub fn spawn(state: Core) -> tokio::task::JoinHandle<()> {
 
 /// Try to take the lock; if taken, lead until the lock connection fails or shutdown.
 async fn try_lead(state: &Core) -> anyhow::Result<bool> {
-    let mut conn = state.db.acquire().await?.detach();
-    let got: bool = sqlx::query_scalar!(r#"select pg_try_advisory_lock($1) as "got!""#, LEADER_KEY)
-        .fetch_one(&mut conn)
-        .await?;
-    if !got {
-        let _ = conn.close().await;
+    let Some(mut lock) = db::leadership::try_lock(&state.db, LEADER_KEY).await? else {
         return Ok(false);
-    }
+    };
     state.supervisor.set_leader(true);
     metrics::gauge!("supervisor_leader").set(1.0);
     tracing::info!("this process leads the supervisor");
-    let result = lead(state, &mut conn).await;
+    let result = lead(state, &mut lock).await;
     state.supervisor.set_leader(false);
     metrics::gauge!("supervisor_leader").set(0.0);
-    let _ = conn.close().await;
+    lock.release().await;
     result.map(|()| true)
 }
 
-async fn lead(state: &Core, lock_conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+async fn lead(state: &Core, lock: &mut LeaderLock) -> anyhow::Result<()> {
     let token = state.shutdown.child_token();
     let _stop_helpers = token.clone().drop_guard();
     spawn_event_watch(state.clone(), token.clone());
     // On taking the lead (e.g. after a restart), recover what webhooks may have missed.
-    if let Ok(links) = crate::db::links::list_live(&state.db).await {
-        for l in links.iter().filter(|l| l.status == "working") {
+    if let Ok(links) = db::links::list_live(&state.db).await {
+        for l in links
+            .iter()
+            .filter(|l| l.status == LinkStatus::Working.as_str())
+        {
             crate::ingest::catchup::spawn(state.clone(), l.id);
         }
     }
@@ -99,7 +98,7 @@ async fn lead(state: &Core, lock_conn: &mut sqlx::PgConnection) -> anyhow::Resul
             _ = tick.tick() => pass(state).await,
             () = state.supervisor.poked() => pass(state).await,
             _ = lock_check.tick() => {
-                sqlx::query!("select 1 as one").fetch_one(&mut *lock_conn).await?;
+                lock.check().await?;
             }
             _ = housekeeping.tick() => {
                 match crate::realtime::prune(&state.db, 7).await {
@@ -115,7 +114,7 @@ async fn lead(state: &Core, lock_conn: &mut sqlx::PgConnection) -> anyhow::Resul
 /// One full reconcile pass.
 pub async fn pass(state: &Core) {
     let started = std::time::Instant::now();
-    let links = match crate::db::links::list_live(&state.db).await {
+    let links = match db::links::list_live(&state.db).await {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(error = %e, "reconcile: cannot read links");
@@ -140,7 +139,7 @@ pub async fn pass(state: &Core) {
 
 /// Remove containers of this instance whose link is unknown or deleted.
 async fn remove_orphans(state: &Core) {
-    let known: HashSet<Uuid> = match crate::db::links::all_ids(&state.db).await {
+    let known: HashSet<Uuid> = match db::links::all_ids(&state.db).await {
         Ok(ids) => ids
             .into_iter()
             .filter(|(_, deleted)| !deleted)
@@ -219,14 +218,13 @@ fn spawn_notify_watch(state: Core, token: tokio_util::sync::CancellationToken) {
     state.tasks.clone().spawn(async move {
         loop {
             let attempt = async {
-                let mut l = PgListener::connect_with(&state.db).await?;
-                l.listen(RECONCILE_CHANNEL).await?;
+                let mut pokes = db::leadership::listen(&state.db, RECONCILE_CHANNEL).await?;
                 loop {
-                    l.recv().await?;
+                    pokes.next().await?;
                     state.supervisor.poke();
                 }
                 #[allow(unreachable_code)]
-                Ok::<(), sqlx::Error>(())
+                Ok::<(), crate::error::AppError>(())
             };
             tokio::select! {
                 () = token.cancelled() => return,
