@@ -130,7 +130,7 @@ impl App {
         crate::realtime::presence::spawn(&state, state.hub.clone());
         crate::chat::outbox::spawn(state.core.clone());
         // The webhook writer; it drains its queue once `token` is cancelled.
-        crate::ingest::spawn_writer(state.clone());
+        crate::ingest::writer::spawn(&state.core, &state.webhooks);
         if state.config.waha.supervise {
             crate::supervise::spawn(state.core.clone());
         }

@@ -40,6 +40,8 @@ pub struct Core {
     pub files: Arc<dyn FileStore>,
     /// Wakes the outbox worker when new work is queued in this process.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The links with a catch-up running in this process (at most one each).
+    pub catchups: Arc<crate::ingest::running::RunningCatchups>,
     /// Where WAHA containers post their webhooks (scheme, host, port; no path).
     pub webhook_base: String,
     /// The in-app word filter, built once from `--blocked-word`.
@@ -65,6 +67,7 @@ impl Core {
             http: crate::waha::WahaClient::http_client().unwrap_or_default(),
             files: Arc::new(crate::files::LocalDisk::new(config.data_dir.clone())),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            catchups: Arc::default(),
             webhook_base,
             word_filter: Arc::new(WordFilter::new(&config.blocked_words)),
             shutdown: CancellationToken::new(),

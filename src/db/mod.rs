@@ -9,14 +9,17 @@
 
 pub mod audit;
 pub mod chat;
+pub mod events;
 pub mod health;
 pub mod leadership;
 pub mod links;
 pub mod moderation;
+pub mod outbox;
 pub mod placements;
 pub mod properties;
 pub mod tokens;
 pub mod users;
+pub mod whatsapp;
 
 use std::time::Duration;
 

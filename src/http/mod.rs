@@ -67,7 +67,9 @@ fn api_v1() -> Router<AppState> {
 
 /// `/webhooks/*` with their own body limit.
 fn webhook_routes() -> Router<AppState> {
-    crate::ingest::router().layer(RequestBodyLimitLayer::new(crate::ingest::MAX_BODY))
+    crate::ingest::receiver::router().layer(RequestBodyLimitLayer::new(
+        crate::ingest::receiver::MAX_BODY,
+    ))
 }
 
 /// What the webhook-only listener (`--webhook-bind`) serves: the webhooks and nothing else

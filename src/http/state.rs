@@ -11,7 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::ratelimit::LoginLimiter;
 use crate::core::Core;
-use crate::ingest::Inbox;
+use crate::ingest::queue::WebhookQueue;
 use crate::realtime::hub::Hub;
 
 /// Cheap to clone.
@@ -23,8 +23,8 @@ pub struct AppState {
     /// Routes realtime events to the sockets this process holds.
     pub hub: Arc<Hub>,
     /// Webhook group commit: the receiver queues verified events here and one writer task
-    /// commits them in batches (`crate::ingest`).
-    pub inbox: Inbox,
+    /// commits them in batches (`crate::ingest::writer`).
+    pub webhooks: WebhookQueue,
 }
 
 impl AppState {
@@ -36,7 +36,7 @@ impl AppState {
             )),
             metrics: crate::metrics::install(),
             hub: Hub::new(),
-            inbox: Inbox::new(),
+            webhooks: WebhookQueue::new(),
             core,
         }
     }

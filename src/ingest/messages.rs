@@ -1,9 +1,18 @@
-//! Applying WhatsApp message events to contacts, conversations and messages.
+//! Applying WhatsApp message events to contacts, conversations and messages, and publishing
+//! what changed to the agent's live inbox.
 //!
 //! Every function runs inside the transaction that holds the stored event (and a per-link
 //! advisory lock, so one link's events apply one at a time across replicas). Writes are
 //! idempotent: messages are unique per link and WhatsApp id, statuses only move forward, and
 //! an event about a message not seen yet is deferred until that message arrives.
+//!
+//! A new message ([`apply_message_payload`], shared by webhooks and the catch-up) goes:
+//! skip what is not a person's chat → find it by WhatsApp id (seen: maybe a newer ack of our
+//! own) → the contact (`@c.us`/`@lid`, merged) and the conversation → our own API send echoed
+//! back is attached, not copied → its kind ([`MessageKind::from_mime`]) and media (downloaded
+//! into the file store) → the row, the conversation's and the link's watermark touched → the
+//! publish (`message.created`, and `conversation.updated` when it moved) through
+//! [`chat::publish_message`], delivered after commit by the realtime NOTIFY bridge.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
@@ -14,6 +23,8 @@ use crate::chat;
 use crate::core::Core;
 use crate::db::chat::{self as q, ContactRow, ConversationRow, NewMessage};
 use crate::db::links::LinkRow;
+use crate::db::whatsapp::{self as wa, NewMediaFile};
+use crate::model::{Direction, MessageKind, MessageStatus};
 use crate::waha::types::{
     self, AckPayload, EditedPayload, MessagePayload, PresencePayload, ReactionPayload,
     RevokedPayload, WebhookEnvelope,
@@ -44,7 +55,7 @@ fn raw_id(serialized: &str) -> Option<String> {
 /// The contact behind a WhatsApp id (`@c.us` or `@lid`), creating or merging as needed: a
 /// person first seen by `@lid` and later by phone ends up as one contact.
 async fn contact_for(
-    state: &Core,
+    core: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     wa: &str,
@@ -57,7 +68,7 @@ async fn contact_for(
     };
     if let (None, Some(l)) = (&wa_id, &lid) {
         // Ask WAHA for the phone behind the @lid; it may not know (real life).
-        if let Ok(client) = crate::links::service::client(state, link).await {
+        if let Ok(client) = crate::links::service::client(core, link).await {
             if let Ok(Some(pn)) = client.lid_to_phone(l).await {
                 wa_id = Some(types::to_cus(&pn));
             }
@@ -107,14 +118,16 @@ async fn contact_for(
     Ok(contact)
 }
 
-fn kind_of(m: &MessagePayload) -> (&'static str, Value) {
+/// What a message is, and the meta its kind carries. WhatsApp flags voice notes `ptt`
+/// (push-to-talk) whatever their MIME type says.
+fn kind_of(m: &MessagePayload) -> (MessageKind, Value) {
     if let Some(loc) = &m.location {
         if loc.latitude.is_some() {
-            return ("location", json!({"location": loc}));
+            return (MessageKind::Location, json!({"location": loc}));
         }
     }
     if !m.v_cards.is_empty() {
-        return ("contact", json!({"vcards": m.v_cards}));
+        return (MessageKind::Contact, json!({"vcards": m.v_cards}));
     }
     if m.has_media {
         let mime = m
@@ -122,27 +135,15 @@ fn kind_of(m: &MessagePayload) -> (&'static str, Value) {
             .as_ref()
             .and_then(|x| x.mimetype.as_deref())
             .unwrap_or_default();
-        let kind = if mime.starts_with("image/") {
-            "image"
-        } else if mime.starts_with("video/") {
-            "video"
-        } else if mime.starts_with("audio/ogg")
-            || m.data.get("ptt").and_then(Value::as_bool) == Some(true)
-        {
-            "voice"
-        } else if mime.starts_with("audio/") {
-            "audio"
-        } else {
-            "file"
-        };
-        return (kind, json!({}));
+        let ptt = m.data.get("ptt").and_then(Value::as_bool) == Some(true);
+        return (MessageKind::from_mime(mime, ptt), json!({}));
     }
-    ("text", json!({}))
+    (MessageKind::Text, json!({}))
 }
 
 /// Download a message's media from WAHA into the file store; the file's id, or the error.
 async fn fetch_media(
-    state: &Core,
+    core: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     m: &MessagePayload,
@@ -153,7 +154,7 @@ async fn fetch_media(
     let Some(url) = media.url.as_deref() else {
         return Err("no media url".into());
     };
-    let client = crate::links::service::client(state, link)
+    let client = crate::links::service::client(core, link)
         .await
         .map_err(|e| e.code().to_string())?;
     let (bytes, content_type) = client
@@ -161,8 +162,7 @@ async fn fetch_media(
         .await
         .map_err(|e| e.to_string())?;
     let key = crate::files::new_key();
-    state
-        .files
+    core.files
         .put(&key, &bytes)
         .await
         .map_err(|e| format!("file store: {e}"))?;
@@ -172,18 +172,18 @@ async fn fetch_media(
         .or(content_type)
         .unwrap_or_else(|| "application/octet-stream".into());
     let id = Uuid::now_v7();
-    sqlx::query!(
-        r#"insert into files (id, link_id, storage_key, mimetype, size_bytes, sha256, original_name)
-           values ($1, $2, $3, $4, $5, $6, $7)"#,
-        id,
-        link.id,
-        key,
-        mimetype,
-        i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-        crate::files::sha256(&bytes),
-        media.filename
+    wa::insert_media_file(
+        &mut *conn,
+        NewMediaFile {
+            id,
+            link: link.id,
+            storage_key: &key,
+            mimetype: &mimetype,
+            size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            sha256: &crate::files::sha256(&bytes),
+            original_name: media.filename.as_deref(),
+        },
     )
-    .execute(&mut *conn)
     .await
     .map_err(|e| e.to_string())?;
     Ok(Some(id))
@@ -217,19 +217,19 @@ async fn conversation_for(
 
 /// `message` / `message.any`: store the message (once), its contact and conversation.
 pub async fn apply_message(
-    state: &Core,
+    core: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
 ) -> anyhow::Result<(Outcome, Vec<String>)> {
     let m: MessagePayload = env.payload_as()?;
-    apply_message_payload(state, conn, link, &m).await
+    apply_message_payload(core, conn, link, &m).await
 }
 
 /// The idempotent core shared by webhooks and catch-up. Returns the outcome and the ids
 /// (serialized and raw) other events may be waiting on.
 pub async fn apply_message_payload(
-    state: &Core,
+    core: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     m: &MessagePayload,
@@ -252,18 +252,18 @@ pub async fn apply_message_payload(
         .chain(raw.clone())
         .collect::<Vec<_>>();
     if let Some(existing) = q::message_by_wa(&mut *conn, link.id, Some(&m.id), None).await? {
-        // Seen before; a catch-up may still bring a newer ack of an own message.
-        let status = match m.ack {
-            Some(a) if a >= 3 => Some("read"),
-            Some(2) => Some("delivered"),
-            _ => None,
-        };
+        // Seen before; a catch-up may still bring a newer ack (delivered or read) of an own
+        // message.
+        let status = m
+            .ack
+            .and_then(MessageStatus::from_ack)
+            .filter(|s| matches!(s, MessageStatus::Delivered | MessageStatus::Read));
         if let (true, Some(s)) = (m.from_me, status) {
-            if q::advance_status(&mut *conn, existing.id, s, None)
+            if q::advance_status(&mut *conn, existing.id, s.as_str(), None)
                 .await?
                 .is_some()
             {
-                publish_update(state, conn, existing.id).await?;
+                publish_update(core, conn, existing.id).await?;
             }
         }
         return Ok((Outcome::Skipped, keys));
@@ -278,7 +278,7 @@ pub async fn apply_message_payload(
     let contact = match (&sender, m.from_me && !is_group) {
         (Some(s), _) => Some(
             contact_for(
-                state,
+                core,
                 conn,
                 link,
                 s,
@@ -298,16 +298,7 @@ pub async fn apply_message_payload(
 
     // Our own API send, echoed before the worker recorded its WhatsApp id: attach, don't copy.
     if m.from_me {
-        let echo = sqlx::query_scalar!(
-            r#"select id from messages
-               where conversation_id = $1 and direction = 'out' and wa_message_id is null
-                 and coalesce(body, '') = coalesce($2, '') and created_at > now() - interval '10 minutes'
-               order by created_at limit 1"#,
-            conv.id,
-            m.body
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
+        let echo = wa::unsent_echo_target(&mut *conn, conv.id, m.body.as_deref()).await?;
         if let Some(id) = echo {
             q::set_wa_id(&mut *conn, id, &m.id, raw.as_deref()).await?;
             return Ok((Outcome::Applied, keys));
@@ -316,7 +307,7 @@ pub async fn apply_message_payload(
 
     let (kind, mut meta) = kind_of(m);
     let media_file = if m.has_media {
-        match fetch_media(state, conn, link, m).await {
+        match fetch_media(core, conn, link, m).await {
             Ok(f) => f,
             Err(e) => {
                 meta["media_error"] = json!(e.chars().take(200).collect::<String>());
@@ -344,29 +335,37 @@ pub async fn apply_message_payload(
     if is_group {
         meta["participant"] = json!(sender);
     }
-    let ack_status = match m.ack {
-        Some(a) if a >= 3 => "read",
-        Some(2) => "delivered",
-        Some(-1) => "failed",
-        _ => "sent",
+    // Our own message seen on WhatsApp is at least sent; a buyer's reached us: delivered.
+    let status = if m.from_me {
+        match m.ack.and_then(MessageStatus::from_ack) {
+            Some(s @ (MessageStatus::Delivered | MessageStatus::Read | MessageStatus::Failed)) => s,
+            _ => MessageStatus::Sent,
+        }
+    } else {
+        MessageStatus::Delivered
+    };
+    let direction = if m.from_me {
+        Direction::Out
+    } else {
+        Direction::In
     };
     let inserted = q::insert_message(
         &mut *conn,
         NewMessage {
             conversation: conv.id,
-            direction: if m.from_me { "out" } else { "in" },
+            direction: direction.as_str(),
             author_user: m.from_me.then_some(link.agent_id),
             author_contact: if m.from_me {
                 None
             } else {
                 contact.as_ref().map(|c| c.id)
             },
-            kind,
+            kind: kind.as_str(),
             body: m.body.as_deref().filter(|b| !b.is_empty()),
             media_file,
             meta,
             reply_to,
-            status: if m.from_me { ack_status } else { "delivered" },
+            status: status.as_str(),
             link: Some(link.id),
             wa_message_id: Some(&m.id),
             wa_key_id: raw.as_deref(),
@@ -379,14 +378,8 @@ pub async fn apply_message_payload(
         return Ok((Outcome::Skipped, keys));
     };
     q::touch_conversation(&mut *conn, conv.id, sent_at).await?;
-    sqlx::query!(
-        "update whatsapp_links set watermark_at = greatest(coalesce(watermark_at, $2), $2) where id = $1",
-        link.id,
-        sent_at
-    )
-    .execute(&mut *conn)
-    .await?;
-    if !is_group || state.config.inbox_groups {
+    wa::advance_watermark(&mut *conn, link.id, sent_at).await?;
+    if !is_group || core.config.inbox_groups {
         chat::publish_message(&mut *conn, &conv, msg.id, "message.created").await?;
         let conv = q::conversation(&mut *conn, conv.id).await?.unwrap_or(conv);
         if created || conv.last_message_at == Some(sent_at) {
@@ -396,10 +389,10 @@ pub async fn apply_message_payload(
     Ok((Outcome::Applied, keys))
 }
 
-async fn publish_update(state: &Core, conn: &mut PgConnection, msg_id: Uuid) -> anyhow::Result<()> {
+async fn publish_update(core: &Core, conn: &mut PgConnection, msg_id: Uuid) -> anyhow::Result<()> {
     if let Some(msg) = q::message(&mut *conn, msg_id).await? {
         if let Some(conv) = q::conversation(&mut *conn, msg.conversation_id).await? {
-            if !conv.is_group || state.config.inbox_groups {
+            if !conv.is_group || core.config.inbox_groups {
                 chat::publish_message(&mut *conn, &conv, msg.id, "message.updated").await?;
             }
         }
@@ -409,28 +402,26 @@ async fn publish_update(state: &Core, conn: &mut PgConnection, msg_id: Uuid) -> 
 
 /// `message.ack`: move an own message's status forward.
 pub async fn apply_ack(
-    state: &Core,
+    core: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
 ) -> anyhow::Result<Outcome> {
     let a: AckPayload = env.payload_as()?;
-    let status = match a.level() {
-        Some(-1) => "failed",
-        Some(1) => "sent",
-        Some(2) => "delivered",
-        Some(l) if l >= 3 => "read",
-        _ => return Ok(Outcome::Skipped),
+    let status = match a.level().and_then(MessageStatus::from_ack) {
+        // PENDING says nothing new; a level WAHA does not define, nothing at all.
+        None | Some(MessageStatus::Pending) => return Ok(Outcome::Skipped),
+        Some(s) => s,
     };
     let Some(msg) = q::message_by_wa(&mut *conn, link.id, Some(&a.id), None).await? else {
         return Ok(Outcome::Deferred(a.id));
     };
-    let reason = (status == "failed").then_some("whatsapp_error");
-    if q::advance_status(&mut *conn, msg.id, status, reason)
+    let reason = (status == MessageStatus::Failed).then_some("whatsapp_error");
+    if q::advance_status(&mut *conn, msg.id, status.as_str(), reason)
         .await?
         .is_some()
     {
-        publish_update(state, conn, msg.id).await?;
+        publish_update(core, conn, msg.id).await?;
         Ok(Outcome::Applied)
     } else {
         Ok(Outcome::Skipped)
@@ -439,7 +430,7 @@ pub async fn apply_ack(
 
 /// `message.reaction`: one reaction per author per message; empty text removes it.
 pub async fn apply_reaction(
-    state: &Core,
+    core: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
@@ -469,13 +460,13 @@ pub async fn apply_reaction(
         }
     };
     q::set_reaction(&mut *conn, msg.id, &author, &r.reaction.text).await?;
-    publish_update(state, conn, msg.id).await?;
+    publish_update(core, conn, msg.id).await?;
     Ok(Outcome::Applied)
 }
 
 /// `message.revoked`: the message was deleted for everyone.
 pub async fn apply_revoked(
-    state: &Core,
+    core: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
@@ -499,13 +490,13 @@ pub async fn apply_revoked(
         return Ok(Outcome::Deferred(key));
     };
     q::mark_deleted(&mut *conn, msg.id).await?;
-    publish_update(state, conn, msg.id).await?;
+    publish_update(core, conn, msg.id).await?;
     Ok(Outcome::Applied)
 }
 
 /// `message.edited`: new text for an existing message.
 pub async fn apply_edited(
-    state: &Core,
+    core: &Core,
     conn: &mut PgConnection,
     link: &LinkRow,
     env: &WebhookEnvelope,
@@ -519,7 +510,7 @@ pub async fn apply_edited(
     };
     let body = e.message.body.clone().unwrap_or_default();
     q::edit_body(&mut *conn, msg.id, &body).await?;
-    publish_update(state, conn, msg.id).await?;
+    publish_update(core, conn, msg.id).await?;
     Ok(Outcome::Applied)
 }
 

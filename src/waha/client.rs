@@ -7,9 +7,8 @@
 //!   before answering 422, so the default per-call timeout is 20 s; cheap reads (ping, version,
 //!   session, me) use 5 s and media downloads 60 s ([`Timeouts`]). The connect timeout belongs to
 //!   the `reqwest::Client`: build it with [`WahaClient::http_client`] (3 s, no redirects).
-//! - **Errors say what WAHA meant** ([`WahaError`]): transport failures, 401, 404, the 422 state
-//!   object `{error, session, status, expected}`, other 422s with their message, other non-2xx
-//!   with a body cut to 300 characters, and undecodable bodies.
+//! - **Errors say what WAHA meant** ([`Error`], in [`super::error`], with the one
+//!   classification of what a failure means for trying again).
 //! - **Path segments are percent-encoded** (`@` → `%40`), so chat and message ids go in paths
 //!   unchanged.
 //! - **Media downloads stay inside this container.** See [`WahaClient::download_media`].
@@ -19,81 +18,22 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
-use reqwest::{Method, RequestBuilder, StatusCode, Url};
+use reqwest::{Method, RequestBuilder, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+pub use super::error::Error as WahaError;
+use super::error::{error_from, is_already, transport, Error};
 use super::types::{
     from_object, ChatSummary, Contact, LidMapping, Me, MessagePayload, SentMessage, ServerVersion,
     SessionInfo, SessionStatus,
 };
 
-/// Longest error message kept from a WAHA response body, in characters.
-const MAX_ERROR_CHARS: usize = 300;
 /// Largest JSON answer read from WAHA (chat lists, message pages, session info): bodies are
-/// read in chunks and refused with [`WahaError::TooLarge`] past this, never buffered whole.
+/// read in chunks and refused with [`Error::TooLarge`] past this, never buffered whole.
 pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 /// How much of an error answer's body is read (the rest is dropped unread).
 const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// Everything that can go wrong talking to WAHA.
-#[derive(Debug, thiserror::Error)]
-pub enum WahaError {
-    /// Could not connect, the call timed out, or the connection broke mid-answer.
-    #[error("WAHA unreachable: {0}")]
-    Unreachable(String),
-    /// 401: the API key was refused.
-    #[error("WAHA refused the API key")]
-    Unauthorized,
-    /// 404: no such session, message, file or route.
-    #[error("not found in WAHA")]
-    NotFound,
-    /// 422 `{error, session, status, expected}`: the session is not in a status the call needs
-    /// (WAHA waited up to 15 s for it first).
-    #[error("WAHA session is {status}, expected {expected:?}")]
-    WrongStatus {
-        status: String,
-        expected: Vec<String>,
-    },
-    /// Any other 422, with WAHA's message (legacy Core's "only 'default' session", "already
-    /// started", "available only in Plus", NOWEB's "Can request code only in SCAN_QR_CODE"…).
-    #[error("WAHA refused the request: {0}")]
-    Unprocessable(String),
-    /// Any other non-2xx answer; `message` is WAHA's message or the body, cut to 300 chars.
-    #[error("WAHA answered {status}: {message}")]
-    Http { status: u16, message: String },
-    /// A 2xx answer whose body is not what the contract says.
-    #[error("unexpected WAHA response: {0}")]
-    Decode(String),
-    /// A base URL or media URL that cannot be used (bad syntax, wrong scheme, outside
-    /// `/api/files/`), or an API key that is not a valid header value.
-    #[error("invalid WAHA URL or key: {0}")]
-    InvalidUrl(String),
-    /// An answer larger than allowed: a media file over the caller's limit, or a JSON answer
-    /// over [`MAX_JSON_BYTES`].
-    #[error("WAHA answer larger than {max_bytes} bytes")]
-    TooLarge { max_bytes: usize },
-}
-
-impl WahaError {
-    /// Whether trying again later may succeed: transport failures, 5xx, 408/429, and a session
-    /// that is not WORKING yet. Auth, validation and decoding errors are permanent.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            WahaError::Unreachable(_) | WahaError::WrongStatus { .. } => true,
-            WahaError::Http { status, .. } => *status >= 500 || *status == 408 || *status == 429,
-            _ => false,
-        }
-    }
-
-    /// The session status WAHA reported in a 422 state error.
-    pub fn wrong_status(&self) -> Option<SessionStatus> {
-        match self {
-            WahaError::WrongStatus { status, .. } => Some(SessionStatus::from(status.as_str())),
-            _ => None,
-        }
-    }
-}
 
 /// Per-call timeouts (whole request: connect, send, and reading the body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,18 +191,18 @@ impl WahaClient {
     /// A client for the session `default` of the WAHA at `base_url` (`http(s)://host:port`,
     /// optionally with a path prefix). `http` should not follow redirects
     /// ([`http_client`](Self::http_client)).
-    pub fn new(http: reqwest::Client, base_url: &str, api_key: &str) -> Result<Self, WahaError> {
+    pub fn new(http: reqwest::Client, base_url: &str, api_key: &str) -> Result<Self, Error> {
         let base = base_url.trim().trim_end_matches('/').to_owned();
-        let url = Url::parse(&base)
-            .map_err(|e| WahaError::InvalidUrl(format!("base URL {base:?}: {e}")))?;
+        let url =
+            Url::parse(&base).map_err(|e| Error::InvalidUrl(format!("base URL {base:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(WahaError::InvalidUrl(format!(
+            return Err(Error::InvalidUrl(format!(
                 "base URL {base:?}: http(s)://host expected"
             )));
         }
         let origin = url.origin().ascii_serialization();
         let mut api_key = HeaderValue::from_str(api_key)
-            .map_err(|_| WahaError::InvalidUrl("the API key is not a valid header value".into()))?;
+            .map_err(|_| Error::InvalidUrl("the API key is not a valid header value".into()))?;
         api_key.set_sensitive(true);
         Ok(Self {
             http,
@@ -315,7 +255,7 @@ impl WahaClient {
         op: &'static str,
         req: RequestBuilder,
         timeout: Duration,
-    ) -> Result<Vec<u8>, WahaError> {
+    ) -> Result<Vec<u8>, Error> {
         let resp = req
             .header("X-Api-Key", self.api_key.clone())
             .timeout(timeout)
@@ -340,7 +280,7 @@ impl WahaClient {
         op: &'static str,
         req: RequestBuilder,
         timeout: Duration,
-    ) -> Result<T, WahaError> {
+    ) -> Result<T, Error> {
         decode(&self.execute(op, req, timeout).await?)
     }
 
@@ -351,7 +291,7 @@ impl WahaClient {
         method: Method,
         path: &str,
         body: &Value,
-    ) -> Result<T, WahaError> {
+    ) -> Result<T, Error> {
         let req = self.request(method, path).json(body);
         decode(&self.execute(op, req, self.timeouts.call).await?)
     }
@@ -363,7 +303,7 @@ impl WahaClient {
         method: Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<(), WahaError> {
+    ) -> Result<(), Error> {
         let mut req = self.request(method, path);
         if let Some(body) = body {
             req = req.json(body);
@@ -374,7 +314,7 @@ impl WahaClient {
     // ----- server -------------------------------------------------------------------------
 
     /// `GET /ping` → `{"message":"pong"}`.
-    pub async fn ping(&self) -> Result<(), WahaError> {
+    pub async fn ping(&self) -> Result<(), Error> {
         let req = self.request(Method::GET, "/ping");
         self.execute("ping", req, self.timeouts.quick)
             .await
@@ -382,7 +322,7 @@ impl WahaClient {
     }
 
     /// `GET /api/server/version`: version, engine and tier of the image.
-    pub async fn server_version(&self) -> Result<ServerVersion, WahaError> {
+    pub async fn server_version(&self) -> Result<ServerVersion, Error> {
         let req = self.request(Method::GET, "/api/server/version");
         self.get_json("server_version", req, self.timeouts.quick)
             .await
@@ -394,14 +334,14 @@ impl WahaClient {
         format!("/api/sessions/{}{action}", seg(&self.session))
     }
 
-    /// `GET /api/sessions/{session}`. [`WahaError::NotFound`] when it does not exist.
-    pub async fn session(&self) -> Result<SessionInfo, WahaError> {
+    /// `GET /api/sessions/{session}`. [`Error::NotFound`] when it does not exist.
+    pub async fn session(&self) -> Result<SessionInfo, Error> {
         let req = self.request(Method::GET, &self.lifecycle_path(""));
         self.get_json("session", req, self.timeouts.quick).await
     }
 
     /// A lifecycle POST answering session info (re-read when the answer is empty).
-    async fn lifecycle(&self, op: &'static str, action: &str) -> Result<SessionInfo, WahaError> {
+    async fn lifecycle(&self, op: &'static str, action: &str) -> Result<SessionInfo, Error> {
         let req = self.request(Method::POST, &self.lifecycle_path(action));
         let body = self.execute(op, req, self.timeouts.call).await?;
         match decode_opt::<SessionInfo>(&body)? {
@@ -411,31 +351,31 @@ impl WahaClient {
     }
 
     /// `POST /api/sessions/{session}/start`. Current WAHA: idempotent. Legacy Core: a running
-    /// session gives [`WahaError::Unprocessable`] "already started" — use
+    /// session gives [`Error::Unprocessable`] "already started" — use
     /// [`ensure_started`](Self::ensure_started) to not care.
-    pub async fn start(&self) -> Result<SessionInfo, WahaError> {
+    pub async fn start(&self) -> Result<SessionInfo, Error> {
         self.lifecycle("start", "/start").await
     }
 
     /// `POST /api/sessions/{session}/stop`.
-    pub async fn stop(&self) -> Result<SessionInfo, WahaError> {
+    pub async fn stop(&self) -> Result<SessionInfo, Error> {
         self.lifecycle("stop", "/stop").await
     }
 
     /// `POST /api/sessions/{session}/restart`.
-    pub async fn restart(&self) -> Result<SessionInfo, WahaError> {
+    pub async fn restart(&self) -> Result<SessionInfo, Error> {
         self.lifecycle("restart", "/restart").await
     }
 
     /// `POST /api/sessions/{session}/logout`: unpairs and wipes the login, keeps the config, and
     /// restarts the session (into SCAN_QR_CODE) if it was running.
-    pub async fn logout(&self) -> Result<SessionInfo, WahaError> {
+    pub async fn logout(&self) -> Result<SessionInfo, Error> {
         self.lifecycle("logout", "/logout").await
     }
 
     /// `GET /api/sessions/{session}/me`: the logged-in account, `None` when not authenticated
     /// (WAHA answers an empty body or `null`).
-    pub async fn me(&self) -> Result<Option<Me>, WahaError> {
+    pub async fn me(&self) -> Result<Option<Me>, Error> {
         let req = self.request(Method::GET, &self.lifecycle_path("/me"));
         let body = self.execute("me", req, self.timeouts.quick).await?;
         decode_opt(&body)
@@ -456,11 +396,11 @@ impl WahaClient {
     ///    statuses are left alone.
     ///
     /// Returns the session as it is afterwards (usually STARTING).
-    pub async fn ensure_started(&self, config: Option<Value>) -> Result<SessionInfo, WahaError> {
+    pub async fn ensure_started(&self, config: Option<Value>) -> Result<SessionInfo, Error> {
         let config = config.filter(|c| !c.is_null());
         let mut info = match self.session().await {
             Ok(info) => info,
-            Err(WahaError::NotFound) => {
+            Err(Error::NotFound) => {
                 let mut body = json!({"name": self.session, "start": true});
                 if let Some(c) = &config {
                     body["config"] = c.clone();
@@ -470,7 +410,7 @@ impl WahaClient {
                     .await
                 {
                     Ok(_) => return self.session().await,
-                    Err(WahaError::Unprocessable(m)) if is_already(&m) => self.session().await?,
+                    Err(Error::Unprocessable(m)) if is_already(&m) => self.session().await?,
                     Err(e) => return Err(e),
                 }
             }
@@ -499,7 +439,7 @@ impl WahaClient {
         };
         match outcome {
             Ok(()) => {}
-            Err(WahaError::Unprocessable(m)) if is_already(&m) => {}
+            Err(Error::Unprocessable(m)) if is_already(&m) => {}
             Err(e) => return Err(e),
         }
         self.session().await
@@ -508,8 +448,8 @@ impl WahaClient {
     // ----- pairing ------------------------------------------------------------------------
 
     /// `GET /api/{session}/auth/qr?format=raw` → the raw QR text (`2@…`). WAHA waits up to 15 s
-    /// for SCAN_QR_CODE; otherwise [`WahaError::WrongStatus`].
-    pub async fn qr_raw(&self) -> Result<String, WahaError> {
+    /// for SCAN_QR_CODE; otherwise [`Error::WrongStatus`].
+    pub async fn qr_raw(&self) -> Result<String, Error> {
         let req = self
             .request(Method::GET, &self.session_path("/auth/qr"))
             .query(&[("format", "raw")]);
@@ -517,12 +457,12 @@ impl WahaClient {
         v.get("value")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| WahaError::Decode("QR answer without `value`".into()))
+            .ok_or_else(|| Error::Decode("QR answer without `value`".into()))
     }
 
     /// `POST /api/{session}/auth/request-code` → the pairing code (`ABCD-EFGH`). Non-digits in
     /// `phone` (`+`, spaces) are dropped.
-    pub async fn request_code(&self, phone: &str) -> Result<String, WahaError> {
+    pub async fn request_code(&self, phone: &str) -> Result<String, Error> {
         let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
         let body = json!({"phoneNumber": digits});
         let v: Value = self
@@ -536,7 +476,7 @@ impl WahaClient {
         v.get("code")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| WahaError::Decode("pairing answer without `code`".into()))
+            .ok_or_else(|| Error::Decode("pairing answer without `code`".into()))
     }
 
     // ----- sending ------------------------------------------------------------------------
@@ -547,7 +487,7 @@ impl WahaClient {
         path: &str,
         mut body: Value,
         reply_to: Option<&str>,
-    ) -> Result<SentMessage, WahaError> {
+    ) -> Result<SentMessage, Error> {
         body["session"] = json!(self.session);
         if let Some(r) = reply_to {
             body["reply_to"] = json!(r);
@@ -565,7 +505,7 @@ impl WahaClient {
         chat_id: &str,
         text: &str,
         reply_to: Option<&str>,
-    ) -> Result<SentMessage, WahaError> {
+    ) -> Result<SentMessage, Error> {
         let body = json!({"chatId": chat_id, "text": text});
         self.send_message("sendText", "/api/sendText", body, reply_to)
             .await
@@ -586,7 +526,7 @@ impl WahaClient {
         file: &OutgoingFile,
         caption: Option<&str>,
         reply_to: Option<&str>,
-    ) -> Result<SentMessage, WahaError> {
+    ) -> Result<SentMessage, Error> {
         let body = Self::media_body(chat_id, file, caption);
         self.send_message("sendImage", "/api/sendImage", body, reply_to)
             .await
@@ -599,7 +539,7 @@ impl WahaClient {
         file: &OutgoingFile,
         caption: Option<&str>,
         reply_to: Option<&str>,
-    ) -> Result<SentMessage, WahaError> {
+    ) -> Result<SentMessage, Error> {
         let body = Self::media_body(chat_id, file, caption);
         self.send_message("sendFile", "/api/sendFile", body, reply_to)
             .await
@@ -612,7 +552,7 @@ impl WahaClient {
         chat_id: &str,
         file: &OutgoingFile,
         reply_to: Option<&str>,
-    ) -> Result<SentMessage, WahaError> {
+    ) -> Result<SentMessage, Error> {
         let mut body = Self::media_body(chat_id, file, None);
         body["convert"] = json!(!file.mimetype.starts_with("audio/ogg"));
         self.send_message("sendVoice", "/api/sendVoice", body, reply_to)
@@ -626,7 +566,7 @@ impl WahaClient {
         file: &OutgoingFile,
         caption: Option<&str>,
         reply_to: Option<&str>,
-    ) -> Result<SentMessage, WahaError> {
+    ) -> Result<SentMessage, Error> {
         let mut body = Self::media_body(chat_id, file, caption);
         body["convert"] = json!(!file.mimetype.starts_with("video/mp4"));
         self.send_message("sendVideo", "/api/sendVideo", body, reply_to)
@@ -641,7 +581,7 @@ impl WahaClient {
         longitude: f64,
         title: &str,
         reply_to: Option<&str>,
-    ) -> Result<SentMessage, WahaError> {
+    ) -> Result<SentMessage, Error> {
         let body = json!({
             "chatId": chat_id,
             "latitude": latitude,
@@ -653,7 +593,7 @@ impl WahaClient {
     }
 
     /// `POST /api/sendSeen`. An empty list marks the chat's unread messages (last 7 days) read.
-    pub async fn send_seen(&self, chat_id: &str, message_ids: &[String]) -> Result<(), WahaError> {
+    pub async fn send_seen(&self, chat_id: &str, message_ids: &[String]) -> Result<(), Error> {
         let mut body = json!({"session": self.session, "chatId": chat_id});
         if !message_ids.is_empty() {
             body["messageIds"] = json!(message_ids);
@@ -663,21 +603,21 @@ impl WahaClient {
     }
 
     /// `POST /api/startTyping`.
-    pub async fn start_typing(&self, chat_id: &str) -> Result<(), WahaError> {
+    pub async fn start_typing(&self, chat_id: &str) -> Result<(), Error> {
         let body = json!({"session": self.session, "chatId": chat_id});
         self.send_unit("startTyping", Method::POST, "/api/startTyping", Some(&body))
             .await
     }
 
     /// `POST /api/stopTyping`.
-    pub async fn stop_typing(&self, chat_id: &str) -> Result<(), WahaError> {
+    pub async fn stop_typing(&self, chat_id: &str) -> Result<(), Error> {
         let body = json!({"session": self.session, "chatId": chat_id});
         self.send_unit("stopTyping", Method::POST, "/api/stopTyping", Some(&body))
             .await
     }
 
     /// `PUT /api/reaction`; an empty `emoji` removes the reaction.
-    pub async fn reaction(&self, message_id: &str, emoji: &str) -> Result<(), WahaError> {
+    pub async fn reaction(&self, message_id: &str, emoji: &str) -> Result<(), Error> {
         let body = json!({"session": self.session, "messageId": message_id, "reaction": emoji});
         self.send_unit("reaction", Method::PUT, "/api/reaction", Some(&body))
             .await
@@ -697,7 +637,7 @@ impl WahaClient {
         chat_id: &str,
         message_id: &str,
         text: &str,
-    ) -> Result<(), WahaError> {
+    ) -> Result<(), Error> {
         let body = json!({"text": text});
         let path = self.message_path(chat_id, message_id);
         self.send_unit("edit_message", Method::PUT, &path, Some(&body))
@@ -705,7 +645,7 @@ impl WahaClient {
     }
 
     /// `DELETE /api/{session}/chats/{chatId}/messages/{messageId}`: delete for everyone.
-    pub async fn delete_message(&self, chat_id: &str, message_id: &str) -> Result<(), WahaError> {
+    pub async fn delete_message(&self, chat_id: &str, message_id: &str) -> Result<(), Error> {
         let path = self.message_path(chat_id, message_id);
         self.send_unit("delete_message", Method::DELETE, &path, None)
             .await
@@ -714,7 +654,7 @@ impl WahaClient {
     // ----- reading ------------------------------------------------------------------------
 
     /// `GET /api/{session}/chats`, most recent first. Entries without a usable id are skipped.
-    pub async fn chats(&self, limit: u32, offset: u32) -> Result<Vec<ChatSummary>, WahaError> {
+    pub async fn chats(&self, limit: u32, offset: u32) -> Result<Vec<ChatSummary>, Error> {
         let req = self
             .request(Method::GET, &self.session_path("/chats"))
             .query(&[
@@ -736,7 +676,7 @@ impl WahaClient {
         &self,
         chat_id: &str,
         q: &MessagesQuery,
-    ) -> Result<Vec<MessagePayload>, WahaError> {
+    ) -> Result<Vec<MessagePayload>, Error> {
         let mut params: Vec<(&str, String)> = vec![
             ("limit", q.limit.to_string()),
             ("offset", q.offset.to_string()),
@@ -775,7 +715,7 @@ impl WahaClient {
     }
 
     /// `GET /api/contacts?contactId=…&session=…` (answers even for unregistered numbers).
-    pub async fn contact(&self, contact_id: &str) -> Result<Contact, WahaError> {
+    pub async fn contact(&self, contact_id: &str) -> Result<Contact, Error> {
         let req = self
             .request(Method::GET, "/api/contacts")
             .query(&[("contactId", contact_id), ("session", &self.session)]);
@@ -784,7 +724,7 @@ impl WahaClient {
 
     /// `GET /api/{session}/lids/{lid}` → the phone id (`pn`, e.g. `346…@c.us`, as WAHA gives
     /// it; see [`phone_from_cus`](super::phone_from_cus)), or `None` when WAHA does not know it.
-    pub async fn lid_to_phone(&self, lid: &str) -> Result<Option<String>, WahaError> {
+    pub async fn lid_to_phone(&self, lid: &str) -> Result<Option<String>, Error> {
         let req = self.request(
             Method::GET,
             &self.session_path(&format!("/lids/{}", seg(lid))),
@@ -807,7 +747,7 @@ impl WahaClient {
         &self,
         url: &str,
         max_bytes: usize,
-    ) -> Result<(Vec<u8>, Option<String>), WahaError> {
+    ) -> Result<(Vec<u8>, Option<String>), Error> {
         let target = self.rehome_media_url(url)?;
         let resp = self
             .http
@@ -833,7 +773,7 @@ impl WahaClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > max_bytes as u64) {
-            return Err(WahaError::TooLarge { max_bytes });
+            return Err(Error::TooLarge { max_bytes });
         }
         let out = read_capped(resp, max_bytes).await?;
         tracing::debug!(op = "download_media", bytes = out.len(), "WAHA call");
@@ -841,23 +781,21 @@ impl WahaClient {
     }
 
     /// See [`download_media`](Self::download_media).
-    fn rehome_media_url(&self, url: &str) -> Result<String, WahaError> {
+    fn rehome_media_url(&self, url: &str) -> Result<String, Error> {
         let path_and_query = if url.starts_with('/') && !url.starts_with("//") {
             let parsed = Url::parse(&format!("{}{url}", self.origin))
-                .map_err(|_| WahaError::InvalidUrl("media URL".into()))?;
+                .map_err(|_| Error::InvalidUrl("media URL".into()))?;
             path_and_query(&parsed)
         } else {
-            let parsed = Url::parse(url).map_err(|_| WahaError::InvalidUrl("media URL".into()))?;
+            let parsed = Url::parse(url).map_err(|_| Error::InvalidUrl("media URL".into()))?;
             if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(WahaError::InvalidUrl("media URL: http(s) expected".into()));
+                return Err(Error::InvalidUrl("media URL: http(s) expected".into()));
             }
             path_and_query(&parsed)
         };
         // Url::parse has resolved `.`/`..` segments, so the prefix check cannot be escaped.
         if !path_and_query.starts_with("/api/files/") {
-            return Err(WahaError::InvalidUrl(
-                "media URL outside /api/files/".into(),
-            ));
+            return Err(Error::InvalidUrl("media URL outside /api/files/".into()));
         }
         Ok(format!("{}{path_and_query}", self.origin))
     }
@@ -868,12 +806,6 @@ fn path_and_query(u: &Url) -> String {
         Some(q) => format!("{}?{q}", u.path()),
         None => u.path().to_owned(),
     }
-}
-
-/// Whether a 422 message says the session already exists / is already started.
-fn is_already(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("already started") || m.contains("already exists")
 }
 
 /// Whether `have` contains everything in `want`: objects key by key (recursively), arrays
@@ -905,17 +837,16 @@ fn seg(s: &str) -> String {
     out
 }
 
-/// A transport-level reqwest error, without its URL.
 /// Read a body in chunks, refusing it (without reading on) once it passes `max_bytes`.
-async fn read_capped(mut resp: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, WahaError> {
+async fn read_capped(mut resp: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, Error> {
     let declared = resp.content_length();
     if declared.is_some_and(|n| n > max_bytes as u64) {
-        return Err(WahaError::TooLarge { max_bytes });
+        return Err(Error::TooLarge { max_bytes });
     }
     let mut out = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(max_bytes));
     while let Some(chunk) = resp.chunk().await.map_err(transport)? {
         if out.len() + chunk.len() > max_bytes {
-            return Err(WahaError::TooLarge { max_bytes });
+            return Err(Error::TooLarge { max_bytes });
         }
         out.extend_from_slice(&chunk);
     }
@@ -923,7 +854,7 @@ async fn read_capped(mut resp: reqwest::Response, max_bytes: usize) -> Result<Ve
 }
 
 /// Read at most `max_bytes` of a body (an error answer: its start is all we keep).
-async fn read_prefix(mut resp: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, WahaError> {
+async fn read_prefix(mut resp: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(transport)? {
         let room = max_bytes - out.len();
@@ -935,38 +866,12 @@ async fn read_prefix(mut resp: reqwest::Response, max_bytes: usize) -> Result<Ve
     Ok(out)
 }
 
-fn transport(e: reqwest::Error) -> WahaError {
-    let e = e.without_url();
-    if e.is_builder() {
-        return WahaError::InvalidUrl(chain(&e));
-    }
-    if e.is_decode() {
-        return WahaError::Decode(chain(&e));
-    }
-    WahaError::Unreachable(chain(&e))
-}
-
-/// An error and its sources, `: `-joined.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cur = c.source();
-    }
-    s
-}
-
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WahaError> {
-    serde_json::from_slice(body).map_err(|e| WahaError::Decode(e.to_string()))
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))
 }
 
 /// An empty (or whitespace) body and `null` are `None`.
-fn decode_opt<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, WahaError> {
+fn decode_opt<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -976,70 +881,7 @@ fn decode_opt<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, WahaError> 
     }
     serde_json::from_value(v)
         .map(Some)
-        .map_err(|e| WahaError::Decode(e.to_string()))
-}
-
-/// Maps a non-2xx answer to a [`WahaError`].
-fn error_from(status: StatusCode, body: &[u8]) -> WahaError {
-    let json: Option<Value> = serde_json::from_slice(body).ok();
-    match status {
-        StatusCode::UNAUTHORIZED => WahaError::Unauthorized,
-        StatusCode::NOT_FOUND => WahaError::NotFound,
-        StatusCode::UNPROCESSABLE_ENTITY => {
-            if let Some(v) = &json {
-                let expected = v.get("expected").and_then(Value::as_array);
-                let st = v.get("status").and_then(Value::as_str);
-                if let (Some(expected), Some(st)) = (expected, st) {
-                    return WahaError::WrongStatus {
-                        status: st.to_owned(),
-                        expected: expected
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect(),
-                    };
-                }
-            }
-            WahaError::Unprocessable(message_of(json.as_ref(), body))
-        }
-        _ => WahaError::Http {
-            status: status.as_u16(),
-            message: message_of(json.as_ref(), body),
-        },
-    }
-}
-
-/// WAHA's message from a Nest error body (`message` string or list, `error` string or
-/// `{message}`, `exception.message`), else the raw body; cut to [`MAX_ERROR_CHARS`].
-fn message_of(json: Option<&Value>, body: &[u8]) -> String {
-    let from_json = json.and_then(|v| {
-        let text = |x: &Value| -> Option<String> {
-            match x {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                Value::Array(a) if !a.is_empty() => Some(
-                    a.iter()
-                        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
-                _ => None,
-            }
-        };
-        v.get("message")
-            .and_then(text)
-            .or_else(|| v.get("exception")?.get("message").and_then(text))
-            .or_else(|| v.get("error")?.get("message").and_then(text))
-            .or_else(|| v.get("error").and_then(text))
-    });
-    let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
-    truncate(&text, MAX_ERROR_CHARS)
-}
-
-fn truncate(s: &str, max_chars: usize) -> String {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
+        .map_err(|e| Error::Decode(e.to_string()))
 }
 
 #[cfg(test)]
@@ -1122,73 +964,6 @@ mod tests {
     }
 
     #[test]
-    fn error_mapping() {
-        let e = error_from(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            br#"{"error":"Session status is not as expected. Try again later or restart the session","session":"default","status":"WORKING","expected":["SCAN_QR_CODE"]}"#,
-        );
-        match &e {
-            WahaError::WrongStatus { status, expected } => {
-                assert_eq!(status, "WORKING");
-                assert_eq!(expected, &vec!["SCAN_QR_CODE".to_owned()]);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(e.wrong_status(), Some(SessionStatus::Working));
-        assert!(e.is_transient());
-
-        let e = error_from(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            br#"{"statusCode":422,"message":"Session 'default' is already started.","error":"Unprocessable Entity"}"#,
-        );
-        assert!(
-            matches!(&e, WahaError::Unprocessable(m) if m == "Session 'default' is already started.")
-        );
-        assert!(matches!(&e, WahaError::Unprocessable(m) if is_already(m)));
-        assert!(!e.is_transient());
-
-        assert!(matches!(
-            error_from(
-                StatusCode::UNAUTHORIZED,
-                br#"{"message":"Unauthorized","statusCode":401}"#
-            ),
-            WahaError::Unauthorized
-        ));
-        assert!(matches!(
-            error_from(StatusCode::NOT_FOUND, b""),
-            WahaError::NotFound
-        ));
-
-        let e = error_from(
-            StatusCode::BAD_REQUEST,
-            br#"{"statusCode":400,"message":["chatId should not be empty","text must be a string"],"error":"Bad Request"}"#,
-        );
-        assert!(
-            matches!(&e, WahaError::Http { status: 400, message } if message == "chatId should not be empty; text must be a string"),
-            "{e:?}"
-        );
-        let e = error_from(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            br#"{"statusCode":500,"timestamp":"x","exception":{"message":"boom","name":"Error","stack":"..."}}"#,
-        );
-        assert!(matches!(&e, WahaError::Http { status: 500, message } if message == "boom"));
-        assert!(e.is_transient());
-
-        let long = "x".repeat(5000);
-        match error_from(StatusCode::BAD_GATEWAY, long.as_bytes()) {
-            WahaError::Http {
-                status: 502,
-                message,
-            } => {
-                assert_eq!(message.chars().count(), MAX_ERROR_CHARS + 1);
-            }
-            other => panic!("{other:?}"),
-        }
-        let e = error_from(StatusCode::UNPROCESSABLE_ENTITY, b"plain text");
-        assert!(matches!(&e, WahaError::Unprocessable(m) if m == "plain text"));
-    }
-
-    #[test]
     fn config_containment() {
         let have = json!({"webhooks": [{"url": "http://h/wh", "events": ["message"], "hmac": {"key": "s"}, "retries": null}], "metadata": {"a": "1"}, "debug": false});
         assert!(contains(
@@ -1236,11 +1011,5 @@ mod tests {
             f.to_json(),
             json!({"mimetype": "application/pdf", "url": "https://x/y.pdf"})
         );
-    }
-
-    #[test]
-    fn truncate_is_char_safe() {
-        assert_eq!(truncate("ñandú", 3), "ñan…");
-        assert_eq!(truncate("abc", 3), "abc");
     }
 }
