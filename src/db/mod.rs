@@ -6,13 +6,21 @@
 //!
 //! Layout: [`users`] (accounts, agencies, invites), [`tokens`] (refresh tokens),
 //! [`audit`] (the audit log).
+//!
+//! Chat: each table's writes live in one file — [`chat`] (contacts, conversations, messages,
+//! reactions: the model both channels write), [`reads`] (read markers and the unread rule),
+//! [`files`] (uploads and media) — and [`chat_views`] holds the read-only queries that join
+//! them into what clients see, a page at a time.
 
 pub mod audit;
 pub mod chat;
+pub mod chat_views;
+pub mod files;
 pub mod links;
 pub mod moderation;
 pub mod placements;
 pub mod properties;
+pub mod reads;
 pub mod tokens;
 pub mod users;
 
