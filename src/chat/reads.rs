@@ -1,30 +1,38 @@
-//! Read receipts: marking a conversation read up to a message (the other side sees it; on
-//! WhatsApp the buyer gets blue ticks) or unread again (only the reader's own sockets hear).
+//! Read receipts and what is unread: marking a conversation read up to a message (the other
+//! side hears of it; on WhatsApp the buyer gets blue ticks) or unread again (only the
+//! reader's own sockets hear), and the caller's unread totals across the inbox.
+//!
+//! Invariants:
+//! - A read marker only ever points at a message its reader may see (a buyer's never is a
+//!   note); what counts as unread is `db::reads`'s one rule.
+//! - Whoever blocked the reader is not told they read it; the reader's marker still moves.
+//!
 //! Shared by the HTTP handlers and the WebSocket's `read` frame.
 
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::access::visible;
+use super::access::{self, Viewer};
 use super::outbox;
+use super::publish::{publish_read, publish_unread};
 use crate::auth::extract::AuthUser;
 use crate::core::Core;
-use crate::db::chat as q;
+use crate::db::reads as q;
 use crate::error::{AppError, Result};
+use crate::model::{Channel, Role};
 
-/// Mark a conversation read for `user` up to a message (default: the newest), announce it,
-/// and on WhatsApp queue the blue ticks. Shared by the HTTP handler and the WebSocket.
+/// Mark a conversation read for `user` up to a message (default: the newest they may see),
+/// announce it, and on WhatsApp queue the blue ticks (when the agent reads).
 pub async fn mark_read(
     state: &Core,
     user: &AuthUser,
     conv_id: Uuid,
     up_to: Option<Uuid>,
 ) -> Result<()> {
-    let conv = visible(state, user, conv_id).await?;
-    let viewer = super::Viewer::of(user);
+    let conv = access::visible(state, user, conv_id).await?;
+    let viewer = Viewer::of(user);
     let mut conn = state.db.acquire().await?;
-    // Only a message the reader may see can be their read marker (a buyer's never is a note).
     let upto = match up_to {
         Some(m) => m,
         None => match q::newest_message(&mut *conn, conv.id, viewer.sees_internal()).await? {
@@ -32,25 +40,15 @@ pub async fn mark_read(
             None => return Ok(()),
         },
     };
-    let upto = super::visible_message(&mut conn, viewer, &conv, upto)
+    let upto = access::visible_message(&mut conn, viewer, &conv, upto)
         .await?
         .ok_or_else(|| AppError::invalid("up_to", "no such message in this conversation"))?;
     drop(conn);
     let mut tx = state.db.begin().await?;
     q::set_read_marker(&mut *tx, conv.id, user.id, Some(upto.id)).await?;
-    // Who blocked the reader is not told they read it (the reader's marker still moves).
     let tell = crate::moderation::unblocked_audience(&mut tx, user.id, &conv).await?;
-    if conv.channel == "whatsapp" && conv.agent_id == user.id {
-        let unread: Vec<String> = sqlx::query_scalar!(
-            r#"select wa_message_id as "id!" from messages
-               where conversation_id = $1 and direction = 'in' and wa_message_id is not null and sent_at <= $2
-                 and sent_at > now() - interval '7 days'
-               order by sent_at desc limit 100"#,
-            conv.id,
-            upto.sent_at
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+    if conv.channel == Channel::Whatsapp && conv.agent_id == user.id {
+        let unread = q::unread_wa_message_ids(&mut *tx, conv.id, upto.sent_at).await?;
         if let (Some(link), Some(chat_id), false) =
             (conv.link_id, conv.chat_id.as_ref(), unread.is_empty())
         {
@@ -65,7 +63,7 @@ pub async fn mark_read(
             .await?;
         }
     }
-    super::publish_read(&mut tx, &conv, user.id, &upto, &tell).await?;
+    publish_read(&mut tx, &conv, user.id, &upto, &tell).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(())
@@ -82,9 +80,10 @@ pub struct ReadState {
 }
 
 /// Move `user`'s read marker to just before the newest message they would count as unread
-/// and tell their sockets. Same visibility as [`mark_read`].
+/// and tell their sockets. Same visibility as [`mark_read`]; 409 `nothing_to_mark_unread`
+/// while the other side has written nothing.
 pub async fn mark_unread(state: &Core, user: &AuthUser, conv_id: Uuid) -> Result<ReadState> {
-    let conv = visible(state, user, conv_id).await?;
+    let conv = access::visible(state, user, conv_id).await?;
     let Some(newest) = q::newest_unreadable_at(&state.db, conv.id, user.id).await? else {
         return Err(AppError::conflict(
             "nothing_to_mark_unread",
@@ -94,18 +93,36 @@ pub async fn mark_unread(state: &Core, user: &AuthUser, conv_id: Uuid) -> Result
     let mut tx = state.db.begin().await?;
     let up_to = q::last_message_before(&mut *tx, conv.id, newest).await?;
     q::set_read_marker(&mut *tx, conv.id, user.id, up_to).await?;
-    crate::realtime::publish(
-        &mut tx,
-        &[user.id],
-        "read",
-        &json!({"conversation_id": conv.id, "user_id": user.id, "up_to": up_to, "unread": true}),
-    )
-    .await?;
-    let unread_count = super::inbox::unread_count(&mut tx, user, conv.id).await?;
+    publish_unread(&mut tx, &conv, user.id, up_to).await?;
+    let unread_count = q::unread_count(&mut *tx, conv.id, user.id).await?;
     tx.commit().await?;
     Ok(ReadState {
         conversation_id: conv.id,
         up_to,
         unread_count,
+    })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnreadCount {
+    /// Conversations with something unread.
+    pub conversations: i64,
+    /// Unread messages in all of them.
+    pub messages: i64,
+}
+
+/// What the caller has not read yet, across their inbox (closed conversations aside).
+/// Operators read no conversations: nothing.
+pub async fn unread_totals(core: &Core, user: &AuthUser) -> Result<UnreadCount> {
+    if user.role == Role::Operator {
+        return Ok(UnreadCount {
+            conversations: 0,
+            messages: 0,
+        });
+    }
+    let totals = q::unread_totals(&core.db, &access::scope(core, user)).await?;
+    Ok(UnreadCount {
+        conversations: totals.conversations,
+        messages: totals.messages,
     })
 }

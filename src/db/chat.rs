@@ -1,11 +1,18 @@
-//! Contacts, conversations and messages: the one conversation model for both channels.
+//! Contacts, conversations, messages and their reactions: the one conversation model both
+//! channels write (the webhook ingest and the outbox for WhatsApp, the chat domain for both).
+//! Every write to these tables is here; so are the single-row lookups every writer shares.
+//!
+//! Rows carry the stored vocabulary typed ([`Channel`], [`ConversationStatus`],
+//! [`Direction`], [`MessageKind`]); a message's `status` and [`NewMessage`]'s fields stay text
+//! while the ingest and the outbox build and compare them as text.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::model::{Channel, ConversationStatus, Direction, MessageKind, Role};
 
 #[derive(Debug, Clone)]
 pub struct ContactRow {
@@ -125,14 +132,14 @@ pub struct ConversationRow {
     pub id: Uuid,
     pub agency_id: Uuid,
     pub agent_id: Uuid,
-    pub channel: String,
+    pub channel: Channel,
     pub link_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
     pub chat_id: Option<String>,
     pub is_group: bool,
     pub buyer_id: Option<Uuid>,
     pub property_id: Option<Uuid>,
-    pub status: String,
+    pub status: ConversationStatus,
     pub last_message_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -147,8 +154,9 @@ pub async fn find_wa_conversation(
 ) -> Result<Option<ConversationRow>> {
     Ok(sqlx::query_as!(
         ConversationRow,
-        r#"select id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group, buyer_id,
-                  property_id, status, last_message_at, created_at
+        r#"select id, agency_id, agent_id, channel as "channel: Channel", link_id, contact_id, chat_id,
+                  is_group, buyer_id, property_id, status as "status: ConversationStatus", last_message_at,
+                  created_at
            from conversations
            where link_id = $1 and (chat_id = $2 or (not is_group and $3::uuid is not null and contact_id = $3))
            order by created_at limit 1"#,
@@ -173,8 +181,9 @@ pub async fn insert_wa_conversation(
         ConversationRow,
         r#"insert into conversations (id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group)
            values ($1, $2, $3, 'whatsapp', $4, $5, $6, $7)
-           returning id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group, buyer_id,
-                     property_id, status, last_message_at, created_at"#,
+           returning id, agency_id, agent_id, channel as "channel: Channel", link_id, contact_id, chat_id,
+                     is_group, buyer_id, property_id, status as "status: ConversationStatus",
+                     last_message_at, created_at"#,
         Uuid::now_v7(),
         agency,
         agent,
@@ -190,8 +199,9 @@ pub async fn insert_wa_conversation(
 pub async fn conversation(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<ConversationRow>> {
     Ok(sqlx::query_as!(
         ConversationRow,
-        r#"select id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group, buyer_id,
-                  property_id, status, last_message_at, created_at
+        r#"select id, agency_id, agent_id, channel as "channel: Channel", link_id, contact_id, chat_id,
+                  is_group, buyer_id, property_id, status as "status: ConversationStatus", last_message_at,
+                  created_at
            from conversations where id = $1"#,
         id
     )
@@ -221,14 +231,15 @@ pub async fn touch_conversation(
 pub struct MessageRow {
     pub id: Uuid,
     pub conversation_id: Uuid,
-    pub direction: String,
+    pub direction: Direction,
     pub author_user_id: Option<Uuid>,
     pub author_contact_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: MessageKind,
     pub body: Option<String>,
     pub media_file_id: Option<Uuid>,
     pub meta: Value,
     pub reply_to_id: Option<Uuid>,
+    /// A [`crate::model::MessageStatus`]'s text (the outbox still compares it as text).
     pub status: String,
     pub failure_reason: Option<String>,
     /// An internal note: agency staff only.
@@ -243,6 +254,8 @@ pub struct MessageRow {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A message to store. Text fields hold the vocabulary's texts (`Direction::as_str`, …): the
+/// ingest builds it from WAHA's payloads as text.
 pub struct NewMessage<'a> {
     pub conversation: Uuid,
     pub direction: &'a str,
@@ -274,8 +287,8 @@ pub async fn insert_message(
                                  client_id, sent_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
            on conflict do nothing
-           returning id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                     meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+           returning id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
+                     kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                      sent_at, created_at, edited_at, deleted_at"#,
         Uuid::now_v7(),
         m.conversation,
@@ -301,8 +314,8 @@ pub async fn insert_message(
 pub async fn message(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>> {
     Ok(sqlx::query_as!(
         MessageRow,
-        r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                  meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+        r#"select id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
+                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages where id = $1"#,
         id
@@ -320,8 +333,8 @@ pub async fn message_by_wa(
 ) -> Result<Option<MessageRow>> {
     Ok(sqlx::query_as!(
         MessageRow,
-        r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                  meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+        r#"select id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
+                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages
            where link_id = $1 and (($2::text is not null and wa_message_id = $2) or ($3::text is not null and wa_key_id = $3))
@@ -341,8 +354,8 @@ pub async fn message_by_client_id(
 ) -> Result<Option<MessageRow>> {
     Ok(sqlx::query_as!(
         MessageRow,
-        r#"select id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                  meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+        r#"select id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
+                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages where author_user_id = $1 and client_id = $2"#,
         author,
@@ -368,8 +381,8 @@ pub async fn advance_status(
                > case status when 'pending' then 0 when 'sent' then 1 when 'delivered' then 2 when 'read' then 3 when 'failed' then 1 else 0 end
                or ($2 = 'failed' and status in ('pending', 'sent'))
            ) and status <> $2
-           returning id, conversation_id, direction, author_user_id, author_contact_id, kind, body, media_file_id,
-                     meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+           returning id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
+                     kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                      sent_at, created_at, edited_at, deleted_at"#,
         id,
         status,
@@ -446,129 +459,124 @@ pub async fn set_reaction(
     Ok(())
 }
 
-/// Move `user`'s read marker in a conversation to `message` (`None`: nothing read yet).
-pub async fn set_read_marker(
+/// The parties of an active listing a buyer asks about: its agency and agent.
+#[derive(Debug, Clone, Copy)]
+pub struct ListingParties {
+    pub agency_id: Uuid,
+    pub agent_id: Uuid,
+}
+
+pub async fn active_listing_parties(
     db: impl PgExecutor<'_>,
-    conversation: Uuid,
-    user: Uuid,
-    message: Option<Uuid>,
+    property: Uuid,
+) -> Result<Option<ListingParties>> {
+    Ok(sqlx::query_as!(
+        ListingParties,
+        "select agency_id, agent_id from properties where id = $1 and status = 'active'",
+        property
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Create the in-app conversation of a buyer with a listing's agent; `None` when it exists.
+pub async fn insert_in_app_conversation(
+    db: impl PgExecutor<'_>,
+    listing: ListingParties,
+    buyer: Uuid,
+    property: Uuid,
+) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        r#"insert into conversations (id, agency_id, agent_id, channel, buyer_id, property_id)
+           values ($1, $2, $3, 'in_app', $4, $5)
+           on conflict (buyer_id, property_id, agent_id) where channel = 'in_app' and property_id is not null do nothing
+           returning id"#,
+        Uuid::now_v7(),
+        listing.agency_id,
+        listing.agent_id,
+        buyer,
+        property
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The in-app conversation of a buyer with an agent about a listing (it must exist).
+pub async fn in_app_conversation_id(
+    db: impl PgExecutor<'_>,
+    buyer: Uuid,
+    property: Uuid,
+    agent: Uuid,
+) -> Result<Uuid> {
+    Ok(sqlx::query_scalar!(
+        "select id from conversations where channel = 'in_app' and buyer_id = $1 and property_id = $2 and agent_id = $3",
+        buyer,
+        property,
+        agent
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+pub async fn set_conversation_status(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    status: ConversationStatus,
 ) -> Result<()> {
     sqlx::query!(
-        r#"insert into conversation_reads (conversation_id, user_id, last_read_message_id, last_read_at) values ($1, $2, $3, now())
-           on conflict (conversation_id, user_id) do update set last_read_message_id = excluded.last_read_message_id, last_read_at = now()"#,
-        conversation,
-        user,
-        message
+        "update conversations set status = $2, updated_at = now() where id = $1",
+        id,
+        status.as_str()
     )
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// When the newest message `viewer` would count as unread was sent: the other side's, not
-/// deleted, not an internal note (the same rule as `chat::inbox::unread_count`).
-pub async fn newest_unreadable_at(
-    db: impl PgExecutor<'_>,
-    conversation: Uuid,
-    viewer: Uuid,
-) -> Result<Option<DateTime<Utc>>> {
+/// Is `agent` an active agent (or admin) of `agency`, who may take over a conversation?
+pub async fn is_assignable(db: impl PgExecutor<'_>, agent: Uuid, agency: Uuid) -> Result<bool> {
     Ok(sqlx::query_scalar!(
-        r#"select m.sent_at from messages m
-           where m.conversation_id = $1 and m.deleted_at is null and not m.internal
-             and coalesce(m.author_user_id, '00000000-0000-0000-0000-000000000000'::uuid) <> $2
-             and (m.direction = 'in' or m.author_user_id is not null)
-           order by m.sent_at desc, m.id desc limit 1"#,
-        conversation,
-        viewer
+        r#"select exists(select 1 from users where id = $1 and agency_id = $2 and active and role in ('agent', 'agency_admin')) as "ok!""#,
+        agent,
+        agency
     )
-    .fetch_optional(db)
+    .fetch_one(db)
     .await?)
 }
 
-/// The newest message (internal notes aside) sent strictly before `before`.
-pub async fn last_message_before(
-    db: impl PgExecutor<'_>,
-    conversation: Uuid,
-    before: DateTime<Utc>,
-) -> Result<Option<Uuid>> {
-    Ok(sqlx::query_scalar!(
-        r#"select id from messages
-           where conversation_id = $1 and not internal and sent_at < $2
-           order by sent_at desc, id desc limit 1"#,
-        conversation,
-        before
-    )
-    .fetch_optional(db)
-    .await?)
-}
-
-/// The newest message other than an internal note at or before (`at`, `id`) in timeline
-/// order: what a buyer is told was read when staff read up to a note.
-pub async fn last_visible_at_or_before(
-    db: impl PgExecutor<'_>,
-    conversation: Uuid,
-    at: DateTime<Utc>,
-    id: Uuid,
-) -> Result<Option<Uuid>> {
-    Ok(sqlx::query_scalar!(
-        r#"select id from messages
-           where conversation_id = $1 and not internal and (sent_at, id) <= ($2, $3)
-           order by sent_at desc, id desc limit 1"#,
-        conversation,
-        at,
-        id
-    )
-    .fetch_optional(db)
-    .await?)
-}
-
-/// The newest message of a conversation, internal notes only when `include_internal` (staff).
-pub async fn newest_message(
-    db: impl PgExecutor<'_>,
-    conversation: Uuid,
-    include_internal: bool,
-) -> Result<Option<Uuid>> {
-    Ok(sqlx::query_scalar!(
-        r#"select id from messages where conversation_id = $1 and (not internal or $2)
-           order by sent_at desc, id desc limit 1"#,
-        conversation,
-        include_internal
-    )
-    .fetch_optional(db)
-    .await?)
-}
-
-/// Where a message sits in the timeline, when it belongs to one of `conversations` and is
-/// visible (`include_internal`: staff): the anchor of a page cursor.
-pub async fn message_position(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    conversations: &[Uuid],
-    include_internal: bool,
-) -> Result<Option<(DateTime<Utc>, Uuid)>> {
-    Ok(sqlx::query!(
-        r#"select sent_at, id from messages
-           where id = $1 and conversation_id = any($2) and (not internal or $3)"#,
+/// Hand a conversation to another agent. `false` when that agent already has the buyer's
+/// conversation about the same listing (the transaction is then aborted).
+pub async fn reassign(conn: &mut PgConnection, id: Uuid, agent: Uuid) -> Result<bool> {
+    let moved = sqlx::query!(
+        "update conversations set agent_id = $2, updated_at = now() where id = $1",
         id,
-        conversations,
-        include_internal
+        agent
     )
-    .fetch_optional(db)
-    .await?
-    .map(|r| (r.sent_at, r.id)))
+    .execute(conn)
+    .await;
+    match moved {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(true),
+    }
 }
 
-/// The conversations whose (not deleted) messages carry a file, with whether that message is
-/// an internal note: who may download it.
-pub async fn media_uses(db: impl PgExecutor<'_>, file: Uuid) -> Result<Vec<(Uuid, bool)>> {
-    Ok(sqlx::query!(
-        r#"select distinct conversation_id, internal from messages
-           where media_file_id = $1 and deleted_at is null"#,
-        file
-    )
-    .fetch_all(db)
-    .await?
-    .into_iter()
-    .map(|r| (r.conversation_id, r.internal))
-    .collect())
+/// Make a message an internal note (staff only).
+pub async fn mark_internal(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+    sqlx::query!("update messages set internal = true where id = $1", id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The conversations a user's role reaches — an agent's own, an agency admin's agency's, a
+/// buyer's own, an operator none — with groups only when the inbox shows them: the access rule
+/// of `chat::access`, as list queries state it in SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub role: Role,
+    pub user: Uuid,
+    pub agency: Option<Uuid>,
+    /// Whether group chats are shown (`--inbox-groups`).
+    pub groups: bool,
 }

@@ -4,12 +4,29 @@
 //! they compose into one transaction where a flow needs it. Queries use `query!` /
 //! `query_as!`, checked at build time against the data in `.sqlx/`.
 //!
-//! Layout: [`users`] (accounts, agencies, invites), [`tokens`] (refresh tokens),
-//! [`audit`] (the audit log).
+//! **The rule: all SQL lives here** (checked by `tests/architecture.rs`), one file per table
+//! family, and these modules import nothing of the domain — only `crate::model` (the stored
+//! enums) and `crate::error`. The domain decides; this layer reads and writes.
+//!
+//! Layout:
+//! - [`users`] (accounts, agencies, invites), [`tokens`] (refresh tokens, session standing),
+//!   [`audit`] (the audit log), [`health`] (readiness), [`leadership`] (the supervisor's
+//!   advisory lock and its NOTIFY channel).
+//! - [`links`] (WhatsApp links), [`placements`] (links on Swarm nodes), [`whatsapp`] (what
+//!   ingest writes about a link's contacts and chats).
+//! - [`events`] (stored webhook events and their states), [`outbox`] (the WhatsApp outbox's
+//!   jobs).
+//! - Chat: each table's writes live in one file — [`chat`] (contacts, conversations, messages,
+//!   reactions: the model both channels write), [`reads`] (read markers and the unread rule),
+//!   [`files`] (uploads and media) — and [`chat_views`] holds the read-only queries that join
+//!   them into what clients see, a page at a time.
+//! - [`properties`] (listings and their photos), [`moderation`] (blocks, reports).
 
 pub mod audit;
 pub mod chat;
+pub mod chat_views;
 pub mod events;
+pub mod files;
 pub mod health;
 pub mod leadership;
 pub mod links;
@@ -17,6 +34,7 @@ pub mod moderation;
 pub mod outbox;
 pub mod placements;
 pub mod properties;
+pub mod reads;
 pub mod tokens;
 pub mod users;
 pub mod whatsapp;

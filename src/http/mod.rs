@@ -3,7 +3,8 @@
 //!
 //! Layout: [`health`] (`/healthz`, `/readyz`, `/metrics`), [`auth`] (tokens in JSON) and
 //! [`web_auth`] (browser sign-in: refresh cookie + CSRF), [`me`], [`agency`], [`links`]
-//! (WhatsApp links), [`admin`] (operators), [`openapi`] (`/api/openapi.json`, `/docs`);
+//! (WhatsApp links), [`conversations`], [`messages`] and [`files`] (the chat),
+//! [`admin`] (operators), [`openapi`] (`/api/openapi.json`, `/docs`);
 //! [`extract`] and [`observe`] hold the shared extractors and the outermost middleware;
 //! [`request_id`] the per-request id; [`web`] the built web app at `/` (with `--web-dir`)
 //! and the security headers of every response.
@@ -13,10 +14,11 @@ pub mod agency;
 pub mod auth;
 pub mod conversations;
 pub mod extract;
+pub mod files;
 pub mod health;
-pub mod inbox;
 pub mod links;
 pub mod me;
+pub mod messages;
 pub mod moderation;
 pub mod nodes;
 pub mod notifications;
@@ -52,7 +54,8 @@ fn api_v1() -> Router<AppState> {
         .merge(agency::router())
         .merge(links::router())
         .merge(conversations::router())
-        .merge(inbox::router())
+        .merge(messages::router())
+        .merge(files::router())
         .merge(properties::router())
         .merge(moderation::router())
         .merge(notifications::router())
@@ -102,8 +105,8 @@ pub fn router(state: AppState) -> Router {
         // Uploads and webhooks carry their own, larger, limits.
         .nest(
             "/api/v1",
-            conversations::upload_router()
-                .layer(RequestBodyLimitLayer::new(conversations::MAX_UPLOAD)),
+            files::upload_router()
+                .layer(RequestBodyLimitLayer::new(crate::chat::files::MAX_UPLOAD)),
         )
         // With a webhook listener of their own (`--webhook-bind`), webhooks are not served here.
         .merge(if state.config.webhook_bind.is_none() {

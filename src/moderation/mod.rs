@@ -25,7 +25,8 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::auth::extract::AuthUser;
-use crate::chat::access::can_see;
+use crate::chat::access::{can_read, can_see, Viewer};
+use crate::chat::publish::audience;
 use crate::core::Core;
 use crate::db;
 use crate::db::moderation::{AdminReportRow, BlockRow, NewReport, ReportRow};
@@ -75,7 +76,7 @@ pub async fn ensure_can_reach(
     from: Uuid,
     conv: &db::chat::ConversationRow,
 ) -> Result<()> {
-    for to in crate::chat::audience(conv) {
+    for to in audience(conv) {
         ensure_can_write(&mut *conn, from, to).await?;
     }
     Ok(())
@@ -89,7 +90,7 @@ pub async fn unblocked_audience(
     conv: &db::chat::ConversationRow,
 ) -> Result<Vec<Uuid>> {
     let mut out = Vec::new();
-    for to in crate::chat::audience(conv) {
+    for to in audience(conv) {
         if to == from || !db::moderation::has_blocked(&mut *conn, to, from).await? {
             out.push(to);
         }
@@ -257,9 +258,7 @@ pub async fn report(
     }
     let reported = counterpart(&state.db, target).await?;
 
-    let visible = |c: &db::chat::ConversationRow| {
-        can_see(user, c) && (!c.is_group || state.config.inbox_groups)
-    };
+    let visible = |c: &db::chat::ConversationRow| can_read(state, user, c);
     let mut conversation_id = input.conversation_id;
     if let Some(id) = input.conversation_id {
         let conv = db::chat::conversation(&state.db, id)
@@ -282,8 +281,8 @@ pub async fn report(
             .await?
             .filter(|c| visible(c))
             .ok_or_else(|| not_visible("message_id"))?;
-        // Internal notes are for agency staff only (the one rule, `chat::Viewer`).
-        if !crate::chat::Viewer::of(user).may_see(msg.internal) {
+        // Internal notes are for agency staff only (the one rule, `chat::access::Viewer`).
+        if !Viewer::of(user).may_see(msg.internal) {
             return Err(not_visible("message_id"));
         }
         if input.conversation_id.is_some_and(|c| c != conv.id) {

@@ -490,3 +490,85 @@ impl Ws {
             .unwrap();
     }
 }
+
+/// Counts the SQL statements sqlx runs while serving requests to one route (the `http` span
+/// of `puente::http::observe` names it), whatever the server does meanwhile elsewhere.
+///
+/// Install it with [`StatementCounter::install`] on the test's own thread: `#[sqlx::test]`
+/// runs the test and the server it spawned on one current-thread runtime, so the
+/// thread-local subscriber sees every statement a handler runs.
+#[derive(Clone)]
+pub struct StatementCounter {
+    route: &'static str,
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Marks the `http` spans of the route being counted.
+struct CountedRoute;
+
+impl StatementCounter {
+    pub fn install(route: &'static str) -> (Self, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt;
+        // With a single dispatcher registered, tracing decides whether a callsite is enabled
+        // by asking the default subscriber of whichever thread reaches it first — another
+        // test's thread, which has none — and caches "never" for everyone. A second, idle,
+        // dispatcher that lives as long as the process makes it ask every dispatcher.
+        static IDLE: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        IDLE.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+        let counter = Self {
+            route,
+            count: Default::default(),
+        };
+        let guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(counter.clone()));
+        (counter, guard)
+    }
+
+    /// Statements counted so far; resets the count.
+    pub fn take(&self) -> usize {
+        self.count.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for StatementCounter
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        struct Route(Option<String>);
+        impl tracing::field::Visit for Route {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "route" {
+                    self.0 = Some(format!("{value:?}"));
+                }
+            }
+        }
+        if attrs.metadata().name() != "http" {
+            return;
+        }
+        let mut route = Route(None);
+        attrs.record(&mut route);
+        if route.0.as_deref() == Some(self.route) {
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(CountedRoute);
+            }
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let counted = ctx
+            .event_scope(event)
+            .is_some_and(|mut scope| scope.any(|s| s.extensions().get::<CountedRoute>().is_some()));
+        if counted {
+            self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}

@@ -1119,3 +1119,206 @@ async fn marking_unread_follows_the_read_visibility_rules(pool: PgPool) {
     )
     .await;
 }
+
+/// A busy inbox, written straight to the database with fixed ids and times: one agency
+/// (admin + agent), three buyers (the first with a phone), ten in-app conversations about ten
+/// listings and ten WhatsApp chats on one link (the first with the first buyer's phone, so
+/// the two are related), plus a closed conversation and a group the inbox hides. Each
+/// conversation has a few messages: from either side, a photo without text, a deleted one,
+/// internal notes (newest in some), reactions, and read markers here and there.
+struct BusyInbox {
+    admin: String,
+    agent: String,
+    buyers: Vec<String>,
+}
+
+async fn busy_inbox(app: &TestApp) -> BusyInbox {
+    let id = |n: u128| Uuid::from_u128(n);
+    let agency = id(0xa01);
+    let (admin, agent) = (id(0xb01), id(0xb02));
+    let buyers = [id(0xc01), id(0xc02), id(0xc03)];
+    let link = id(0xe01);
+    let at = |minutes: i64| {
+        chrono::DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+            + chrono::Duration::minutes(minutes)
+    };
+    let exec = |sql: &'static str| sqlx::query(sql);
+    exec("insert into agencies (id, name) values ($1, 'Costa Homes')")
+        .bind(agency)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for (user, role, email, name, phone, agency) in [
+        (
+            admin,
+            "agency_admin",
+            "alba@costa.example",
+            "Alba Admin",
+            None,
+            Some(agency),
+        ),
+        (
+            agent,
+            "agent",
+            "diego@costa.example",
+            "Diego Agent",
+            None,
+            Some(agency),
+        ),
+        (
+            buyers[0],
+            "buyer",
+            "bea@example.com",
+            "Bea Buyer",
+            Some("34611000111"),
+            None,
+        ),
+        (
+            buyers[1],
+            "buyer",
+            "bob@example.com",
+            "Bob Buyer",
+            None,
+            None,
+        ),
+        (
+            buyers[2],
+            "buyer",
+            "cai@example.com",
+            "Cai Buyer",
+            None,
+            None,
+        ),
+    ] {
+        exec("insert into users (id, email, password_hash, display_name, phone, role, agency_id) values ($1, $2, 'x', $3, $4, $5, $6)")
+            .bind(user).bind(email).bind(name).bind(phone).bind(role).bind(agency)
+            .execute(&app.pool).await.unwrap();
+    }
+    puente::db::links::insert(&app.pool, link, agent, agency, "GOWS", "img", "x")
+        .await
+        .unwrap();
+    let mut minute = 0;
+    for n in 0..22u128 {
+        let conv = id(0x1000 + n);
+        let whatsapp = n >= 10;
+        let (buyer, contact, property) = if whatsapp {
+            let contact = id(0xf00 + n);
+            let phone = if n == 10 {
+                "34611000111".to_string()
+            } else {
+                format!("346220001{n:02}")
+            };
+            let name = (n % 3 != 0).then(|| format!("Contact {n}"));
+            exec("insert into contacts (id, link_id, wa_id, phone, push_name) values ($1, $2, $3, $4, $5)")
+                .bind(contact).bind(link).bind(format!("{phone}@c.us")).bind(phone.clone()).bind(name)
+                .execute(&app.pool).await.unwrap();
+            (None, Some(contact), None)
+        } else {
+            let property = id(0xd00 + n);
+            exec("insert into properties (id, agency_id, agent_id, title, price_cents, city, property_type) values ($1, $2, $3, $4, 100, 'Madrid', 'house')")
+                .bind(property).bind(agency).bind(agent).bind(format!("Casa {n}"))
+                .execute(&app.pool).await.unwrap();
+            (Some(buyers[n as usize % 3]), None, Some(property))
+        };
+        let status = match n {
+            20 => "closed",
+            3 | 14 => "archived",
+            _ => "open",
+        };
+        let chat_id = contact.map(|_| {
+            if n == 21 {
+                "12036300000@g.us".to_string()
+            } else {
+                format!("chat{n}@c.us")
+            }
+        });
+        exec("insert into conversations (id, agency_id, agent_id, channel, link_id, contact_id, chat_id, is_group, buyer_id, property_id, status, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+            .bind(conv).bind(agency).bind(agent)
+            .bind(if whatsapp { "whatsapp" } else { "in_app" })
+            .bind(whatsapp.then_some(link)).bind(contact).bind(chat_id).bind(n == 21)
+            .bind(buyer).bind(property).bind(status).bind(at(n as i64))
+            .execute(&app.pool).await.unwrap();
+        // A conversation without any message yet keeps its creation time as activity.
+        let messages = if n == 7 { 0 } else { 2 + (n % 3) as usize };
+        let mut last = None;
+        for k in 0..messages {
+            minute += 1;
+            let msg = id(0x10000 + n * 16 + k as u128);
+            let from_other = k % 2 == 0;
+            let (direction, author_user, author_contact) = match (from_other, buyer) {
+                (true, Some(b)) => ("out", Some(b), None),
+                (true, None) => ("in", None, contact),
+                (false, _) => ("out", Some(agent), None),
+            };
+            let note = k == messages - 1 && n % 4 == 1;
+            let (kind, body) = match (note, k, n % 5) {
+                (true, _, _) => ("note", Some(format!("nota interna {n}"))),
+                (_, 1, 2) => ("image", None),
+                (_, _, 4) if k == messages - 1 => ("text", Some("x".repeat(200))),
+                _ => ("text", Some(format!("mensaje {n}.{k}"))),
+            };
+            let deleted = n % 6 == 5 && k == messages - 1 && !note;
+            exec("insert into messages (id, conversation_id, direction, author_user_id, author_contact_id, kind, body, status, internal, link_id, sent_at, created_at, deleted_at) values ($1, $2, $3, $4, $5, $6, $7, 'delivered', $8, $9, $10, $10, $11)")
+                .bind(msg).bind(conv).bind(direction).bind(author_user).bind(author_contact)
+                .bind(kind).bind(if deleted { None } else { body }).bind(note)
+                .bind(whatsapp.then_some(link)).bind(at(100 + minute)).bind(deleted.then(|| at(100 + minute)))
+                .execute(&app.pool).await.unwrap();
+            if k == 0 && n % 3 == 0 {
+                exec("insert into message_reactions (message_id, author_key, emoji, created_at) values ($1, $2, '👍', $3)")
+                    .bind(msg).bind(format!("user:{agent}")).bind(at(500))
+                    .execute(&app.pool).await.unwrap();
+            }
+            if k == 0 && n % 2 == 0 {
+                exec("insert into conversation_reads (conversation_id, user_id, last_read_message_id) values ($1, $2, $3)")
+                    .bind(conv).bind(agent).bind(msg)
+                    .execute(&app.pool).await.unwrap();
+            }
+            last = Some(at(100 + minute));
+        }
+        exec("update conversations set last_message_at = $2 where id = $1")
+            .bind(conv)
+            .bind(last)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    use puente::model::Role;
+    let token = |user: Uuid, role: Role, agency: Option<Uuid>| {
+        app.state.jwt.issue(user, role, agency).unwrap()
+    };
+    BusyInbox {
+        admin: token(admin, Role::AgencyAdmin, Some(agency)),
+        agent: token(agent, Role::Agent, Some(agency)),
+        buyers: buyers
+            .iter()
+            .map(|b| token(*b, Role::Buyer, None))
+            .collect(),
+    }
+}
+
+#[sqlx::test]
+async fn a_page_of_conversations_costs_a_fixed_number_of_statements(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let inbox = busy_inbox(&app).await;
+    let (counter, _guard) = crate::helpers::StatementCounter::install("/api/v1/conversations");
+    for (who, token, items) in [
+        ("agent", &inbox.agent, 20),
+        ("admin", &inbox.admin, 20),
+        ("buyer", &inbox.buyers[0], 4),
+    ] {
+        let page = expect_status(
+            app.get("/api/v1/conversations?limit=20", Some(token)).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(page["items"].as_array().unwrap().len(), items, "{who}");
+        let statements = counter.take();
+        // Authentication, then the page: not one query per conversation.
+        assert!(
+            statements <= 3,
+            "{who}: a page of {items} conversations ran {statements} SQL statements"
+        );
+    }
+}
