@@ -172,9 +172,7 @@ pub async fn send(core: &Core, job: &SendJob) -> Result<(), Failure> {
         None => None,
     };
     let body = msg.body.clone().unwrap_or_default();
-    let kind: MessageKind = msg.kind.parse().map_err(|_| {
-        Failure::Permanent(format!("cannot send a {} message to WhatsApp", msg.kind))
-    })?;
+    let kind: MessageKind = msg.kind;
     let sent = match kind {
         MessageKind::Text => {
             client
