@@ -5,24 +5,47 @@
 //! PostgreSQL, so the `puente` process is stateless apart from caches and can be replicated.
 //!
 //! # Layout
-//! - [`config`] — command line and settings (`--flag` / env var for each).
-//! - [`app`] — shared state, building the server, running it until a shutdown signal.
-//! - [`chat`] — conversations and messages as clients see them; the WhatsApp outbox.
-//! - [`files`] — the file store (media, uploads).
-//! - [`error`] — the HTTP error type and its `application/problem+json` rendering.
-//! - [`http`] — routers and handlers, one file per resource, plus the cross-cutting layers.
-//! - [`auth`] — roles, passwords, tokens, the extractors that guard every handler.
-//! - [`db`] — the queries, by table family; migrations live in `migrations/`.
-//! - [`runtime`] — the container runtime interface and its Docker implementation.
-//! - [`moderation`] — blocks, reports and their operator queue, the in-app word filter.
-//! - [`links`] — WhatsApp links: status, QR, keys, container spec, operations.
-//! - [`ingest`] — the WAHA webhook endpoint: verify, store durably, apply.
-//! - [`realtime`] — per-user event streams, the NOTIFY bridge, the WebSocket.
-//! - [`supervise`] — leadership, the reconciler, reactions to Docker events.
-//! - [`waha`] — the typed client for one WAHA container, webhook payload types, signatures.
-//! - [`metrics`] — the Prometheus recorder.
-//! - [`telemetry`] — tracing set-up.
-//! - [`cli`] — `puente admin …` tasks.
+//!
+//! Four layers; a file may use its own layer and those below, never above, and no two files
+//! import each other, even through others (`tests/architecture.rs` checks both, and that SQL
+//! lives only in [`db`]).
+//!
+//! **Edges** — where requests, events and time come in:
+//! - [`app`] — the composition root: builds the [`core::Core`] and the HTTP state, binds the
+//!   listeners, starts the workers, drains them at shutdown.
+//! - [`http`] — routers and handlers, one file per resource (extract → one domain call →
+//!   response), the HTTP state ([`http::state::AppState`]), problem rendering, the web app.
+//! - `realtime::ws` — the WebSocket; `ingest::receiver` — the WAHA webhook endpoint.
+//! - [`supervise`] — the leadership loop and the reconciler worker; [`cli`] — `puente …`
+//!   subcommands, on a [`core::Core`] without a port.
+//!
+//! **Domain** — what Puente does, as functions of ([`core::Core`], caller, typed request):
+//! - [`core`] — what the domain needs, built once, and the owner of every background task.
+//! - [`auth`] — accounts, passwords, tokens, the caller ([`auth::extract::AuthUser`]) and
+//!   role guards.
+//! - [`links`] — WhatsApp links: status, QR, keys, container spec, placement, operations.
+//! - [`chat`] — conversations and messages on both channels: the access policy, sending,
+//!   reading, the read model, publishing, the WhatsApp outbox.
+//! - [`listings`] — listings and their photos; [`moderation`] — blocks, reports, word filter.
+//! - [`ingest`] — webhook events: queue, durable group commit, apply, catch-up.
+//! - [`realtime`] — per-user event streams, the NOTIFY bridge, presence, socket control.
+//!
+//! **Infrastructure** — the outside world: [`db`] (every query), [`runtime`] (Docker and
+//! Swarm), [`waha`] (the client for one WAHA container, webhook payloads, signatures),
+//! [`files`] (the file store), [`metrics`], [`telemetry`].
+//!
+//! **Vocabulary** — shared words: [`model`] (roles and the stored enums), [`config`]
+//! (settings), [`error`] (the error type every layer returns).
+//!
+//! # Following a WhatsApp message
+//! In: `ingest::receiver` verifies the HMAC and queues the event → `ingest::writer` commits
+//! it with others in one statement, then answers 2xx → `ingest::apply` / `ingest::dispatch`
+//! apply it in its own transaction → `ingest::messages` stores the contact, conversation and
+//! message → `chat::publish` stores the realtime event and NOTIFYs → `realtime::listener` →
+//! `realtime::hub` → the agent's `realtime::ws` socket. Out: `http::messages` →
+//! `chat::send` stores the reply and queues an outbox job in the same transaction →
+//! `chat::outbox::worker` claims it → `chat::outbox::deliver` sends it through `waha`
+//! (never twice), and the echo and acks come back in through ingest.
 
 pub mod app;
 pub mod auth;
