@@ -6,13 +6,20 @@
 //!
 //! Layout: [`users`] (accounts, agencies, invites), [`tokens`] (refresh tokens),
 //! [`audit`] (the audit log).
+//! Realtime: [`realtime`] (per-user event streams, NOTIFY/LISTEN), [`presence`] (who holds
+//! sockets on which live process), [`tickets`] (single-use WebSocket tickets),
+//! [`notifications`] (notification marks).
 
 pub mod audit;
 pub mod chat;
 pub mod links;
 pub mod moderation;
+pub mod notifications;
 pub mod placements;
+pub mod presence;
 pub mod properties;
+pub mod realtime;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 
