@@ -31,6 +31,7 @@ pub mod hub;
 pub mod listener;
 pub mod notifications;
 pub mod presence;
+pub mod protocol;
 pub mod tickets;
 pub mod ws;
 
