@@ -121,8 +121,7 @@ impl App {
             }
             None => None,
         };
-        crate::realtime::listener::spawn(&state, state.hub.clone());
-        crate::realtime::presence::spawn(&state, state.hub.clone());
+        crate::realtime::spawn(&state.core, state.hub.clone());
         crate::chat::outbox::spawn(state.core.clone());
         // The webhook writer; it drains its queue once `token` is cancelled.
         crate::ingest::spawn_writer(state.clone());
