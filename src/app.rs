@@ -126,8 +126,7 @@ impl App {
             }
             None => None,
         };
-        crate::realtime::listener::spawn(&state, state.hub.clone());
-        crate::realtime::presence::spawn(&state, state.hub.clone());
+        crate::realtime::spawn(&state.core, state.hub.clone());
         crate::chat::outbox::spawn(state.core.clone());
         // The webhook writer; it drains its queue once `token` is cancelled.
         crate::ingest::writer::spawn(&state.core, &state.webhooks);

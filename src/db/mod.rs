@@ -21,6 +21,9 @@
 //!   [`files`] (uploads and media) — and [`chat_views`] holds the read-only queries that join
 //!   them into what clients see, a page at a time.
 //! - [`properties`] (listings and their photos), [`moderation`] (blocks, reports).
+//! - Realtime: [`realtime`] (per-user event streams, NOTIFY/LISTEN), [`presence`] (who holds
+//!   sockets on which live process), [`tickets`] (single-use WebSocket tickets),
+//!   [`notifications`] (notification marks).
 
 pub mod audit;
 pub mod chat;
@@ -31,10 +34,14 @@ pub mod health;
 pub mod leadership;
 pub mod links;
 pub mod moderation;
+pub mod notifications;
 pub mod outbox;
 pub mod placements;
+pub mod presence;
 pub mod properties;
 pub mod reads;
+pub mod realtime;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod whatsapp;

@@ -13,6 +13,10 @@
 //!   4003 `token_expired`; the reason string travels in the close frame.
 //! - **A missed notice is caught up.** When the NOTIFY bridge reconnects, sockets re-check
 //!   their account and session in the database ([`check`]), as they re-read events.
+//!
+//! The path of a notice: [`end_sockets`] → `NOTIFY` [`CONTROL_CHANNEL`] →
+//! [`super::listener`] → [`super::hub::Hub::close`] → the socket task closes
+//! ([`super::ws`]).
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -102,10 +106,7 @@ pub async fn end_sockets(
         reason,
     })
     .unwrap_or_default();
-    sqlx::query!("select pg_notify($1, $2)", CONTROL_CHANNEL, text)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    crate::db::realtime::notify(conn, CONTROL_CHANNEL, &text).await
 }
 
 /// Re-check a socket's account and session: the reason to close it, if any.

@@ -4,7 +4,7 @@
 //! never across an `.await`. Each socket has a bounded queue; when an event finds it full the
 //! socket's `lagged` flag is raised and the socket task sends a `resync` instead of the events
 //! it missed. A signal that finds it full is dropped (signals are live-only, see
-//! [`super::signal`]).
+//! [`super::signals`]).
 //!
 //! The hub also notes presence transitions: a user's first socket on this process opening, or
 //! their last one closing, puts them in a small "dirty" set and wakes the presence task
@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 use super::control::{CloseReason, Scope};
-use super::{Event, Signal};
+use super::protocol::{Event, Signal};
 
 /// Queue length per socket.
 pub const SOCKET_QUEUE: usize = 256;
@@ -331,11 +331,12 @@ mod tests {
         let hub = Hub::new();
         let a = Uuid::new_v4();
         let s = hub.subscribe(a, None, 1).unwrap();
-        let sig = Arc::new(Signal {
-            kind: "typing".into(),
-            data: json!({}),
-            at: Utc::now(),
-        });
+        let sig = Arc::new(Signal::typing(crate::realtime::protocol::Typing {
+            conversation_id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            typing: true,
+            expires_in_ms: 6000,
+        }));
         for _ in 0..(SOCKET_QUEUE + 5) {
             hub.dispatch_signal(a, sig.clone());
         }

@@ -1,18 +1,28 @@
-//! The bridge from PostgreSQL NOTIFY to the in-process hub. One task per process, listening
-//! on the event channel, the signal channel and the control channel (sockets to close); it reconnects with backoff, and after a
-//! reconnect bumps the hub's epoch so sockets re-read the events they may have missed while it
-//! was away (signals missed meanwhile are gone, by design).
+//! The bridge from PostgreSQL NOTIFY to this process's [`Hub`]: one task per process
+//! ([`spawn`]) LISTENs on the three realtime channels and hands each notice to the hub,
+//! which routes it by user to the sockets this process holds.
+//!
+//! | channel | notice | sent by | becomes |
+//! |---|---|---|---|
+//! | [`CHANNEL`] | [`Notice`] | [`super::events::publish`] | [`Hub::dispatch`] (only if a socket of the user is here; a notice without its event reads it from the table) |
+//! | [`SIGNAL_CHANNEL`] | [`SignalNotice`] | [`super::signals::signal`] | [`Hub::dispatch_signal`] per addressee |
+//! | [`CONTROL_CHANNEL`] | [`ControlNotice`] | [`super::control::end_sockets`] | [`Hub::close`] |
+//!
+//! Invariants: it reconnects with backoff, and after any reconnect (or a dropped connection)
+//! bumps the hub's epoch, so every socket re-reads the events — and re-checks the account —
+//! it may have missed while the bridge was away. Signals missed meanwhile are gone, by
+//! design. An unreadable notice is logged and skipped, never fatal.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::control::{ControlNotice, CONTROL_CHANNEL};
+use super::events::{Notice, CHANNEL};
 use super::hub::Hub;
-use super::{Event, Notice, SignalNotice, CHANNEL, SIGNAL_CHANNEL};
+use super::signals::{SignalNotice, SIGNAL_CHANNEL};
 use crate::core::Core;
 
 pub fn spawn(core: &Core, hub: Arc<Hub>) -> tokio::task::JoinHandle<()> {
@@ -45,11 +55,8 @@ async fn run(
     shutdown: &CancellationToken,
     first: &mut bool,
 ) -> anyhow::Result<()> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.ignore_pool_close_event(true);
-    listener
-        .listen_all([CHANNEL, SIGNAL_CHANNEL, CONTROL_CHANNEL])
-        .await?;
+    let mut listener =
+        crate::db::realtime::listen(pool, &[CHANNEL, SIGNAL_CHANNEL, CONTROL_CHANNEL]).await?;
     if !*first {
         hub.bump_epoch();
     }
@@ -95,19 +102,11 @@ async fn run(
         }
         let event = match notice.event {
             Some(ev) => ev,
-            None => match fetch(pool, notice.user, notice.seq).await {
-                Some(ev) => ev,
-                None => continue,
+            None => match super::events::event(pool, notice.user, notice.seq).await {
+                Ok(Some(ev)) => ev,
+                _ => continue,
             },
         };
         hub.dispatch(notice.user, Arc::new(event));
     }
-}
-
-async fn fetch(pool: &PgPool, user: uuid::Uuid, seq: i64) -> Option<Event> {
-    super::events_after(pool, user, seq - 1, 1)
-        .await
-        .ok()?
-        .into_iter()
-        .find(|e| e.seq == seq)
 }

@@ -24,12 +24,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt;
-use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::hub::Hub;
+use super::protocol::{Presence, Signal};
+use super::signals::signal;
 use crate::core::Core;
+use crate::db::presence as db;
 use crate::error::Result;
 
 /// How often a process proves it is alive.
@@ -50,7 +52,7 @@ const CONCURRENCY: usize = 8;
 pub fn spawn(core: &Core, hub: Arc<Hub>) -> tokio::task::JoinHandle<()> {
     let (pool, shutdown) = (core.db.clone(), core.shutdown.clone());
     core.spawn(async move {
-        let mut task = Presence {
+        let mut task = Task {
             pool,
             hub: hub.clone(),
             announced: HashSet::new(),
@@ -80,7 +82,7 @@ pub fn spawn(core: &Core, hub: Arc<Hub>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-struct Presence {
+struct Task {
     pool: PgPool,
     hub: Arc<Hub>,
     /// Users this process has a `realtime_presence` row for.
@@ -89,38 +91,18 @@ struct Presence {
     retry: HashSet<Uuid>,
 }
 
-impl Presence {
+impl Task {
     /// Record the heartbeat; if this process's row was gone (it was considered dead),
     /// register again, with a row for every user it announced.
     async fn beat(&mut self) -> Result<()> {
         let process = self.hub.process_id();
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query_scalar!(
-            r#"insert into realtime_processes (id) values ($1)
-               on conflict (id) do update set heartbeat_at = now()
-               returning (xmax = 0) as "inserted!""#,
-            process
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let inserted = db::heartbeat(&mut tx, process).await?;
         if inserted && !self.announced.is_empty() {
             let users: Vec<Uuid> = self.announced.iter().copied().collect();
-            sqlx::query!(
-                r#"insert into realtime_presence (user_id, process_id)
-                   select u, $2 from unnest($1::uuid[]) u join users on users.id = u
-                   on conflict do nothing"#,
-                &users,
-                process
-            )
-            .execute(&mut *tx)
-            .await?;
+            db::add_users(&mut tx, &users, process).await?;
         }
-        sqlx::query!(
-            "delete from realtime_processes where heartbeat_at < now() - make_interval(secs => $1)",
-            FORGET_SECS
-        )
-        .execute(&mut *tx)
-        .await?;
+        db::forget_processes(&mut tx, FORGET_SECS).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -181,10 +163,7 @@ impl Presence {
         {
             tracing::warn!("presence: not every user was announced offline before shutdown");
         }
-        if let Err(e) = sqlx::query!("delete from realtime_processes where id = $1", process)
-            .execute(&self.pool)
-            .await
-        {
+        if let Err(e) = db::remove_process(&self.pool, process).await {
             tracing::warn!(error = %e, "presence: removing this process's row failed");
         }
     }
@@ -194,50 +173,20 @@ impl Presence {
 /// of theirs, announce it to their counterparts. Serialised per user across replicas.
 async fn transition(pool: &PgPool, process: Uuid, user: Uuid, online: bool) -> Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query!(
-        "select pg_advisory_xact_lock(hashtextextended('puente.presence:' || $1::uuid::text, 0))",
-        user
-    )
-    .execute(&mut *tx)
-    .await?;
+    db::lock_user(&mut tx, user).await?;
     if online {
-        sqlx::query!(
-            "insert into realtime_presence (user_id, process_id) values ($1, $2) on conflict do nothing",
-            user,
-            process
-        )
-        .execute(&mut *tx)
-        .await?;
+        db::add(&mut tx, user, process).await?;
     } else {
-        sqlx::query!(
-            "delete from realtime_presence where user_id = $1 and process_id = $2",
-            user,
-            process
-        )
-        .execute(&mut *tx)
-        .await?;
+        db::remove(&mut tx, user, process).await?;
     }
-    let elsewhere = sqlx::query_scalar!(
-        r#"select exists (
-               select 1 from realtime_presence p join realtime_processes r on r.id = p.process_id
-               where p.user_id = $1 and p.process_id <> $2
-                 and r.heartbeat_at > now() - make_interval(secs => $3)
-           ) as "elsewhere!""#,
-        user,
-        process,
-        STALE_SECS
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if !elsewhere {
+    if !db::online_elsewhere(&mut tx, user, process, STALE_SECS).await? {
         let to = counterparts(&mut tx, user).await?;
-        super::signal(
-            &mut tx,
-            &to,
-            "presence",
-            &json!({"user_id": user, "online": online, "at": Utc::now()}),
-        )
-        .await?;
+        let presence = Signal::presence(Presence {
+            user_id: user,
+            online,
+            at: Utc::now(),
+        });
+        signal(&mut tx, &to, &presence).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -245,20 +194,5 @@ async fn transition(pool: &PgPool, process: Uuid, user: Uuid, online: bool) -> R
 
 /// The other party of `user`'s recently active in-app conversations, most recent first.
 pub async fn counterparts(conn: &mut PgConnection, user: Uuid) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar!(
-        r#"select other as "other!" from (
-               select case when agent_id = $1 then buyer_id else agent_id end as other,
-                      coalesce(last_message_at, created_at) as at
-               from conversations
-               where channel = 'in_app' and (agent_id = $1 or buyer_id = $1)
-                 and coalesce(last_message_at, created_at) > now() - make_interval(days => $2)
-           ) c
-           where other is not null and other <> $1
-           group by other order by max(at) desc limit $3"#,
-        user,
-        RECENT_DAYS,
-        MAX_RECIPIENTS
-    )
-    .fetch_all(conn)
-    .await?)
+    db::counterparts(conn, user, RECENT_DAYS, MAX_RECIPIENTS).await
 }

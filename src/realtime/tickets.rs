@@ -9,8 +9,9 @@
 //! (see [`super::ws`]) and ends with that session.
 
 use crate::auth::extract::AuthUser;
-use crate::auth::tokens::{random_token, token_hash};
+use crate::auth::tokens::{now_secs, random_token, token_hash};
 use crate::core::Core;
+use crate::db::tickets as db;
 use crate::error::{AppError, Result};
 use crate::model::Role;
 
@@ -18,24 +19,22 @@ use crate::model::Role;
 pub const TICKET_TTL_SECS: i64 = 60;
 
 /// Issue a ticket for `user`; returns the ticket (shown once).
-pub async fn issue(state: &Core, user: &AuthUser) -> Result<String> {
+pub async fn issue(core: &Core, user: &AuthUser) -> Result<String> {
     let ticket = random_token(32);
-    let mut tx = state.db.begin().await?;
-    // Housekeeping: expired tickets are useless; the index makes this cheap.
-    sqlx::query!("delete from realtime_tickets where expires_at < now()")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query!(
-        r#"insert into realtime_tickets (token_hash, user_id, token_id, expires_at, token_expires_at, session_id)
-           values ($1, $2, $3, now() + make_interval(secs => $4), to_timestamp($5), $6)"#,
-        token_hash(&ticket),
-        user.id,
-        user.token_id,
-        TICKET_TTL_SECS as f64,
-        user.token_exp as f64,
-        user.session
+    let mut tx = core.db.begin().await?;
+    // Housekeeping: expired tickets are useless.
+    db::delete_expired(&mut tx).await?;
+    db::insert(
+        &mut tx,
+        db::NewTicket {
+            token_hash: &token_hash(&ticket),
+            user_id: user.id,
+            token_id: user.token_id,
+            token_exp: user.token_exp as f64,
+            session_id: user.session,
+            ttl_secs: TICKET_TTL_SECS as f64,
+        },
     )
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(ticket)
@@ -49,25 +48,13 @@ fn invalid() -> AppError {
 }
 
 /// Spend a ticket: the user it was issued to, or 401 when it is unknown, used or expired.
-pub async fn redeem(state: &Core, ticket: &str) -> Result<AuthUser> {
+pub async fn redeem(core: &Core, ticket: &str) -> Result<AuthUser> {
     if ticket.is_empty() || ticket.len() > 100 {
         return Err(invalid());
     }
-    let row = sqlx::query!(
-        r#"with spent as (
-               delete from realtime_tickets where token_hash = $1
-               returning user_id, token_id, expires_at > now() as live, session_id,
-                         extract(epoch from token_expires_at)::bigint as token_exp
-           )
-           select s.user_id as "user_id!", s.token_id as "token_id!", s.live as "live!",
-                  s.session_id as "session_id?", s.token_exp as "token_exp?",
-                  u.role, u.agency_id, u.active
-           from spent s join users u on u.id = s.user_id"#,
-        token_hash(ticket)
-    )
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(invalid)?;
+    let row = db::spend(&core.db, &token_hash(ticket))
+        .await?
+        .ok_or_else(invalid)?;
     if !row.live {
         return Err(invalid());
     }
@@ -91,6 +78,6 @@ pub async fn redeem(state: &Core, ticket: &str) -> Result<AuthUser> {
         token_exp: row
             .token_exp
             .and_then(|t| u64::try_from(t).ok())
-            .unwrap_or_else(|| crate::auth::tokens::now_secs() + TICKET_TTL_SECS as u64),
+            .unwrap_or_else(|| now_secs() + TICKET_TTL_SECS as u64),
     })
 }

@@ -8,25 +8,19 @@
 //! `since` — the table is read for everything after it, so nothing falls between the snapshot
 //! and the stream; events already sent are skipped by sequence number.
 //!
-//! Server → client frames: `{"type":"hello","user_id","last_seq"}` first, then events
-//! `{"seq","type","data","at"}`, signals `{"type","data","at"}` (no `seq`: `typing`,
-//! `presence`; live only, never replayed), `{"type":"resync","last_seq"}` when the client
-//! fell behind (re-fetch state over REST, then continue), `{"type":"pong"}` answering
-//! `{"type":"ping"}`, and `{"type":"error","code","message"}` for a frame it could not act on.
-//!
-//! Client → server frames:
-//! - `{"type":"ping"}` → `pong`.
-//! - `{"type":"typing","conversation_id","typing":bool}` → a `typing` signal
-//!   `{conversation_id, user_id, typing, expires_in_ms: 6000}` to the conversation's other
-//!   participants (clients drop it after `expires_in_ms`). At most one per conversation every
-//!   2 s per socket; the excess is dropped silently. A conversation the user cannot see gets
-//!   an `error` frame (`not_found`); one whose other side has blocked the user, `blocked`.
-//! - `{"type":"read","conversation_id","up_to"?}` → what `POST
-//!   /api/v1/conversations/{id}/read` does; the `read` event that follows is the answer.
-//! - `{"type":"auth","access_token":"…"}` → extends the socket's life to that token's: it must
-//!   be a valid access token of the same user (else an `error` frame — `invalid_token`,
-//!   `token_expired`, `account_inactive`, `wrong_user` — and the socket keeps its old
-//!   deadline). Answered `{"type":"auth_ok","expires_at"}` (Unix seconds).
+//! The frames are [`ServerFrame`] and [`ClientFrame`] ([`super::protocol`]): `hello` first,
+//! then events, signals and answers. This module is where the client's frames take effect:
+//! - `ping` → `pong`.
+//! - `typing` → a `typing` signal `{conversation_id, user_id, typing, expires_in_ms: 6000}` to
+//!   the conversation's other participants. At most one per conversation every 2 s per
+//!   socket; the excess is dropped silently. A conversation the user cannot see gets an
+//!   `error` frame (`not_found`); one whose other side has blocked the user, `blocked`.
+//! - `read` → what `POST /api/v1/conversations/{id}/read` does
+//!   ([`crate::chat::reads::mark_read`]); the `read` event that follows is the answer.
+//! - `auth` → extends the socket's life to that token's: it must be a valid access token of
+//!   the same user (else an `error` frame — `invalid_token`, `token_expired`,
+//!   `account_inactive`, `wrong_user` — and the socket keeps its old deadline). Answered
+//!   `auth_ok`.
 //!
 //! **A socket lives as long as its account, session and token.** It closes at once, on
 //! whichever replica holds it ([`super::control`]), with close code 4001 `account_inactive`
@@ -50,12 +44,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::control::CloseReason;
+use super::events::{events_after, last_seq};
 use super::hub::{Delivery, Subscription};
-use super::{Event, Signal};
+use super::protocol::{ClientFrame, Event, ServerFrame, Signal, Typing};
 use crate::auth::extract::AuthUser;
 use crate::error::{AppError, Result};
 use crate::http::extract::{AppJson, AppQuery};
@@ -164,26 +158,19 @@ struct Socket {
 }
 
 impl Socket {
-    async fn send_json(&mut self, value: &serde_json::Value) -> anyhow::Result<()> {
-        self.ws
-            .send(Message::Text(value.to_string().into()))
-            .await?;
+    async fn send(&mut self, frame: &ServerFrame<'_>) -> anyhow::Result<()> {
+        self.ws.send(Message::Text(frame.to_text().into())).await?;
         Ok(())
     }
 
     async fn send_event(&mut self, ev: &Event) -> anyhow::Result<()> {
-        self.ws
-            .send(Message::Text(serde_json::to_string(ev)?.into()))
-            .await?;
+        self.send(&ServerFrame::Event(ev)).await?;
         self.last = ev.seq;
         Ok(())
     }
 
     async fn send_signal(&mut self, signal: &Signal) -> anyhow::Result<()> {
-        self.ws
-            .send(Message::Text(serde_json::to_string(signal)?.into()))
-            .await?;
-        Ok(())
+        self.send(&ServerFrame::Signal(signal)).await
     }
 
     /// Send every stored event after `self.last` up to `upto` (inclusive, or all when None).
@@ -196,7 +183,7 @@ impl Socket {
     ) -> anyhow::Result<bool> {
         let mut sent = 0;
         loop {
-            let batch = super::events_after(&state.db, user, self.last, 500).await?;
+            let batch = events_after(&state.db, user, self.last, 500).await?;
             if batch.is_empty() {
                 return Ok(true);
             }
@@ -215,11 +202,10 @@ impl Socket {
     }
 
     async fn resync(&mut self, state: &AppState, user: uuid::Uuid) -> anyhow::Result<()> {
-        let latest = super::last_seq(&state.db, user).await?;
+        let latest = last_seq(&state.db, user).await?;
         self.last = latest;
         metrics::counter!("ws_resync_total").increment(1);
-        self.send_json(&json!({"type": "resync", "last_seq": latest}))
-            .await
+        self.send(&ServerFrame::Resync { last_seq: latest }).await
     }
 }
 
@@ -246,13 +232,16 @@ async fn run_socket(
     since: Option<i64>,
     ws: WebSocket,
 ) -> anyhow::Result<()> {
-    let latest = super::last_seq(&state.db, user.id).await?;
+    let latest = last_seq(&state.db, user.id).await?;
     let mut sock = Socket {
         ws,
         last: since.map_or(latest, |s| s.min(latest)),
     };
-    sock.send_json(&json!({"type": "hello", "user_id": user.id, "last_seq": latest}))
-        .await?;
+    sock.send(&ServerFrame::Hello {
+        user_id: user.id,
+        last_seq: latest,
+    })
+    .await?;
     if since.is_some() {
         sock.catch_up(&state, user.id, None).await?;
     }
@@ -313,11 +302,11 @@ async fn run_socket(
                         if let Some(renewed) = frames.handle(&mut sock, &state, &user, text.as_str()).await? {
                             expiry.as_mut().reset(deadline(renewed.token_exp));
                             sub.set_session(renewed.session);
-                            sock.send_json(&json!({"type": "auth_ok", "expires_at": renewed.token_exp})).await?;
+                            sock.send(&ServerFrame::AuthOk { expires_at: renewed.token_exp }).await?;
                             user = renewed;
                         }
                     }
-                    Message::Binary(_) => sock.send_json(&json!({"type": "error", "code": "binary_not_supported"})).await?,
+                    Message::Binary(_) => sock.send(&ServerFrame::Error { code: "binary_not_supported", message: None, conversation_id: None }).await?,
                     Message::Close(_) => return Ok(()),
                     Message::Ping(_) | Message::Pong(_) => {}
                 }
@@ -363,19 +352,6 @@ async fn send_in_order(
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct TypingFrame {
-    conversation_id: Uuid,
-    typing: bool,
-}
-
-#[derive(Deserialize)]
-struct ReadFrame {
-    conversation_id: Uuid,
-    #[serde(default)]
-    up_to: Option<Uuid>,
-}
-
 /// A token bucket for the client frames that touch the database.
 struct Budget {
     tokens: f64,
@@ -414,21 +390,13 @@ struct ClientFrames {
     budget: Budget,
 }
 
-fn error_frame(code: &str, message: &str, conversation: Option<Uuid>) -> Value {
-    let mut v = json!({"type": "error", "code": code, "message": message});
-    if let Some(c) = conversation {
-        v["conversation_id"] = json!(c);
-    }
-    v
-}
-
 /// An error of a frame's work as the client sees it; server-side causes are logged only.
-fn app_error_frame(e: &AppError, what: &str, conversation: Uuid) -> Value {
+fn app_error_frame(e: &AppError, what: &str, conversation: Uuid) -> ServerFrame<'static> {
     if e.status().is_server_error() {
         tracing::warn!(error = %e, conversation = %conversation, "websocket {what} failed");
-        return error_frame(
+        return ServerFrame::error(
             "internal_error",
-            &format!("{what} failed"),
+            format!("{what} failed"),
             Some(conversation),
         );
     }
@@ -441,7 +409,7 @@ fn app_error_frame(e: &AppError, what: &str, conversation: Uuid) -> Value {
             .join("; "),
         _ => format!("{what} refused"),
     };
-    error_frame(e.code(), &message, Some(conversation))
+    ServerFrame::error(e.code(), message, Some(conversation))
 }
 
 impl ClientFrames {
@@ -454,66 +422,43 @@ impl ClientFrames {
         user: &AuthUser,
         text: &str,
     ) -> anyhow::Result<Option<AuthUser>> {
-        let Ok(frame) = serde_json::from_str::<Value>(text) else {
-            sock.send_json(&error_frame("malformed_message", "not JSON", None))
-                .await?;
-            return Ok(None);
-        };
-        let Some(kind) = frame.get("type").and_then(Value::as_str) else {
-            sock.send_json(&error_frame("malformed_message", "no \"type\"", None))
-                .await?;
-            return Ok(None);
-        };
-        if kind == "auth" {
-            return self.auth(sock, state, user, &frame).await;
-        }
-        match kind {
-            "ping" => sock.send_json(&json!({"type": "pong"})).await,
-            "typing" => match serde_json::from_value::<TypingFrame>(frame) {
-                Ok(f) => self.typing(sock, state, user, f).await,
-                Err(e) => {
-                    sock.send_json(&error_frame("malformed_message", &e.to_string(), None))
-                        .await
-                }
-            },
-            "read" => match serde_json::from_value::<ReadFrame>(frame) {
-                Ok(f) => self.read(sock, state, user, f).await,
-                Err(e) => {
-                    sock.send_json(&error_frame("malformed_message", &e.to_string(), None))
-                        .await
-                }
-            },
-            other => {
-                sock.send_json(&error_frame(
-                    "unsupported_message",
-                    &format!("unknown type {other:?}"),
-                    None,
-                ))
-                .await
+        let frame = match ClientFrame::parse(text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                sock.send(&e.frame()).await?;
+                return Ok(None);
             }
+        };
+        match frame {
+            ClientFrame::Auth { access_token } => {
+                return self.auth(sock, state, user, &access_token).await
+            }
+            ClientFrame::Ping => sock.send(&ServerFrame::Pong).await,
+            ClientFrame::Typing {
+                conversation_id,
+                typing,
+            } => {
+                self.typing(sock, state, user, conversation_id, typing)
+                    .await
+            }
+            ClientFrame::Read {
+                conversation_id,
+                up_to,
+            } => self.read(sock, state, user, conversation_id, up_to).await,
         }
         .map(|()| None)
     }
 
-    /// `{"type":"auth","access_token"}`: a newer token of the same user.
+    /// `auth`: a newer token of the same user.
     async fn auth(
         &mut self,
         sock: &mut Socket,
         state: &AppState,
         user: &AuthUser,
-        frame: &Value,
+        token: &str,
     ) -> anyhow::Result<Option<AuthUser>> {
-        let Some(token) = frame.get("access_token").and_then(Value::as_str) else {
-            sock.send_json(&error_frame(
-                "malformed_message",
-                "missing field `access_token`",
-                None,
-            ))
-            .await?;
-            return Ok(None);
-        };
         if !self.budget.take() {
-            sock.send_json(&error_frame(
+            sock.send(&ServerFrame::error(
                 "rate_limited",
                 "too many frames; slow down",
                 None,
@@ -524,7 +469,7 @@ impl ClientFrames {
         match AuthUser::from_token(state, token).await {
             Ok(renewed) if renewed.id == user.id => Ok(Some(renewed)),
             Ok(_) => {
-                sock.send_json(&error_frame(
+                sock.send(&ServerFrame::error(
                     "wrong_user",
                     "that token is another user's",
                     None,
@@ -534,12 +479,12 @@ impl ClientFrames {
             }
             Err(e) if e.status().is_server_error() => {
                 tracing::warn!(error = %e, "websocket auth failed");
-                sock.send_json(&error_frame("internal_error", "auth failed", None))
+                sock.send(&ServerFrame::error("internal_error", "auth failed", None))
                     .await?;
                 Ok(None)
             }
             Err(e) => {
-                sock.send_json(&error_frame(e.code(), "the token was refused", None))
+                sock.send(&ServerFrame::error(e.code(), "the token was refused", None))
                     .await?;
                 Ok(None)
             }
@@ -551,11 +496,12 @@ impl ClientFrames {
         sock: &mut Socket,
         state: &AppState,
         user: &AuthUser,
-        f: TypingFrame,
+        conversation: Uuid,
+        typing: bool,
     ) -> anyhow::Result<()> {
         let now = Instant::now();
         let recent = |t: &Instant| now.duration_since(*t) < TYPING_EVERY;
-        if self.typing_sent.get(&f.conversation_id).is_some_and(recent) {
+        if self.typing_sent.get(&conversation).is_some_and(recent) {
             return Ok(());
         }
         if self.typing_sent.len() >= TYPING_TRACKED {
@@ -567,11 +513,11 @@ impl ClientFrames {
         if !self.budget.take() {
             return Ok(());
         }
-        self.typing_sent.insert(f.conversation_id, now);
-        match forward_typing(state, user, &f).await {
+        self.typing_sent.insert(conversation, now);
+        match forward_typing(state, user, conversation, typing).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                sock.send_json(&app_error_frame(&e, "typing", f.conversation_id))
+                sock.send(&app_error_frame(&e, "typing", conversation))
                     .await
             }
         }
@@ -582,30 +528,33 @@ impl ClientFrames {
         sock: &mut Socket,
         state: &AppState,
         user: &AuthUser,
-        f: ReadFrame,
+        conversation: Uuid,
+        up_to: Option<Uuid>,
     ) -> anyhow::Result<()> {
         if !self.budget.take() {
             return sock
-                .send_json(&error_frame(
+                .send(&ServerFrame::error(
                     "rate_limited",
                     "too many frames; slow down",
-                    Some(f.conversation_id),
+                    Some(conversation),
                 ))
                 .await;
         }
-        match crate::chat::reads::mark_read(state, user, f.conversation_id, f.up_to).await {
+        match crate::chat::reads::mark_read(state, user, conversation, up_to).await {
             Ok(()) => Ok(()),
-            Err(e) => {
-                sock.send_json(&app_error_frame(&e, "read", f.conversation_id))
-                    .await
-            }
+            Err(e) => sock.send(&app_error_frame(&e, "read", conversation)).await,
         }
     }
 }
 
 /// Tell the conversation's other participants that `user` is (not) typing.
-async fn forward_typing(state: &AppState, user: &AuthUser, f: &TypingFrame) -> Result<()> {
-    let conv = crate::db::chat::conversation(&state.db, f.conversation_id)
+async fn forward_typing(
+    state: &AppState,
+    user: &AuthUser,
+    conversation: Uuid,
+    typing: bool,
+) -> Result<()> {
+    let conv = crate::db::chat::conversation(&state.db, conversation)
         .await?
         .filter(|c| crate::chat::access::can_see(user, c))
         .filter(|c| !c.is_group || state.config.inbox_groups)
@@ -617,13 +566,13 @@ async fn forward_typing(state: &AppState, user: &AuthUser, f: &TypingFrame) -> R
     if to.is_empty() {
         return Ok(());
     }
-    let data = json!({
-        "conversation_id": conv.id,
-        "user_id": user.id,
-        "typing": f.typing,
-        "expires_in_ms": TYPING_EXPIRES_MS,
+    let signal = Signal::typing(Typing {
+        conversation_id: conv.id,
+        user_id: user.id,
+        typing,
+        expires_in_ms: TYPING_EXPIRES_MS,
     });
     let mut conn = state.db.acquire().await?;
     crate::moderation::ensure_can_reach(&mut conn, user.id, &conv).await?;
-    super::signal(&mut conn, &to, "typing", &data).await
+    super::signals::signal(&mut conn, &to, &signal).await
 }
