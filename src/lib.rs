@@ -41,8 +41,9 @@
 //! In: `ingest::receiver` verifies the HMAC and queues the event → `ingest::writer` commits
 //! it with others in one statement, then answers 2xx → `ingest::apply` / `ingest::dispatch`
 //! apply it in its own transaction → `ingest::messages` stores the contact, conversation and
-//! message → `chat::publish` stores the realtime event and NOTIFYs → `realtime::listener` →
-//! `realtime::hub` → the agent's `realtime::ws` socket. Out: `http::messages` →
+//! message → `chat::publish` → `realtime::events::publish` stores the event and NOTIFYs →
+//! `realtime::listener` → `realtime::hub` → the agent's `realtime::ws` socket, framed by
+//! `realtime::protocol`. Out: `http::messages` →
 //! `chat::send` stores the reply and queues an outbox job in the same transaction →
 //! `chat::outbox::worker` claims it → `chat::outbox::deliver` sends it through `waha`
 //! (never twice), and the echo and acks come back in through ingest.

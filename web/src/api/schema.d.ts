@@ -1256,6 +1256,11 @@ export interface components {
              */
             user_id: string;
         };
+        /**
+         * @description Where a conversation happens (`conversations.channel`).
+         * @enum {string}
+         */
+        Channel: "whatsapp" | "in_app";
         ClearRequest: {
             /**
              * Format: int64
@@ -1285,13 +1290,13 @@ export interface components {
             /** @description created | running | restarting | paused | exited | dead | removing | unknown | absent */
             state: string;
         };
+        /** @description A conversation as every member sees it. */
         ConversationDto: {
             /** Format: uuid */
             agent_id: string;
             /** Format: uuid */
             buyer_id?: string | null;
-            /** @description `whatsapp` or `in_app`. */
-            channel: string;
+            channel: components["schemas"]["Channel"];
             chat_id?: string | null;
             contact?: null | components["schemas"]["ContactDto"];
             /** Format: date-time */
@@ -1305,13 +1310,17 @@ export interface components {
             link_id?: string | null;
             /** Format: uuid */
             property_id?: string | null;
-            /** @description open | archived | closed */
-            status: string;
+            status: components["schemas"]["ConversationStatus"];
         };
         ConversationPage: {
             items: components["schemas"]["ConversationView"][];
             next_cursor?: string | null;
         };
+        /**
+         * @description A conversation's state in the inbox (`conversations.status`).
+         * @enum {string}
+         */
+        ConversationStatus: "open" | "archived" | "closed";
         /** @description A conversation as one viewer sees it in their inbox. */
         ConversationView: components["schemas"]["ConversationDto"] & {
             counterpart?: null | components["schemas"]["Counterpart"];
@@ -1328,10 +1337,14 @@ export interface components {
         Counterpart: {
             /** Format: uuid */
             id: string;
-            /** @description `contact` (a WhatsApp contact), `buyer` or `agent`. */
-            kind: string;
+            kind: components["schemas"]["CounterpartKind"];
             name?: string | null;
         };
+        /**
+         * @description Who is on the other side of a conversation, for the viewer.
+         * @enum {string}
+         */
+        CounterpartKind: "contact" | "buyer" | "agent";
         CreateInviteRequest: {
             /** @description Restrict the invite to this email address. */
             email?: string | null;
@@ -1368,6 +1381,11 @@ export interface components {
             /** @description 1–200 characters. */
             title?: string | null;
         };
+        /**
+         * @description Which way a message went, seen from the agent (`messages.direction`).
+         * @enum {string}
+         */
+        Direction: "in" | "out";
         /** @description What draining a node did. */
         DrainOutcome: {
             moved: components["schemas"]["MovedLink"][];
@@ -1434,11 +1452,10 @@ export interface components {
             used_by?: string | null;
         };
         LastMessage: {
-            /** @description in | out */
-            direction: string;
+            direction: components["schemas"]["Direction"];
             /** Format: uuid */
             id: string;
-            kind: string;
+            kind: components["schemas"]["MessageKind"];
             /** @description The first 120 characters of the text, or a word for media ("Photo", "File", …). */
             preview: string;
             /** Format: date-time */
@@ -1517,14 +1534,13 @@ export interface components {
             /** Format: date-time */
             deleted_at?: string | null;
             /** @description `in` (from the buyer) or `out` (from the agent). */
-            direction: string;
+            direction: components["schemas"]["Direction"];
             /** Format: date-time */
             edited_at?: string | null;
             failure_reason?: string | null;
             /** Format: uuid */
             id: string;
-            /** @description text | image | file | audio | voice | video | location | contact | system | offer | note */
-            kind: string;
+            kind: components["schemas"]["MessageKind"];
             media?: null | components["schemas"]["MediaDto"];
             /** @description Location, contact card, the error of a media download, … */
             meta: Record<string, never>;
@@ -1533,9 +1549,19 @@ export interface components {
             reply_to_id?: string | null;
             /** Format: date-time */
             sent_at: string;
-            /** @description pending | sent | delivered | read | failed */
-            status: string;
+            status: components["schemas"]["MessageStatus"];
         };
+        /**
+         * @description What a message is (`messages.kind`).
+         * @enum {string}
+         */
+        MessageKind: "text" | "image" | "file" | "audio" | "voice" | "video" | "location" | "contact" | "system" | "offer" | "note";
+        /**
+         * @description A message's delivery status, ordered: a status only ever moves forward, except to
+         *     `Failed` (`messages.status`).
+         * @enum {string}
+         */
+        MessageStatus: "pending" | "sent" | "delivered" | "read" | "failed";
         /** @description A link moved off a drained node. */
         MovedLink: {
             /** Format: uuid */

@@ -71,7 +71,7 @@ describe('mergeMessages', () => {
 
   it('never moves ticks backwards when a late answer arrives', () => {
     const delivered = msg({ status: 'delivered', direction: 'out' });
-    const lateAnswer = { ...delivered, status: 'pending' };
+    const lateAnswer: Msg = { ...delivered, status: 'pending' };
     const list = mergeMessages([delivered], [lateAnswer]);
     expect(list[0]?.status).toBe('delivered');
     const read = mergeMessages(list, [{ ...delivered, status: 'read' }]);
@@ -80,7 +80,7 @@ describe('mergeMessages', () => {
 
   it('takes content changes (edits, deletes, reactions) from the newer version', () => {
     const a = msg({ status: 'read' });
-    const edited = { ...a, status: 'sent', body: 'changed', edited_at: new Date().toISOString() };
+    const edited: Msg = { ...a, status: 'sent', body: 'changed', edited_at: new Date().toISOString() };
     const v = newerVersion(a, edited);
     expect(v.body).toBe('changed');
     expect(v.status).toBe('read');

@@ -241,7 +241,7 @@ export function optimistic(init: {
   clientId: string;
   conversationId: string;
   meId: string;
-  direction: string;
+  direction: Msg['direction'];
   body: string | null;
   replyTo?: string | undefined;
   file?: File | undefined;
