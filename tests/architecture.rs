@@ -9,6 +9,7 @@
 //!    the workers, the composition root) → domain → infrastructure → vocabulary. See
 //!    [`LAYERS`].
 //! 3. **SQL lives in `src/db/`**: no query macro or builder anywhere else.
+//! 4. **Background tasks are owned**: no bare `tokio::spawn` outside the composition root.
 //!
 //! The parser is deliberately small: comments and string literals are blanked out, then
 //! `use` trees and inline paths are read with a tokenizer. It knows this codebase's Rust, not
@@ -132,6 +133,29 @@ fn sql_lives_in_the_db_module() {
         "{} SQL statements outside src/db/:\n{}",
         outside.len(),
         outside.join("\n")
+    );
+}
+
+/// Background work is owned (`Core::spawn` / its `TaskTracker`), so shutdown can wait for it:
+/// a bare `tokio::spawn` is allowed only in the composition root, which awaits what it spawns.
+#[test]
+fn background_tasks_are_owned() {
+    let graph = Graph::load();
+    let mut bare = Vec::new();
+    for (module, file) in &graph.files {
+        if module == "app" {
+            continue;
+        }
+        for (n, line) in file.code.lines().enumerate() {
+            if line.contains("tokio::spawn(") || line.contains("task::spawn(") {
+                bare.push(format!("  {}:{}", file.path.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        bare.is_empty(),
+        "tasks spawned outside the tracker (use Core::spawn):\n{}",
+        bare.join("\n")
     );
 }
 
