@@ -34,9 +34,9 @@ use bollard::container::ListContainersOptions;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
-    EndpointSpec, Limit, Mount, MountTmpfsOptions, MountTypeEnum, MountVolumeOptions,
-    NetworkAttachmentConfig, Node, ResourceObject, Service, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, Task, TaskSpec, TaskSpecContainerSpec,
+    EndpointSpec, EndpointSpecModeEnum, Limit, Mount, MountTmpfsOptions, MountTypeEnum,
+    MountVolumeOptions, NetworkAttachmentConfig, Node, ResourceObject, Service, ServiceSpec,
+    ServiceSpecMode, ServiceSpecModeReplicated, Task, TaskSpec, TaskSpecContainerSpec,
     TaskSpecContainerSpecPrivileges, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
     TaskSpecRestartPolicyConditionEnum, TaskState,
 };
@@ -624,6 +624,13 @@ fn service_spec(spec: &ContainerSpec, replicas: i64, mode: SwarmPublishMode) -> 
         }),
         ..Default::default()
     };
+    // Reached by name on the network: DNS round robin to the task itself, not a virtual IP —
+    // one address per link instead of two, and no dependence on IPVS in the kernel (without
+    // it a virtual IP answers "no route to host").
+    let on_network = EndpointSpec {
+        mode: Some(EndpointSpecModeEnum::DNSRR),
+        ..Default::default()
+    };
     let endpoint_spec = spec.publish.as_ref().map(|p| EndpointSpec {
         ports: Some(vec![EndpointPortConfig {
             protocol: Some(EndpointPortConfigProtocolEnum::TCP),
@@ -637,6 +644,7 @@ fn service_spec(spec: &ContainerSpec, replicas: i64, mode: SwarmPublishMode) -> 
         }]),
         ..Default::default()
     });
+    let endpoint_spec = endpoint_spec.or_else(|| spec.network.is_some().then_some(on_network));
     ServiceSpec {
         name: Some(spec.name.clone()),
         labels: Some(labels),
