@@ -342,6 +342,14 @@ pub struct WahaConfig {
     /// How many WhatsApp links one agent may have.
     #[arg(long, env = "PUENTE_MAX_LINKS_PER_AGENT", default_value_t = 1)]
     pub max_links_per_agent: i64,
+    /// How many live WhatsApp links this installation runs at most, over every agency (each
+    /// is a container): the global cap beside each agency's own quota.
+    #[arg(long, env = "PUENTE_MAX_LINKS", default_value_t = 500)]
+    pub max_links: i64,
+    /// How many links one agent may create per hour (creating and deleting in a loop would
+    /// churn containers).
+    #[arg(long, env = "PUENTE_LINK_CREATES_PER_HOUR", default_value_t = 6)]
+    pub link_creates_per_hour: i64,
     /// Run the supervisor (reconciler, probes) in this process when it wins leadership.
     #[arg(long, env = "PUENTE_SUPERVISE", default_value_t = true, action = clap::ArgAction::Set)]
     pub supervise: bool,

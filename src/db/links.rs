@@ -86,6 +86,79 @@ pub async fn count_for_agent(db: impl PgExecutor<'_>, agent: Uuid) -> Result<i64
     .await?)
 }
 
+/// An agency's link quota and live links, locking its row so concurrent creates in the agency
+/// count one after the other. `None`: no such agency.
+pub async fn agency_quota(db: impl PgExecutor<'_>, agency: Uuid) -> Result<Option<(i64, i64)>> {
+    let row = sqlx::query!(
+        r#"select a.link_quota::bigint as "quota!",
+                  (select count(*) from whatsapp_links l
+                    where l.agency_id = a.id and l.deleted_at is null) as "live!"
+             from agencies a where a.id = $1 for update of a"#,
+        agency
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.quota, r.live)))
+}
+
+/// Live links of the whole installation, after taking the transaction-scoped lock that
+/// serialises link creation across agencies and replicas (so the global cap holds).
+pub async fn live_count_locked(conn: &mut sqlx::PgConnection) -> Result<i64> {
+    sqlx::query!("select pg_advisory_xact_lock(7306238466452107603)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "n!" from whatsapp_links where deleted_at is null"#
+    )
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Links `agent` created in the last hour (deleted ones too), and when the oldest of them
+/// leaves that window.
+pub async fn created_last_hour(
+    db: impl PgExecutor<'_>,
+    agent: Uuid,
+) -> Result<(i64, Option<chrono::DateTime<chrono::Utc>>)> {
+    let row = sqlx::query!(
+        r#"select count(*) as "n!", min(created_at) + interval '1 hour' as "frees_at"
+             from whatsapp_links where agent_id = $1 and created_at > now() - interval '1 hour'"#,
+        agent
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.n, row.frees_at))
+}
+
+/// Set an agency's link quota; `None`: no such agency.
+pub async fn set_agency_quota(
+    db: impl PgExecutor<'_>,
+    agency: Uuid,
+    quota: i32,
+) -> Result<Option<AgencyQuota>> {
+    Ok(sqlx::query_as!(
+        AgencyQuota,
+        r#"update agencies a set link_quota = $2, updated_at = now() where a.id = $1
+           returning a.id, a.name, a.link_quota::bigint as "link_quota!",
+                     (select count(*) from whatsapp_links l
+                       where l.agency_id = a.id and l.deleted_at is null) as "live_links!""#,
+        agency,
+        quota
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// An agency's quota and what it uses.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AgencyQuota {
+    pub id: Uuid,
+    pub name: String,
+    /// How many live WhatsApp links the agency may have.
+    pub link_quota: i64,
+    pub live_links: i64,
+}
+
 pub async fn list_for_agent(db: impl PgExecutor<'_>, agent: Uuid) -> Result<Vec<LinkRow>> {
     Ok(sqlx::query_as!(
         LinkRow,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,48 @@ pub fn router() -> Router<AppState> {
         .route("/admin/links/{id}/stop", post(stop_link))
         .route("/admin/links/{id}", delete(delete_link))
         .route("/admin/links/{id}/events/replay", post(replay_events))
+        .route("/admin/agencies/{id}/quota", put(set_agency_quota))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRequest {
+    /// How many live WhatsApp links the agency may have (0–100000). Lowering it below what the
+    /// agency runs removes nothing; it only stops new links.
+    pub link_quota: i64,
+}
+
+/// Set an agency's WhatsApp link quota (new agencies start at 3). Audited as `agency.quota`.
+#[utoipa::path(put, path = "/api/v1/admin/agencies/{id}/quota", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = QuotaRequest,
+    responses((status = 200, body = crate::db::links::AgencyQuota),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_agency_quota(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    ClientIp(ip): ClientIp,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(req): AppJson<QuotaRequest>,
+) -> Result<AppJson<crate::db::links::AgencyQuota>> {
+    let quota = i32::try_from(req.link_quota)
+        .ok()
+        .filter(|q| (0..=100_000).contains(q))
+        .ok_or_else(|| AppError::invalid("link_quota", "must be between 0 and 100000"))?;
+    let row = db::links::set_agency_quota(&state.db, id, quota)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let entry = db::audit::Entry {
+        actor: Some(op.id),
+        actor_role: Some(op.role.as_str()),
+        action: "agency.quota",
+        target_type: Some("agency"),
+        target_id: Some(id.to_string()),
+        ok: true,
+        detail: serde_json::json!({ "link_quota": quota }),
+        ip: Some(&ip),
+    };
+    db::audit::record(&state.db, entry).await?;
+    Ok(AppJson(row))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -35,6 +35,7 @@ use crate::http::state::AppState;
         super::messages::add_note, super::conversations::unread_count, super::messages::search,
         super::admin::list_audit, super::admin::list_links, super::admin::link_logs, super::admin::restart_link,
         super::admin::stop_link, super::admin::delete_link, super::admin::replay_events,
+        super::admin::set_agency_quota,
         super::nodes::list_nodes, super::nodes::drain_node, super::nodes::activate_node,
         super::notifications::list_notifications, super::notifications::clear_notifications, crate::realtime::ws::create_ticket,
         super::moderation::block_user, super::moderation::unblock_user, super::moderation::list_blocks, super::moderation::report_user, super::moderation::list_reports, super::moderation::resolve_report,

@@ -223,6 +223,34 @@ pub async fn create(state: &Core, user: &AuthUser) -> Result<LinkDto> {
             ),
         ));
     }
+    let (created, frees_at) = db::links::created_last_hour(&mut *tx, user.id).await?;
+    if created >= cfg.link_creates_per_hour {
+        let wait = frees_at.map_or(3600, |t| (t - chrono::Utc::now()).num_seconds().max(1));
+        return Err(AppError::RateLimited {
+            retry_after: u64::try_from(wait).unwrap_or(3600),
+        });
+    }
+    // The agency's quota (its row locked: concurrent creates in one agency queue here), then
+    // the installation's cap (one lock across agencies and replicas).
+    let (quota, live) = db::links::agency_quota(&mut *tx, agency)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if live >= quota {
+        return Err(AppError::conflict(
+            "agency_link_quota_reached",
+            format!(
+                "Your agency has {live} of its {quota} WhatsApp link(s); ask the platform's \
+                 operators to raise the quota."
+            ),
+        ));
+    }
+    if db::links::live_count_locked(&mut tx).await? >= cfg.max_links {
+        return Err(AppError::conflict(
+            "link_capacity_reached",
+            "The platform runs as many WhatsApp links as it can; try again later or ask its \
+             operators.",
+        ));
+    }
     let id = Uuid::now_v7();
     let row = db::links::insert(
         &mut *tx,

@@ -18,6 +18,7 @@ mod logs;
 mod messages;
 mod moderation;
 mod properties;
+mod quotas;
 mod realtime;
 mod runtime;
 mod swarm;

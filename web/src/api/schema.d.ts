@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/admin/agencies/{id}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set an agency's WhatsApp link quota (new agencies start at 3). Audited as `agency.quota`. */
+        put: operations["set_agency_quota"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/audit": {
         parameters: {
             query?: never;
@@ -1226,6 +1243,19 @@ export interface components {
             /** @description open | resolved | dismissed */
             status: string;
         };
+        /** @description An agency's quota and what it uses. */
+        AgencyQuota: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description How many live WhatsApp links the agency may have.
+             */
+            link_quota: number;
+            /** Format: int64 */
+            live_links: number;
+            name: string;
+        };
         AssignRequest: {
             /** Format: uuid */
             agent_id: string;
@@ -1692,6 +1722,14 @@ export interface components {
             /** @description Pass as `cursor` for the next page; absent on the last page. */
             next_cursor?: string | null;
         };
+        QuotaRequest: {
+            /**
+             * Format: int64
+             * @description How many live WhatsApp links the agency may have (0–100000). Lowering it below what the
+             *     agency runs removes nothing; it only stops new links.
+             */
+            link_quota: number;
+        };
         ReactRequest: {
             /** @description One emoji; empty removes the caller's reaction. */
             emoji: string;
@@ -1925,6 +1963,55 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    set_agency_quota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuotaRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgencyQuota"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_audit: {
         parameters: {
             query?: {
