@@ -6,7 +6,24 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_problem, expect_status, Session, TestApp};
+use crate::helpers::{docker, expect_problem, expect_status, Fleet, Session, TestApp};
+
+/// Wait until the instance has exactly `n` session containers (the reconciles the creates and
+/// deletes started are done), then stop the server, so that nothing re-creates a container
+/// after the fleet is cleaned up at the end of the test.
+async fn settle(app: &TestApp, fleet: &Fleet, n: usize) {
+    let filter = format!("label=puente.instance={}", fleet.instance);
+    for _ in 0..120 {
+        let (_, ids) = docker(&["ps", "-aq", "--filter", &filter]);
+        if ids.split_whitespace().count() == n {
+            app.stop();
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the instance never settled at {n} container(s)");
+}
 
 async fn create(app: &TestApp, agent: &Session) -> reqwest::Response {
     app.post("/api/v1/whatsapp/links", &json!({}), Some(&agent.access))
@@ -15,7 +32,7 @@ async fn create(app: &TestApp, agent: &Session) -> reqwest::Response {
 
 #[sqlx::test]
 async fn an_agency_runs_at_most_its_quota_until_an_operator_raises_it(pool: PgPool) {
-    let (app, _fleet) = TestApp::spawn_fleet(pool.clone(), |_| {}).await;
+    let (app, fleet) = TestApp::spawn_fleet(pool.clone(), |_| {}).await;
     let admin = app.register_admin("ana@quota.example", "Quota Homes").await;
     let mut agents = Vec::new();
     for i in 0..4 {
@@ -89,11 +106,12 @@ async fn an_agency_runs_at_most_its_quota_until_an_operator_raises_it(pool: PgPo
     assert_eq!(audited, 1);
 
     expect_status(create(&app, &agents[3]).await, StatusCode::CREATED).await;
+    settle(&app, &fleet, 4).await;
 }
 
 #[sqlx::test]
 async fn the_installation_runs_at_most_its_global_cap(pool: PgPool) {
-    let (app, _fleet) = TestApp::spawn_fleet(pool, |c| c.waha.max_links = 1).await;
+    let (app, fleet) = TestApp::spawn_fleet(pool, |c| c.waha.max_links = 1).await;
     let a = app.register_admin("ana@cap-a.example", "Cap A").await;
     let b = app.register_admin("bea@cap-b.example", "Cap B").await;
     let agent_a = app.register_agent(&a, "agent@cap-a.example").await;
@@ -106,11 +124,12 @@ async fn the_installation_runs_at_most_its_global_cap(pool: PgPool) {
         "link_capacity_reached",
     )
     .await;
+    settle(&app, &fleet, 1).await;
 }
 
 #[sqlx::test]
 async fn one_agent_creates_at_most_so_many_links_an_hour(pool: PgPool) {
-    let (app, _fleet) = TestApp::spawn_fleet(pool, |c| c.waha.link_creates_per_hour = 2).await;
+    let (app, fleet) = TestApp::spawn_fleet(pool, |c| c.waha.link_creates_per_hour = 2).await;
     let admin = app.register_admin("ana@churn.example", "Churn Homes").await;
     let agent = app.register_agent(&admin, "agent@churn.example").await;
     for _ in 0..2 {
@@ -130,4 +149,5 @@ async fn one_agent_creates_at_most_so_many_links_an_hour(pool: PgPool) {
     expect_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     let retry = retry.expect("a Retry-After header");
     assert!((1..=3600).contains(&retry), "Retry-After {retry}");
+    settle(&app, &fleet, 0).await;
 }
