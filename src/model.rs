@@ -147,6 +147,25 @@ macro_rules! text_enum {
     };
 }
 
+/// A keyset page cursor, `<time in µs>_<id>`: where the previous page ended, for lists ordered
+/// by (time, id) descending. One format for every paged list.
+pub fn page_cursor(at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
+    format!("{}_{}", at.timestamp_micros(), id)
+}
+
+/// Read a [`page_cursor`]; `400 invalid_cursor` for anything else.
+pub fn parse_page_cursor(
+    c: &str,
+) -> crate::error::Result<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> {
+    let bad = || crate::error::AppError::bad_request("invalid_cursor", "The cursor is not valid.");
+    let (t, id) = c.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = t.parse().map_err(|_| bad())?;
+    Ok((
+        chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
 /// A stored value outside its enum (a database row or client input out of the closed set).
 #[derive(Debug, thiserror::Error)]
 #[error("unknown {of} {value:?}")]

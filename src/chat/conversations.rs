@@ -9,7 +9,6 @@
 //!   one page, then their cards at once ([`views::cards`]).
 //! - Every change is announced (`conversation.updated`) in the transaction that makes it.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -22,6 +21,7 @@ use crate::core::Core;
 use crate::db::chat as q;
 use crate::db::chat_views::{self as v, PageFilter};
 use crate::error::{AppError, Result};
+use crate::model::{page_cursor, parse_page_cursor};
 use crate::model::{Channel, ConversationStatus};
 
 /// What to list of the caller's inbox.
@@ -48,19 +48,8 @@ pub struct ConversationPage {
     pub next_cursor: Option<String>,
 }
 
-/// A page cursor: the last conversation's activity time (µs) and id.
-fn parse_cursor(c: &str) -> Result<(DateTime<Utc>, Uuid)> {
-    let bad = || AppError::bad_request("invalid_cursor", "The cursor is not valid.");
-    let (t, id) = c.split_once('_').ok_or_else(bad)?;
-    let micros: i64 = t.parse().map_err(|_| bad())?;
-    Ok((
-        DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
-        id.parse().map_err(|_| bad())?,
-    ))
-}
-
 fn cursor_of(entry: &v::PageEntry) -> String {
-    format!("{}_{}", entry.at.timestamp_micros(), entry.id)
+    page_cursor(entry.at, entry.id)
 }
 
 impl ListQuery {
@@ -83,7 +72,7 @@ impl ListQuery {
             ),
             None => None,
         };
-        let after = self.cursor.as_deref().map(parse_cursor).transpose()?;
+        let after = self.cursor.as_deref().map(parse_page_cursor).transpose()?;
         let filter = PageFilter {
             after,
             limit,

@@ -5,7 +5,6 @@
 //! `(created_at, id)`: a cursor is `<created_at in µs>_<id>` of the last row of a page, and
 //! asking one row more than the page tells whether another follows.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -16,6 +15,7 @@ use crate::auth::extract::AuthUser;
 use crate::core::Core;
 use crate::db::properties::{self as q, Filter, PropertyRow, Scope};
 use crate::error::{AppError, Result};
+use crate::model::{page_cursor, parse_page_cursor};
 use crate::model::{ListingStatus, Role};
 
 /// One listing: active ones for everyone signed in, others for their agency's staff; 404 for
@@ -67,18 +67,8 @@ pub struct PropertyPage {
     pub next_cursor: Option<String>,
 }
 
-fn parse_cursor(c: &str) -> Result<(DateTime<Utc>, Uuid)> {
-    let bad = || AppError::bad_request("invalid_cursor", "The cursor is not valid.");
-    let (t, id) = c.split_once('_').ok_or_else(bad)?;
-    let micros: i64 = t.parse().map_err(|_| bad())?;
-    Ok((
-        DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
-        id.parse().map_err(|_| bad())?,
-    ))
-}
-
 fn cursor_of(row: &PropertyRow) -> String {
-    format!("{}_{}", row.created_at.timestamp_micros(), row.id)
+    page_cursor(row.created_at, row.id)
 }
 
 /// Which listings the caller asks for: 422 for `mine` with `agency`, 403 for a role that may
@@ -141,7 +131,7 @@ pub async fn browse(core: &Core, user: &AuthUser, bq: &BrowseQuery) -> Result<Pr
         }
     }
     check.finish()?;
-    let after = bq.cursor.as_deref().map(parse_cursor).transpose()?;
+    let after = bq.cursor.as_deref().map(parse_page_cursor).transpose()?;
 
     let filter = Filter {
         status: status.flatten(),
@@ -171,14 +161,15 @@ pub async fn browse(core: &Core, user: &AuthUser, bq: &BrowseQuery) -> Result<Pr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
 
     #[test]
     fn cursors_round_trip() {
         let at = DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap_or_default();
         let id = Uuid::now_v7();
         let c = format!("{}_{}", at.timestamp_micros(), id);
-        assert_eq!(parse_cursor(&c).ok(), Some((at, id)));
-        assert!(parse_cursor("nope").is_err());
-        assert!(parse_cursor("12_notauuid").is_err());
+        assert_eq!(parse_page_cursor(&c).ok(), Some((at, id)));
+        assert!(parse_page_cursor("nope").is_err());
+        assert!(parse_page_cursor("12_notauuid").is_err());
     }
 }
