@@ -2,9 +2,9 @@
 //! channels write (the webhook ingest and the outbox for WhatsApp, the chat domain for both).
 //! Every write to these tables is here; so are the single-row lookups every writer shares.
 //!
-//! Rows carry the stored vocabulary typed ([`Channel`], [`ConversationStatus`],
-//! [`Direction`], [`MessageKind`]); a message's `status` and [`NewMessage`]'s fields stay text
-//! while the ingest and the outbox build and compare them as text.
+//! Rows and [`NewMessage`] carry the stored vocabulary typed ([`Channel`],
+//! [`ConversationStatus`], [`Direction`], [`MessageKind`], [`MessageStatus`]); the text is
+//! only the column's encoding.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::model::{Channel, ConversationStatus, Direction, MessageKind, Role};
+use crate::model::{Channel, ConversationStatus, Direction, MessageKind, MessageStatus, Role};
 
 #[derive(Debug, Clone)]
 pub struct ContactRow {
@@ -239,8 +239,7 @@ pub struct MessageRow {
     pub media_file_id: Option<Uuid>,
     pub meta: Value,
     pub reply_to_id: Option<Uuid>,
-    /// A [`crate::model::MessageStatus`]'s text (the outbox still compares it as text).
-    pub status: String,
+    pub status: MessageStatus,
     pub failure_reason: Option<String>,
     /// An internal note: agency staff only.
     pub internal: bool,
@@ -254,19 +253,18 @@ pub struct MessageRow {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// A message to store. Text fields hold the vocabulary's texts (`Direction::as_str`, …): the
-/// ingest builds it from WAHA's payloads as text.
+/// A message to store.
 pub struct NewMessage<'a> {
     pub conversation: Uuid,
-    pub direction: &'a str,
+    pub direction: Direction,
     pub author_user: Option<Uuid>,
     pub author_contact: Option<Uuid>,
-    pub kind: &'a str,
+    pub kind: MessageKind,
     pub body: Option<&'a str>,
     pub media_file: Option<Uuid>,
     pub meta: Value,
     pub reply_to: Option<Uuid>,
-    pub status: &'a str,
+    pub status: MessageStatus,
     pub link: Option<Uuid>,
     pub wa_message_id: Option<&'a str>,
     pub wa_key_id: Option<&'a str>,
@@ -288,19 +286,19 @@ pub async fn insert_message(
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
            on conflict do nothing
            returning id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
-                     kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+                     kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status as "status: MessageStatus", failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                      sent_at, created_at, edited_at, deleted_at"#,
         Uuid::now_v7(),
         m.conversation,
-        m.direction,
+        m.direction.as_str(),
         m.author_user,
         m.author_contact,
-        m.kind,
+        m.kind.as_str(),
         m.body,
         m.media_file,
         m.meta,
         m.reply_to,
-        m.status,
+        m.status.as_str(),
         m.link,
         m.wa_message_id,
         m.wa_key_id,
@@ -315,7 +313,7 @@ pub async fn message(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Message
     Ok(sqlx::query_as!(
         MessageRow,
         r#"select id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
-                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status as "status: MessageStatus", failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages where id = $1"#,
         id
@@ -334,7 +332,7 @@ pub async fn message_by_wa(
     Ok(sqlx::query_as!(
         MessageRow,
         r#"select id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
-                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status as "status: MessageStatus", failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages
            where link_id = $1 and (($2::text is not null and wa_message_id = $2) or ($3::text is not null and wa_key_id = $3))
@@ -355,7 +353,7 @@ pub async fn message_by_client_id(
     Ok(sqlx::query_as!(
         MessageRow,
         r#"select id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
-                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+                  kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status as "status: MessageStatus", failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                   sent_at, created_at, edited_at, deleted_at
            from messages where author_user_id = $1 and client_id = $2"#,
         author,
@@ -370,7 +368,7 @@ pub async fn message_by_client_id(
 pub async fn advance_status(
     db: impl PgExecutor<'_>,
     id: Uuid,
-    status: &str,
+    status: MessageStatus,
     reason: Option<&str>,
 ) -> Result<Option<MessageRow>> {
     Ok(sqlx::query_as!(
@@ -382,10 +380,10 @@ pub async fn advance_status(
                or ($2 = 'failed' and status in ('pending', 'sent'))
            ) and status <> $2
            returning id, conversation_id, direction as "direction: Direction", author_user_id, author_contact_id,
-                     kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status, failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
+                     kind as "kind: MessageKind", body, media_file_id, meta, reply_to_id, status as "status: MessageStatus", failure_reason, internal, link_id, wa_message_id, wa_key_id, client_id,
                      sent_at, created_at, edited_at, deleted_at"#,
         id,
-        status,
+        status.as_str(),
         reason
     )
     .fetch_optional(db)

@@ -259,7 +259,7 @@ pub async fn apply_message_payload(
             .and_then(MessageStatus::from_ack)
             .filter(|s| matches!(s, MessageStatus::Delivered | MessageStatus::Read));
         if let (true, Some(s)) = (m.from_me, status) {
-            if q::advance_status(&mut *conn, existing.id, s.as_str(), None)
+            if q::advance_status(&mut *conn, existing.id, s, None)
                 .await?
                 .is_some()
             {
@@ -353,19 +353,19 @@ pub async fn apply_message_payload(
         &mut *conn,
         NewMessage {
             conversation: conv.id,
-            direction: direction.as_str(),
+            direction,
             author_user: m.from_me.then_some(link.agent_id),
             author_contact: if m.from_me {
                 None
             } else {
                 contact.as_ref().map(|c| c.id)
             },
-            kind: kind.as_str(),
+            kind,
             body: m.body.as_deref().filter(|b| !b.is_empty()),
             media_file,
             meta,
             reply_to,
-            status: status.as_str(),
+            status,
             link: Some(link.id),
             wa_message_id: Some(&m.id),
             wa_key_id: raw.as_deref(),
@@ -417,7 +417,7 @@ pub async fn apply_ack(
         return Ok(Outcome::Deferred(a.id));
     };
     let reason = (status == MessageStatus::Failed).then_some("whatsapp_error");
-    if q::advance_status(&mut *conn, msg.id, status.as_str(), reason)
+    if q::advance_status(&mut *conn, msg.id, status, reason)
         .await?
         .is_some()
     {

@@ -233,7 +233,7 @@ pub async fn send(core: &Core, job: &SendJob) -> Result<(), Failure> {
         None => {
             // The engine answered without an id: sent; the echo webhook will bring the id.
             let mut tx = core.db.begin().await?;
-            if q::advance_status(&mut *tx, mid, MessageStatus::Sent.as_str(), None)
+            if q::advance_status(&mut *tx, mid, MessageStatus::Sent, None)
                 .await?
                 .is_some()
             {
@@ -259,18 +259,14 @@ async fn record_sent(core: &Core, mid: Uuid, wa_id: &str) -> Result<(), Failure>
         if dup.id != mid {
             db::whatsapp::delete_message(&mut tx, dup.id).await?;
             // The copy may know more already (delivered, read): ours takes that status.
-            let ahead = !matches!(
-                dup.status.parse(),
-                Ok(MessageStatus::Sent | MessageStatus::Pending)
-            );
-            if ahead {
-                q::advance_status(&mut *tx, mid, &dup.status, None).await?;
+            if !matches!(dup.status, MessageStatus::Sent | MessageStatus::Pending) {
+                q::advance_status(&mut *tx, mid, dup.status, None).await?;
             }
         }
     }
     let raw = crate::waha::types::parse_message_id(wa_id).map(|k| k.id);
     q::set_wa_id(&mut *tx, mid, wa_id, raw.as_deref()).await?;
-    q::advance_status(&mut *tx, mid, MessageStatus::Sent.as_str(), None).await?;
+    q::advance_status(&mut *tx, mid, MessageStatus::Sent, None).await?;
     // Acks that arrived before we knew the id.
     let woken = db::events::wake_deferred(
         &mut tx,

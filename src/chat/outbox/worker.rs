@@ -102,8 +102,7 @@ async fn give_up(
     let mut tx = core.db.begin().await?;
     db::outbox::give_up(&mut tx, row.id, failure.why()).await?;
     if let (true, Some(mid)) = (send, row.message_id) {
-        let failed = MessageStatus::Failed.as_str();
-        if q::advance_status(&mut *tx, mid, failed, Some(failure.reason()))
+        if q::advance_status(&mut *tx, mid, MessageStatus::Failed, Some(failure.reason()))
             .await
             .ok()
             .flatten()
