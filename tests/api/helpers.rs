@@ -286,15 +286,21 @@ pub fn docker(args: &[&str]) -> (bool, String) {
 }
 
 /// Removes every container and volume of a test's Puente instance when dropped.
+///
+/// The server is told to stop first, and the sweep runs twice around a pause: a create the
+/// supervisor had already sent to the engine finishes inside the pause, and the test's
+/// single-threaded runtime, blocked here, cannot send another.
 pub struct Fleet {
     pub instance: String,
+    stop: CancellationToken,
 }
 
-impl Drop for Fleet {
-    fn drop(&mut self) {
+impl Fleet {
+    fn sweep(&self) -> usize {
         let filter = format!("label=puente.instance={}", self.instance);
         let (_, ids) = docker(&["ps", "-aq", "--filter", &filter]);
         let ids: Vec<&str> = ids.split_whitespace().collect();
+        let found = ids.len();
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f", "-v"];
             args.extend(ids);
@@ -306,6 +312,19 @@ impl Drop for Fleet {
             let mut args = vec!["volume", "rm", "-f"];
             args.extend(vols);
             docker(&args);
+        }
+        found
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.sweep();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let late = self.sweep();
+        if late > 0 {
+            tracing::warn!(instance = %self.instance, late, "removed containers created during teardown");
         }
     }
 }
@@ -337,14 +356,15 @@ impl TestApp {
     /// A Puente whose supervisor manages real containers of a fresh instance.
     pub async fn spawn_fleet(pool: PgPool, tweak: impl FnOnce(&mut ServeConfig)) -> (Self, Fleet) {
         let instance = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let fleet = Fleet {
-            instance: instance.clone(),
-        };
         let app = Self::spawn_with(pool, |c| {
             fleet_config(c, &instance);
             tweak(c);
         })
         .await;
+        let fleet = Fleet {
+            instance,
+            stop: app.shutdown.clone(),
+        };
         (app, fleet)
     }
 
