@@ -272,6 +272,17 @@ pub struct ServeConfig {
     /// How long an agent's WhatsApp message may wait for its link before it is marked failed.
     #[arg(long, env = "PUENTE_SEND_DEADLINE_SECS", default_value_t = 600)]
     pub send_deadline_secs: u64,
+    /// Messages one user may send per minute (REST and socket alike; notes, edits and
+    /// reactions not counted); beyond it 429 with `Retry-After`. Retries of a message already
+    /// sent (same `client_id`) are not counted.
+    #[arg(long, env = "PUENTE_SENDS_PER_MINUTE", default_value_t = 30)]
+    pub sends_per_minute: i64,
+    /// Files one user may upload per hour; beyond it 429 with `Retry-After`.
+    #[arg(long, env = "PUENTE_UPLOADS_PER_HOUR", default_value_t = 120)]
+    pub uploads_per_hour: i64,
+    /// Bytes of uploads one user may keep, in MiB; beyond it 409 `storage_quota_reached`.
+    #[arg(long, env = "PUENTE_UPLOAD_QUOTA_MB", default_value_t = 1024)]
+    pub upload_quota_mb: i64,
     /// WebSockets one user may hold open at once.
     #[arg(long, env = "PUENTE_WS_MAX_PER_USER", default_value_t = 10)]
     pub ws_max_per_user: usize,

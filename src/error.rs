@@ -99,6 +99,18 @@ impl AppError {
             detail: detail.into(),
         }
     }
+    /// 429 for a limit counted over a sliding window: retry when the oldest counted event
+    /// (`oldest`; unknown: the whole window) leaves it, at least a second from now.
+    pub fn window_full(
+        oldest: Option<chrono::DateTime<chrono::Utc>>,
+        window: chrono::Duration,
+    ) -> Self {
+        let wait = oldest.map_or(window, |t| t + window - chrono::Utc::now());
+        AppError::RateLimited {
+            retry_after: u64::try_from(wait.num_seconds()).unwrap_or(0).max(1),
+        }
+    }
+
     pub fn invalid(field: &str, message: &str) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
     }

@@ -84,6 +84,8 @@ pub fn content_disposition(name: Option<&str>) -> HeaderValue {
 pub trait FileStore: Send + Sync + 'static {
     async fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()>;
     async fn get(&self, key: &str) -> std::io::Result<Vec<u8>>;
+    /// Remove a file; a key that holds nothing is not an error.
+    async fn delete(&self, key: &str) -> std::io::Result<()>;
 }
 
 /// Files under a directory, written to a temporary name and renamed, so a reader never sees
@@ -129,6 +131,13 @@ impl FileStore for LocalDisk {
 
     async fn get(&self, key: &str) -> std::io::Result<Vec<u8>> {
         tokio::fs::read(self.path(key)?).await
+    }
+
+    async fn delete(&self, key: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
     }
 }
 

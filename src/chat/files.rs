@@ -104,6 +104,10 @@ pub async fn upload(core: &Core, user: &AuthUser, upload: Upload) -> Result<File
         return Err(AppError::invalid("body", "the file is empty"));
     }
     let name = upload.name.as_deref().map(clean_name);
+    let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
+    // A cheap look first, so a flood over the limits costs no thumbnail and no write; the
+    // count that decides is taken again under the uploader's lock below.
+    within_upload_limits(&core.db, core, user, size).await?;
     let key = crate::files::new_key();
     let thumb = if mimetype.starts_with("image/") {
         Some(thumbnail(body.clone()).await?)
@@ -120,9 +124,18 @@ pub async fn upload(core: &Core, user: &AuthUser, upload: Upload) -> Result<File
         None => (None, None, None),
     };
     let id = Uuid::now_v7();
-    let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
+    let mut tx = core.db.begin().await?;
+    q::lock_uploader(&mut tx, user.id).await?;
+    if let Err(over) = within_upload_limits(&mut *tx, core, user, size).await {
+        drop(tx);
+        let _ = core.files.delete(&key).await;
+        if let Some(tk) = &thumb_key {
+            let _ = core.files.delete(tk).await;
+        }
+        return Err(over);
+    }
     q::insert_upload(
-        &core.db,
+        &mut *tx,
         NewUpload {
             id,
             owner: user.id,
@@ -137,6 +150,7 @@ pub async fn upload(core: &Core, user: &AuthUser, upload: Upload) -> Result<File
         },
     )
     .await?;
+    tx.commit().await?;
     Ok(FileDto {
         id,
         mimetype,
@@ -146,6 +160,61 @@ pub async fn upload(core: &Core, user: &AuthUser, upload: Upload) -> Result<File
         height,
         thumbnail_url: thumb_key.map(|_| format!("/api/v1/files/{id}?thumbnail=true")),
     })
+}
+
+/// At most `--uploads-per-hour` files in the last hour (429 with `Retry-After`) and at most
+/// `--upload-quota-mb` of uploads kept, this one included (409 `storage_quota_reached`).
+async fn within_upload_limits(
+    db: impl sqlx::PgExecutor<'_>,
+    core: &Core,
+    user: &AuthUser,
+    size: i64,
+) -> Result<()> {
+    let window = chrono::Duration::hours(1);
+    let usage = q::upload_usage(db, user.id, window.num_seconds() as f64).await?;
+    if usage.recent >= core.config.uploads_per_hour {
+        return Err(AppError::window_full(usage.oldest_recent, window));
+    }
+    let quota = core.config.upload_quota_mb.saturating_mul(1024 * 1024);
+    if usage.stored_bytes.saturating_add(size) > quota {
+        return Err(AppError::conflict(
+            "storage_quota_reached",
+            format!(
+                "Your files use {} MiB of your {} MiB; delete some before uploading more.",
+                usage.stored_bytes / (1024 * 1024),
+                core.config.upload_quota_mb
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Delete your own upload that no message or listing carries (a file attached by mistake,
+/// or to free your quota): 404 for anyone else's or an unknown file, 409 `file_in_use` once
+/// it was sent or is a listing's photo. The bytes go after the row is gone.
+pub async fn remove(core: &Core, user: &AuthUser, id: Uuid) -> Result<()> {
+    let mut tx = core.db.begin().await?;
+    let removed = q::remove_unused_upload(&mut tx, id, user.id).await?;
+    let (storage_key, thumbnail_key) = match removed {
+        q::UploadRemoval::NotFound => return Err(AppError::NotFound),
+        q::UploadRemoval::InUse => {
+            return Err(AppError::conflict(
+                "file_in_use",
+                "This file was sent in a message or is a listing's photo; it stays.",
+            ))
+        }
+        q::UploadRemoval::Removed {
+            storage_key,
+            thumbnail_key,
+        } => (storage_key, thumbnail_key),
+    };
+    tx.commit().await?;
+    for key in std::iter::once(storage_key).chain(thumbnail_key) {
+        if let Err(e) = core.files.delete(&key).await {
+            tracing::warn!(file = %id, error = %e, "an upload's bytes could not be deleted");
+        }
+    }
+    Ok(())
 }
 
 /// An image's thumbnail (PNG, width, height); 422 on `body` when it is unreadable or too

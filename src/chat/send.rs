@@ -1,6 +1,7 @@
 //! Sending a message, as a sequence of named steps: [`send`] reads top to bottom as
 //! check the writer → validate → idempotency → attachment, reply anchor and route →
-//! (one transaction:) moderate → store → queue for WhatsApp → announce → commit → render.
+//! (one transaction:) within the send rate → moderate → store → queue for WhatsApp →
+//! announce → commit → render.
 //!
 //! Invariants:
 //! - **Idempotent.** The same `client_id` from the same author returns the same message,
@@ -8,6 +9,9 @@
 //!   winner's message).
 //! - **All or nothing.** The message, its outbox job (WhatsApp), the conversation's new
 //!   activity and the events announcing both commit together.
+//! - **Rate-limited** per author (`--sends-per-minute`), counted under a per-author lock in
+//!   the same transaction, so concurrent sends and replicas agree; a retry of a message
+//!   already sent is answered before the count.
 //! - **Moderated** before anything is stored: the author must be able to reach everyone in
 //!   the conversation, and in-app text passes the word filter.
 //! - On WhatsApp a message is stored `pending` and sent after the commit by the outbox
@@ -65,6 +69,7 @@ pub async fn send(core: &Core, user: &AuthUser, conv_id: Uuid, req: &SendRequest
     };
 
     let mut tx = core.db.begin().await?;
+    within_send_rate(&mut tx, core, user).await?;
     moderate(&mut tx, core, user, &conv, draft.body).await?;
     let Some(msg) = store(&mut tx, user, &conv, &draft, &outgoing).await? else {
         // A concurrent request with the same client id won the race.
@@ -100,6 +105,19 @@ struct Outgoing {
     file: Option<Uuid>,
     reply_to: Option<Uuid>,
     link: Option<Uuid>,
+}
+
+/// At most `--sends-per-minute` messages per author in the last minute; the author's lock is
+/// held to the end of the transaction.
+async fn within_send_rate(tx: &mut PgConnection, core: &Core, user: &AuthUser) -> Result<()> {
+    let window = chrono::Duration::minutes(1);
+    q::lock_sender(tx, user.id).await?;
+    let (sent, oldest) = q::recent_sends(&mut *tx, user.id, window.num_seconds() as f64).await?;
+    if sent >= core.config.sends_per_minute {
+        tracing::info!(user = %user.id, sent, "send rate reached");
+        return Err(AppError::window_full(oldest, window));
+    }
+    Ok(())
 }
 
 /// Only the conversation's participants write, and not once it is closed.

@@ -272,6 +272,37 @@ pub struct NewMessage<'a> {
     pub sent_at: DateTime<Utc>,
 }
 
+/// Serialise one user's sends until the transaction ends, so the send rate holds under
+/// concurrency.
+pub async fn lock_sender(conn: &mut PgConnection, user: Uuid) -> Result<()> {
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended('puente.send:' || $1::uuid::text, 0))",
+        user
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Messages `user` sent through Puente (they carry a client id) in the last `window_secs`,
+/// and the oldest one's time.
+pub async fn recent_sends(
+    db: impl PgExecutor<'_>,
+    user: Uuid,
+    window_secs: f64,
+) -> Result<(i64, Option<DateTime<Utc>>)> {
+    let row = sqlx::query!(
+        r#"select count(*) as "count!", min(created_at) as oldest from messages
+           where author_user_id = $1 and client_id is not null
+             and created_at > now() - make_interval(secs => $2)"#,
+        user,
+        window_secs
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.count, row.oldest))
+}
+
 /// Insert a message; `None` when a message with the same WhatsApp id (per link) or the same
 /// client id (per author) already exists.
 pub async fn insert_message(

@@ -121,13 +121,13 @@ pub async fn created_last_hour(
     agent: Uuid,
 ) -> Result<(i64, Option<chrono::DateTime<chrono::Utc>>)> {
     let row = sqlx::query!(
-        r#"select count(*) as "n!", min(created_at) + interval '1 hour' as "frees_at"
+        r#"select count(*) as "n!", min(created_at) as "oldest"
              from whatsapp_links where agent_id = $1 and created_at > now() - interval '1 hour'"#,
         agent
     )
     .fetch_one(db)
     .await?;
-    Ok((row.n, row.frees_at))
+    Ok((row.n, row.oldest))
 }
 
 /// Set an agency's link quota; `None`: no such agency.

@@ -351,7 +351,7 @@ pub struct FileInfo {
 pub async fn file_info(db: impl PgExecutor<'_>, file: Uuid) -> Result<Option<FileInfo>> {
     Ok(sqlx::query_as!(
         FileInfo,
-        "select owner_user_id, mimetype from files where id = $1",
+        "select owner_user_id, mimetype from files where id = $1 and deleted_at is null",
         file
     )
     .fetch_optional(db)

@@ -80,7 +80,7 @@ pub struct StoredFile {
 pub async fn stored_file(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<StoredFile> {
     sqlx::query_as!(
         StoredFile,
-        "select storage_key, mimetype, original_name from files where id = $1",
+        "select storage_key, mimetype, original_name from files where id = $1 and deleted_at is null",
         id
     )
     .fetch_one(db)

@@ -1,5 +1,5 @@
 //! `/api/v1/files`: uploading a file to send in a message (raw bytes, 16 MiB at most, with
-//! its own body limit) and downloading one. The rules are the chat domain's
+//! its own body limit), downloading one, and deleting your own unsent upload. The rules are the chat domain's
 //! (`crate::chat::files`); here the bytes and headers are translated.
 
 use axum::body::Bytes;
@@ -18,7 +18,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/files/{id}", get(download_file))
+    Router::new().route("/files/{id}", get(download_file).delete(delete_file))
 }
 
 /// Uploads carry a larger body limit than the rest of the API.
@@ -31,7 +31,9 @@ pub fn upload_router() -> Router<AppState> {
 /// Upload a file (raw bytes, `Content-Type` set) to send in a message. 16 MiB at most.
 #[utoipa::path(post, path = "/api/v1/files", tag = "conversations", security(("bearer" = [])), params(UploadQuery),
     request_body(content = String, content_type = "application/octet-stream", description = "The file's bytes"),
-    responses((status = 201, body = FileDto), (status = 413, body = Problem), (status = 415, body = Problem),
+    responses((status = 201, body = FileDto), (status = 409, description = "`storage_quota_reached`: your uploads would exceed `PUENTE_UPLOAD_QUOTA_MB`.", body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 429, description = "`rate_limited`: more than `PUENTE_UPLOADS_PER_HOUR` uploads in the last hour; `Retry-After` says when the next is accepted.", body = Problem),
         (status = 422, description = "`validation_failed` on `body`: empty, not a readable image, or an image over 8000 px a side or 30 megapixels (its size, read from the header, is in the message).", body = Problem)))]
 pub async fn upload_file(
     State(state): State<AppState>,
@@ -82,4 +84,19 @@ pub async fn download_file(
         file.bytes,
     )
         .into_response())
+}
+
+/// Delete your own upload that was never sent and is no listing's photo.
+#[utoipa::path(delete, path = "/api/v1/files/{id}", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Deleted, bytes and thumbnail included."),
+        (status = 404, description = "No upload of yours with this id.", body = Problem),
+        (status = 409, description = "`file_in_use`: a message or a listing carries it.", body = Problem)))]
+pub async fn delete_file(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<StatusCode> {
+    files::remove(&state, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

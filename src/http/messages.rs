@@ -53,7 +53,8 @@ pub async fn list_messages(
 /// link's WAHA; the same `client_id` again returns the same message (200 instead of 201).
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = SendRequest,
-    responses((status = 201, body = MessageDto), (status = 200, body = MessageDto), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = MessageDto), (status = 200, body = MessageDto), (status = 404, body = Problem), (status = 422, body = Problem),
+        (status = 429, description = "`rate_limited`: more than `PUENTE_SENDS_PER_MINUTE` messages in the last minute; `Retry-After` says when the next is accepted.", body = Problem)))]
 pub async fn send_message(
     State(state): State<AppState>,
     user: AuthUser,

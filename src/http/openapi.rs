@@ -29,7 +29,7 @@ use crate::http::state::AppState;
         super::links::pairing_code, super::links::restart_link, super::links::logout_link, super::links::delete_link, super::links::phone_link,
         super::conversations::list_conversations, super::conversations::get_conversation,
         super::messages::list_messages, super::messages::send_message, super::conversations::mark_read, super::conversations::mark_unread,
-        super::messages::react, super::files::upload_file, super::files::download_file,
+        super::messages::react, super::files::upload_file, super::files::download_file, super::files::delete_file,
         super::conversations::start_conversation, super::messages::edit_message, super::messages::delete_message,
         super::conversations::archive, super::conversations::unarchive, super::conversations::close, super::conversations::assign,
         super::messages::add_note, super::conversations::unread_count, super::messages::search,

@@ -223,12 +223,9 @@ pub async fn create(state: &Core, user: &AuthUser) -> Result<LinkDto> {
             ),
         ));
     }
-    let (created, frees_at) = db::links::created_last_hour(&mut *tx, user.id).await?;
+    let (created, oldest) = db::links::created_last_hour(&mut *tx, user.id).await?;
     if created >= cfg.link_creates_per_hour {
-        let wait = frees_at.map_or(3600, |t| (t - chrono::Utc::now()).num_seconds().max(1));
-        return Err(AppError::RateLimited {
-            retry_after: u64::try_from(wait).unwrap_or(3600),
-        });
+        return Err(AppError::window_full(oldest, chrono::Duration::hours(1)));
     }
     // The agency's quota (its row locked: concurrent creates in one agency queue here), then
     // the installation's cap (one lock across agencies and replicas).

@@ -19,7 +19,7 @@
 //!   `PUENTE_BLOCKED_WORDS` and kept in [`crate::core::Core`]; the in-app send path calls
 //!   [`words::check_words`]. Matching is by whole words, ignoring case and accents.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -311,13 +311,7 @@ pub async fn report(
     let (count, oldest) =
         db::moderation::recent_reports(&mut *tx, user.id, window.num_seconds() as f64).await?;
     if count >= REPORTS_PER_HOUR {
-        let retry_after = oldest
-            .map(|t| (t + window - Utc::now()).num_seconds())
-            .unwrap_or(window.num_seconds())
-            .max(1);
-        return Err(AppError::RateLimited {
-            retry_after: u64::try_from(retry_after).unwrap_or(1),
-        });
+        return Err(AppError::window_full(oldest, window));
     }
     let row = db::moderation::insert_report(
         &mut *tx,

@@ -2,7 +2,7 @@
 //! edit/delete while unread, notes, archive/close, reassignment, search and the
 //! cross-channel view — and who may see what.
 
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -1321,4 +1321,187 @@ async fn a_page_of_conversations_costs_a_fixed_number_of_statements(pool: PgPool
             "{who}: a page of {items} conversations ran {statements} SQL statements"
         );
     }
+}
+
+async fn upload(app: &TestApp, who: &Session, bytes: Vec<u8>) -> Response {
+    app.client
+        .post(app.url("/api/v1/files?name=plano.pdf"))
+        .bearer_auth(&who.access)
+        .header("content-type", "application/pdf")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn retry_after(resp: &Response) -> u64 {
+    resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn sends_are_rate_limited_per_author_and_retries_are_not_counted(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| {
+        c.waha.supervise = false;
+        c.sends_per_minute = 3;
+    })
+    .await;
+    let w = world(&app).await;
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for n in 1..=3 {
+        send(&app, &w.buyer, &id, &format!("c{n}"), &format!("hola {n}")).await;
+    }
+    let over = app
+        .post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "c4", "body": "una más"}),
+            Some(&w.buyer.access),
+        )
+        .await;
+    assert_eq!(over.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&over);
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    expect_problem(over, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // A retry of a message already sent is answered, not counted.
+    let again = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "c2", "body": "hola 2"}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["body"], "hola 2");
+    // The limit is the author's: the agent still answers.
+    send(&app, &w.agent, &id, "a1", "¡Hola!").await;
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from messages where conversation_id = $1")
+            .bind(id.parse::<Uuid>().unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 4, "three from the buyer, one from the agent");
+
+    // Concurrent sends by one author cannot slip past the count: with the window moved back
+    // (as if a minute had passed), ten at once store exactly three.
+    sqlx::query("update messages set created_at = created_at - interval '2 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let path = format!("/api/v1/conversations/{id}/messages");
+    let bodies: Vec<Value> = (0..10)
+        .map(|n| json!({"client_id": format!("burst{n}"), "body": format!("ráfaga {n}")}))
+        .collect();
+    let results = futures_util::future::join_all(
+        bodies
+            .iter()
+            .map(|b| app.post(&path, b, Some(&w.buyer.access))),
+    )
+    .await;
+    let mut codes: Vec<u16> = results.iter().map(|r| r.status().as_u16()).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [201, 201, 201, 429, 429, 429, 429, 429, 429, 429]);
+}
+
+#[sqlx::test]
+async fn uploads_have_an_hourly_limit_and_a_storage_quota_and_unsent_ones_can_be_deleted(
+    pool: PgPool,
+) {
+    let dir = std::env::temp_dir().join(format!("puente-files-{}", Uuid::now_v7().simple()));
+    let files_dir = dir.clone();
+    let app = TestApp::spawn_with(pool, move |c| {
+        c.waha.supervise = false;
+        c.uploads_per_hour = 3;
+        c.upload_quota_mb = 1;
+        c.data_dir = files_dir;
+    })
+    .await;
+    let w = world(&app).await;
+    let stored_files = || std::fs::read_dir(&dir).map_or(0, |d| d.count());
+    let big = vec![7u8; 600 * 1024];
+
+    // 600 KiB fits the 1 MiB quota; a second one would not.
+    let first = expect_status(
+        upload(&app, &w.buyer, big.clone()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let over = upload(&app, &w.buyer, big.clone()).await;
+    let body = expect_problem(over, StatusCode::CONFLICT, "storage_quota_reached").await;
+    assert!(body["detail"].as_str().unwrap().contains("1 MiB"), "{body}");
+    assert_eq!(stored_files(), 1, "a refused upload leaves no bytes behind");
+    // The quota is the uploader's: another buyer uploads the same file.
+    expect_status(
+        upload(&app, &w.buyer2, big.clone()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    // Nobody else can delete it, and it is not found for them.
+    let path = format!("/api/v1/files/{}", first["id"].as_str().unwrap());
+    expect_problem(
+        app.delete(&path, Some(&w.buyer2.access)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    // Deleting frees the quota: bytes and row are gone.
+    assert_eq!(
+        app.delete(&path, Some(&w.buyer.access)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    expect_problem(
+        app.get(&path, Some(&w.buyer.access)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(stored_files(), 1, "only buyer2's file is left");
+    let sent = expect_status(upload(&app, &w.buyer, big).await, StatusCode::CREATED).await;
+
+    // A file sent in a message stays.
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"client_id": "f1", "file_id": sent["id"]}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_problem(
+        app.delete(
+            &format!("/api/v1/files/{}", sent["id"].as_str().unwrap()),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "file_in_use",
+    )
+    .await;
+
+    // Three uploads this hour, the deleted one included: the fourth waits.
+    expect_status(
+        upload(&app, &w.buyer, vec![1u8; 10]).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let over = upload(&app, &w.buyer, vec![1u8; 10]).await;
+    assert_eq!(over.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&over);
+    assert!((3000..=3600).contains(&wait), "Retry-After {wait}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -725,7 +725,8 @@ export interface paths {
         get: operations["download_file"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete your own upload that was never sent and is no listing's photo. */
+        delete: operations["delete_file"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3265,6 +3266,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `rate_limited`: more than `PUENTE_SENDS_PER_MINUTE` messages in the last minute; `Retry-After` says when the next is accepted. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_message: {
@@ -3544,6 +3554,15 @@ export interface operations {
                     "application/json": components["schemas"]["FileDto"];
                 };
             };
+            /** @description `storage_quota_reached`: your uploads would exceed `PUENTE_UPLOAD_QUOTA_MB`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3562,6 +3581,15 @@ export interface operations {
             };
             /** @description `validation_failed` on `body`: empty, not a readable image, or an image over 8000 px a side or 30 megapixels (its size, read from the header, is in the message). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: more than `PUENTE_UPLOADS_PER_HOUR` uploads in the last hour; `Retry-After` says when the next is accepted. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3595,6 +3623,44 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted, bytes and thumbnail included. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No upload of yours with this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `file_in_use`: a message or a listing carries it. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
