@@ -14,6 +14,7 @@ import type { User } from '../../../session/session';
 import { Dialog, Empty, Spinner } from '../../../ui/controls';
 import { ErrorBoundary } from '../../../ui/ErrorBoundary';
 import { toast } from '../../../ui/toast';
+import { VirtualList } from '../../../ui/VirtualList';
 import { Menu } from '../../chat/Menu';
 import { askPermission, dismissOffer, notifySettings, setSound, useMessageAlerts } from '../../chat/notify';
 import { Thread } from '../../chat/Thread';
@@ -21,7 +22,6 @@ import { ChannelIcon, ConversationRow } from './ConversationRow';
 import { displayName, NO_FILTERS, type ConversationView, type Filters } from './listModel';
 import { m as cat } from './messages';
 import { useConversations } from './useConversations';
-import { VirtualList } from './VirtualList';
 import './inbox.css';
 
 const ROW_HEIGHT = 76;

@@ -182,29 +182,3 @@ export function keepMatching(list: readonly ConversationView[], f: Filters, open
 export function displayName(c: ConversationView, fallback: string): string {
   return c.counterpart?.name || c.contact?.name || c.contact?.phone || fallback;
 }
-
-/** The visible slice of a fixed-row-height list. */
-export interface WindowRange {
-  start: number;
-  /** Exclusive. */
-  end: number;
-  padTop: number;
-  padBottom: number;
-}
-
-export function windowRange(scrollTop: number, viewport: number, rowHeight: number, count: number, overscan = 6): WindowRange {
-  if (count <= 0 || rowHeight <= 0) return { start: 0, end: 0, padTop: 0, padBottom: 0 };
-  const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
-  const visible = Math.ceil(Math.max(0, viewport) / rowHeight) + 1;
-  const start = Math.max(0, Math.min(count - 1, first) - overscan);
-  const end = Math.min(count, first + visible + overscan);
-  return { start, end, padTop: start * rowHeight, padBottom: (count - end) * rowHeight };
-}
-
-/** The scrollTop that brings row `index` fully into view (unchanged when it already is). */
-export function scrollToRow(index: number, scrollTop: number, viewport: number, rowHeight: number): number {
-  const top = index * rowHeight;
-  if (top < scrollTop) return top;
-  if (top + rowHeight > scrollTop + viewport) return top + rowHeight - viewport;
-  return scrollTop;
-}
