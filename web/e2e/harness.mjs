@@ -557,12 +557,16 @@ export function assertNoProblems(page) {
   if (lines.length) throw new Error(`page problems on ${page.url()}:\n  ${lines.join('\n  ')}`);
 }
 
-/** Save a full-page screenshot to web/e2e/artifacts/screenshots/<name>.png; resolves to the path. */
-export async function screenshot(page, name) {
+/**
+ * Save a full-page screenshot to web/e2e/artifacts/screenshots/<name>.png; resolves to the
+ * path. `{ fullPage: false }` keeps to the viewport (a windowed list of thousands makes the
+ * full page as tall as all its rows).
+ */
+export async function screenshot(page, name, { fullPage = true } = {}) {
   const dir = join(ARTIFACTS, 'screenshots');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${slug(name, 100)}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   return path;
 }
 

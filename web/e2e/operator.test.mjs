@@ -1,6 +1,7 @@
 // The operator's console end to end: an agent links a number through the API; the operator
 // signs in, finds the link in the live fleet, restarts it from the link page and watches its
-// status go starting → working without a reload, and reads (and follows) its logs.
+// status go starting → working without a reload, and reads (and follows) its logs; a fleet
+// of thousands stays windowed.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, scanQr, screenshot, signInUi, startPuente, waitFor, waitForLink, withPage } from './harness.mjs';
@@ -152,6 +153,100 @@ describe('operator console', () => {
       assert.equal(await page.locator('table.op-audit tbody tr').count(), 1);
       await screenshot(page, 'operator-audit');
     }));
+
+  // Installations run thousands of links: the fleet is served 3,000 made-up ones (the API's
+  // answer replaced in the browser) to check, with real layout, that only a window of rows is
+  // in the DOM, every row has one height (what the window's arithmetic relies on), and
+  // scrolling, the keyboard and the search reach every link — as a table and as cards.
+  const FLEET = 3000;
+  const fakeFleet = () =>
+    Array.from({ length: FLEET }, (_, i) => ({
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      agent_id: `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`,
+      agent_email: `agent${i}@fleet.example`,
+      agent_name: `Agent ${String(i).padStart(4, '0')}${i % 3 ? '' : ' Fernández de la Vega'}`,
+      agency_id: `00000000-0000-4000-a000-${String(i % 12).padStart(12, '0')}`,
+      agency_name: i % 5 ? `Agency ${i % 12}` : `Inmobiliaria Costa del Sol Oriental ${i % 12}`,
+      status: ['working', 'working', 'failed', 'scan_qr', 'stopped'][i % 5],
+      status_reason: i % 5 === 2 ? 'crash_loop' : null,
+      desired_state: 'running',
+      phone: i % 4 ? `3460${String(i).padStart(7, '0')}` : null,
+      engine: 'NOWEB',
+      image: 'puente/waha-emulator:dev',
+      container_id: null,
+      container_name: `puente-waha-${i}`,
+      container_state: i % 5 === 4 ? 'exited' : 'running',
+      started_at: null,
+      uptime_secs: i % 5 === 4 ? null : i * 37,
+      restart_count: i % 3,
+      docker_restart_count: 0,
+      cpu_percent: i % 5 === 4 ? null : (i % 100) / 7,
+      memory_used_bytes: i % 5 === 4 ? null : (40 + (i % 60)) * 1024 * 1024,
+      memory_limit_bytes: 128 * 1024 * 1024,
+      last_event_at: null,
+      created_at: '2026-12-01T09:00:00Z',
+    }));
+
+  for (const [layout, viewport] of [
+    ['table', { width: 1280, height: 800 }],
+    ['cards', { width: 375, height: 740 }],
+  ]) {
+    test(`a fleet of ${FLEET} links keeps a window of rows in the DOM (${layout})`, (t) =>
+      withPage(
+        browser,
+        t,
+        async (page) => {
+          const fleet = fakeFleet();
+          await page.route('**/api/v1/admin/links?*', (route) => route.fulfill({ json: fleet }));
+          await signInOperator(page);
+          await page.getByText(`${FLEET} of ${FLEET} links`).waitFor();
+          const rows = page.locator('tbody tr[data-link]');
+          const view = () =>
+            page.evaluate(() => {
+              const trs = [...document.querySelectorAll('tbody tr[data-link]')];
+              const hs = trs.map((r) => r.getBoundingClientRect().height);
+              return { n: trs.length, spread: Math.max(...hs) - Math.min(...hs), last: Number(trs[trs.length - 1]?.getAttribute('aria-rowindex')) };
+            });
+          assert.equal(await page.locator('table.op-fleet').getAttribute('aria-rowcount'), String(FLEET + 1));
+          let v = await view();
+          assert.ok(v.n > 3 && v.n < 60, `rows in the DOM: ${v.n}`);
+          assert.ok(v.spread <= 1, `rows of one height (spread ${v.spread} px)`);
+          await screenshot(page, `operator-fleet-${FLEET}-${layout}`, { fullPage: false });
+
+          // scrolled to the end: the last link is there, still only a window of rows
+          await page.locator('.main').evaluate((m) => m.scrollTo(0, m.scrollHeight));
+          await page.locator(`tbody tr[aria-rowindex="${FLEET + 1}"]`).waitFor();
+          v = await view();
+          assert.ok(v.n < 60, `rows in the DOM at the end: ${v.n}`);
+          assert.ok(v.spread <= 1, `rows of one height at the end (spread ${v.spread} px)`);
+          assert.ok(await page.locator(`tbody tr[aria-rowindex="${FLEET + 1}"]`).isVisible());
+          const width = await page.evaluate(() => document.documentElement.scrollWidth);
+          assert.ok(width <= viewport.width, `no sideways scrolling (${width})`);
+
+          // the keyboard: Home goes back to the first link, End to the last
+          const focusedRow = () => page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('aria-rowindex'));
+          await page.locator(`tbody tr[aria-rowindex="${FLEET + 1}"] a`).focus();
+          await page.keyboard.press('Home');
+          await waitFor(async () => (await focusedRow()) === '2', { what: 'focus on the first row' });
+          await page.keyboard.press('ArrowDown');
+          await waitFor(async () => (await focusedRow()) === '3', { what: 'focus on the second row' });
+          await page.keyboard.press('End');
+          await waitFor(async () => (await focusedRow()) === String(FLEET + 1), { what: 'focus on the last row' });
+
+          // sorting and searching cover every link, not only the rendered ones
+          if (layout === 'table') {
+            await page.getByRole('columnheader', { name: /Agent/ }).getByRole('button').click();
+            await page.getByRole('columnheader', { name: /Agent/ }).getByRole('button').click();
+            await page.locator('.main').evaluate((m) => m.scrollTo(0, 0));
+            await rows.first().getByText('Agent 2999', { exact: true }).waitFor();
+          }
+          await page.getByLabel('Search agent or phone').fill('agent1234@');
+          await waitFor(async () => (await rows.count()) === 1, { what: 'one row for the search' });
+          await rows.first().getByText('agent1234@fleet.example').waitFor();
+        },
+        { viewport },
+      ));
+  }
 
   test('on a phone the fleet turns into cards and the link page still works', (t) =>
     withPage(

@@ -17,7 +17,7 @@ const restart = vi.fn<(id: string) => Promise<void>>();
 vi.mock('./adminApi', () => ({ adminApi: { links: (s?: boolean) => links(s), restart: (id: string) => restart(id) } }));
 
 const { FleetPage } = await import('./FleetPage');
-const { fleetStore } = await import('./fleetStore');
+const { fleetStore, refreshFleet } = await import('./fleetStore');
 
 function link(over: Partial<AdminLink>): AdminLink {
   return {
@@ -160,5 +160,120 @@ describe('FleetPage', () => {
       vi.useRealTimers();
       Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
     }
+  });
+});
+
+describe('a fleet of 5,000 links', () => {
+  // Agent names in scrambled order; one failed link near the end, the alphabetical first in
+  // the middle: what the table shows first depends on sorting all 5,000, not on the input order.
+  const N = 5000;
+  const big = Array.from({ length: N }, (_, i) => {
+    const k = (i * 7919) % N; // a permutation of 0..N-1
+    return link({
+      id: `l${i}`,
+      agent_name: `Agent ${String(k).padStart(4, '0')}`,
+      agent_email: `agent${i}@example.com`,
+      phone: `3460${String(i).padStart(7, '0')}`,
+      status: i === 4990 ? 'failed' : 'working',
+      uptime_secs: i,
+    });
+  });
+  const rows = () => [...document.querySelectorAll<HTMLElement>('tbody tr[data-link]')];
+  const firstName = () => within(rows()[0] as HTMLElement).getAllByRole('link')[0]?.textContent;
+
+  // A page that scrolls: the wrapper is the scroller, 600 px tall, and the table body's box
+  // moves up as it scrolls (jsdom has no layout).
+  let scroller: HTMLDivElement;
+  const rect = (top: number, height: number) => ({ top, bottom: top + height, height, left: 0, right: 0, width: 0, x: 0, y: top, toJSON: () => ({}) });
+  beforeEach(() => {
+    links.mockResolvedValue(big);
+    vi.spyOn(Element.prototype, 'getBoundingClientRect').mockImplementation(function (this: Element) {
+      if (this === scroller) return rect(0, 600);
+      if (this.tagName === 'TBODY') return rect(-(scroller?.scrollTop ?? 0), N * 76);
+      return rect(0, 0);
+    });
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  function renderInPage() {
+    const r = render(
+      <div style={{ overflowY: 'auto', height: 600 }}>
+        <FleetPage />
+      </div>,
+    );
+    scroller = r.container.firstElementChild as HTMLDivElement;
+    Object.defineProperty(scroller, 'clientHeight', { configurable: true, value: 600 });
+    Object.defineProperty(scroller, 'scrollHeight', { configurable: true, value: N * 76 + 600 });
+    return r;
+  }
+
+  it('keeps a bounded number of rows in the DOM, sorted and filtered over all links', async () => {
+    renderInPage();
+    await screen.findByText('5000 of 5000 links');
+    const table = screen.getByRole('table');
+    expect(table.getAttribute('aria-rowcount')).toBe(String(N + 1));
+    expect(rows().length).toBeGreaterThan(5);
+    expect(rows().length).toBeLessThan(40);
+    expect(rows()[0]?.getAttribute('aria-rowindex')).toBe('2');
+    // by status: the one failed link (input position 4990) comes first
+    expect(rows()[0]?.getAttribute('data-link')).toBe('l4990');
+
+    const agent = screen.getByRole('columnheader', { name: /Agent/ });
+    fireEvent.click(within(agent).getByRole('button'));
+    expect(firstName()).toBe('Agent 0000');
+    fireEvent.click(within(agent).getByRole('button'));
+    expect(firstName()).toBe('Agent 4999');
+    expect(rows().length).toBeLessThan(40);
+
+    // scrolled to the middle: the rows there, and still only a window of them
+    act(() => {
+      scroller.scrollTop = 2500 * 76;
+      fireEvent.scroll(scroller);
+    });
+    const indexes = rows().map((r) => Number(r.getAttribute('aria-rowindex')));
+    expect(indexes).toContain(2500 + 2);
+    expect(Math.min(...indexes)).toBeGreaterThan(2400);
+    expect(rows().length).toBeLessThan(40);
+    expect(screen.getByText(`Agent ${String(N - 1 - 2500).padStart(4, '0')}`)).toBeTruthy();
+
+    // the search reaches a link far outside the window
+    fireEvent.change(screen.getByLabelText('Search agent or phone'), { target: { value: 'agent4321@' } });
+    expect(rows().map((r) => r.getAttribute('data-link'))).toEqual(['l4321']);
+    expect(screen.getByText('1 of 5000 links')).toBeTruthy();
+  });
+
+  it('has one tab stop; the arrow keys, End and Home move between links beyond the window', async () => {
+    renderInPage();
+    await screen.findByText('5000 of 5000 links');
+    const tabbable = () => rows().flatMap((r) => [...r.querySelectorAll('a')]).filter((a) => a.tabIndex === 0);
+    expect(tabbable()).toHaveLength(1);
+    const first = tabbable()[0] as HTMLElement;
+    first.focus();
+    fireEvent.keyDown(first, { key: 'ArrowDown' });
+    expect(document.activeElement?.closest('tr')?.getAttribute('aria-rowindex')).toBe('3');
+    fireEvent.keyDown(document.activeElement as HTMLElement, { key: 'End' });
+    expect(document.activeElement?.closest('tr')?.getAttribute('aria-rowindex')).toBe(String(N + 1));
+    expect(rows().length).toBeLessThan(40);
+    expect(tabbable()).toEqual([document.activeElement]);
+    fireEvent.keyDown(document.activeElement as HTMLElement, { key: 'Home' });
+    expect(document.activeElement?.closest('tr')?.getAttribute('data-link')).toBe('l4990');
+  });
+
+  it('a poll that brings the same links back keeps the list as it was', async () => {
+    renderInPage();
+    await screen.findByText('5000 of 5000 links');
+    const before = fleetStore.get().links;
+    links.mockResolvedValue(big.map((l) => ({ ...l })));
+    await act(async () => {
+      await refreshFleet();
+    });
+    expect(fleetStore.get().links).toBe(before);
+    links.mockResolvedValue(big.map((l) => (l.id === 'l7' ? { ...l, uptime_secs: 99_999 } : { ...l })));
+    await act(async () => {
+      await refreshFleet();
+    });
+    const after = fleetStore.get().links ?? [];
+    expect(after).not.toBe(before);
+    expect(after.filter((l, i) => l !== before?.[i]).map((l) => l.id)).toEqual(['l7']);
   });
 });

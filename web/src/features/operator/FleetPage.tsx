@@ -1,13 +1,15 @@
 // `/fleet`: every link's session container, live. Counts on top (each one a filter), filters
-// by status, agency and text, a table sortable by every column (cards on a phone). Filters and
-// sorting live in the address, so going to a link and back keeps them.
-import { useEffect, useMemo, useRef, useState } from 'react';
+// by status, agency and text, a table sortable by every column (cards on a phone), windowed
+// for fleets of thousands. Filters and sorting live in the address, so going to a link and
+// back keeps them.
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { Link, navigate, useRoute } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
 import { problemMessage } from '../../api/problem';
 import { Confirm, Empty, ErrorText, Spinner } from '../../ui/controls';
 import { toast } from '../../ui/toast';
+import { useVirtualRows } from '../../ui/useVirtualRows';
 import { adminApi } from './adminApi';
 import { m, type Key } from './messages';
 import { rememberFleetSearch, useFleet, refreshFleet } from './fleetStore';
@@ -249,9 +251,64 @@ export function FleetPage() {
   );
 }
 
+/** Rows of one pitch, measured (about this tall on a desktop; cards on a phone are taller). */
+const ROW_ESTIMATE = 76;
+
+const COLUMNS: { key: SortKey; cls: string }[] = [
+  { key: 'agent', cls: 'op-col-agent' },
+  { key: 'agency', cls: 'op-col-agency' },
+  { key: 'status', cls: 'op-col-status' },
+  { key: 'uptime', cls: 'op-col-uptime num' },
+  { key: 'restarts', cls: 'op-col-restarts num' },
+  { key: 'cpu', cls: 'op-col-cpu num' },
+  { key: 'memory', cls: 'op-col-memory' },
+  { key: 'container', cls: 'op-col-container' },
+  { key: 'engine', cls: 'op-col-engine' },
+];
+
+/**
+ * The table, windowed: only the rows in view (plus a few) are in the DOM, spacer rows stand in
+ * for the others, and `aria-rowcount`/`aria-rowindex` tell assistive technology where a row
+ * sits among all of them. One row's link is in the tab order; the arrow keys, Page Up/Down,
+ * Home and End move between rows (scrolling the next one into view).
+ */
 function FleetTable({ links, sort, onSort }: { links: AdminLink[]; sort: Sort; onSort: (k: SortKey) => void }) {
   const t = useT(m);
-  const header = (k: SortKey, cls = '') => {
+  const v = useVirtualRows<HTMLTableSectionElement>({ count: links.length, estimate: ROW_ESTIMATE, scroller: 'parent' });
+  const r = v.range;
+  const [focusId, setFocusId] = useState<string | undefined>(undefined);
+  const focusIndex = useMemo(() => (focusId ? links.findIndex((l) => l.id === focusId) : -1), [links, focusId]);
+  const tabStop = focusIndex >= r.start && focusIndex < r.end ? focusIndex : r.start;
+  const pendingFocus = useRef<number | null>(null);
+
+  // Focus the row the keyboard moved to once it is rendered.
+  useLayoutEffect(() => {
+    const i = pendingFocus.current;
+    if (i === null) return;
+    const a = v.ref.current?.querySelector<HTMLElement>(`tr[data-index="${i}"] a`);
+    if (a) {
+      pendingFocus.current = null;
+      a.focus({ preventScroll: true });
+    }
+  });
+
+  const onKeyDown = (e: React.KeyboardEvent) => {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const row = (e.target as HTMLElement).closest<HTMLElement>('tr[data-index]');
+    if (!row) return;
+    const from = Number(row.dataset.index);
+    const page = Math.max(1, Math.floor((window.innerHeight || 600) / v.pitch) - 1);
+    const to: Record<string, number> = { ArrowDown: from + 1, ArrowUp: from - 1, PageDown: from + page, PageUp: from - page, Home: 0, End: links.length - 1 };
+    const target = to[e.key];
+    if (target === undefined) return;
+    e.preventDefault();
+    const i = Math.max(0, Math.min(links.length - 1, target));
+    setFocusId(links[i]?.id);
+    pendingFocus.current = i;
+    v.scrollToIndex(i);
+  };
+
+  const header = ({ key: k, cls }: { key: SortKey; cls: string }) => {
     const active = sort.key === k;
     return (
       <th key={k} scope="col" className={cls} aria-sort={active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none'}>
@@ -266,32 +323,44 @@ function FleetTable({ links, sort, onSort }: { links: AdminLink[]; sort: Sort; o
   };
   return (
     <div className="table-wrap op-table-wrap">
-      <table className="table op-fleet">
+      <table className="table op-fleet" aria-rowcount={links.length + 1} aria-describedby="fleet-keys">
         <caption className="visually-hidden">{t('fleetCaption')}</caption>
         <thead>
-          <tr>
-            {header('agent')}
-            {header('agency')}
-            {header('status')}
-            {header('uptime', 'num')}
-            {header('restarts', 'num')}
-            {header('cpu', 'num')}
-            {header('memory')}
-            {header('container')}
-            {header('engine')}
-          </tr>
+          <tr aria-rowindex={1}>{COLUMNS.map(header)}</tr>
         </thead>
-        <tbody>
-          {links.map((l) => (
-            <FleetRow key={l.id} link={l} />
+        <tbody
+          ref={v.ref}
+          onKeyDown={onKeyDown}
+          onFocus={(e) => {
+            const id = (e.target as HTMLElement).closest<HTMLElement>('tr[data-link]')?.dataset.link;
+            if (id) setFocusId(id);
+          }}
+        >
+          {r.padTop > 0 && <Spacer height={r.padTop} />}
+          {links.slice(r.start, r.end).map((l, i) => (
+            <FleetRow key={l.id} link={l} index={r.start + i} tabbable={r.start + i === tabStop} />
           ))}
+          {r.padBottom > 0 && <Spacer height={r.padBottom} />}
         </tbody>
       </table>
+      <p id="fleet-keys" className="visually-hidden">
+        {t('fleetKeys')}
+      </p>
     </div>
   );
 }
 
-function FleetRow({ link: l }: { link: AdminLink }) {
+/** Stands in for the rows above or below the window. */
+function Spacer({ height }: { height: number }) {
+  return (
+    <tr className="op-spacer" aria-hidden="true">
+      <td colSpan={COLUMNS.length} style={{ height }} />
+    </tr>
+  );
+}
+
+/** One link; rendered again only when its link object changes (a poll keeps unchanged ones). */
+const FleetRow = memo(function FleetRow({ link: l, index, tabbable }: { link: AdminLink; index: number; tabbable: boolean }) {
   const t = useT(m);
   // Flash the status cell when it changes after the first render (the key re-mounts it).
   const first = useRef(`${l.status}:${l.status_reason ?? ''}`);
@@ -300,6 +369,9 @@ function FleetRow({ link: l }: { link: AdminLink }) {
     <tr
       data-link={l.id}
       data-status={l.status}
+      data-index={index}
+      data-vrow=""
+      aria-rowindex={index + 2}
       className="op-row-link"
       onClick={(e) => {
         // The whole row opens the link (keyboard users have the name's link); not when the
@@ -309,7 +381,12 @@ function FleetRow({ link: l }: { link: AdminLink }) {
       }}
     >
       <Cell className="op-agent" label={t('colAgent')}>
-        <Link to={`/fleet/${l.id}`} className="op-agent-name" aria-label={t('openLink', { name: l.agent_name || l.agent_email })}>
+        <Link
+          to={`/fleet/${l.id}`}
+          className="op-agent-name"
+          tabIndex={tabbable ? 0 : -1}
+          aria-label={t('openLink', { name: l.agent_name || l.agent_email })}
+        >
           {l.agent_name || l.agent_email}
         </Link>
         <span className="op-agent-sub muted small">{l.phone ? `+${l.phone.replace(/^\+/, '')}` : t('noPhone')}</span>
@@ -342,7 +419,7 @@ function FleetRow({ link: l }: { link: AdminLink }) {
       </Cell>
     </tr>
   );
-}
+});
 
 /** Restart every failed link at once (an incident's first move), confirmed, with progress. */
 function RestartFailed({ links }: { links: AdminLink[] }) {

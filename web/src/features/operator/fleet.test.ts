@@ -10,6 +10,7 @@ import {
   memoryFraction,
   mergeLogLines,
   nextSort,
+  reuseUnchanged,
   sortLinks,
   summarize,
   type AdminLink,
@@ -139,6 +140,27 @@ describe('link.status frames', () => {
     const l = link();
     expect(applyStatus([l], { link_id: l.id, status: 'stopped', reason: 'deleted' }).links).toEqual([]);
     expect(applyStatus([l], { link_id: 'other', status: 'working' }).unknown).toBe(true);
+  });
+});
+
+describe('polls', () => {
+  it('keep the objects of unchanged links, and the whole list when nothing changed', () => {
+    const a = link();
+    const b = link({ status: 'failed' });
+    const shown = [a, b];
+    const same = reuseUnchanged(shown, [{ ...a }, { ...b }]);
+    expect(same).toBe(shown);
+    const next = reuseUnchanged(shown, [{ ...a }, { ...b, uptime_secs: 65 }]);
+    expect(next).not.toBe(shown);
+    expect(next[0]).toBe(a);
+    expect(next[1]).not.toBe(b);
+    expect(next[1]?.uptime_secs).toBe(65);
+    // a new link and a changed order make a new list; known links keep their objects
+    const c = link();
+    const grown = reuseUnchanged(shown, [{ ...b }, { ...a }, c]);
+    expect(grown).toEqual([b, a, c]);
+    expect(grown[0]).toBe(b);
+    expect(reuseUnchanged(null, [c])).toEqual([c]);
   });
 });
 

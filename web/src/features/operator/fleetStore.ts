@@ -1,12 +1,14 @@
 // The live fleet: one store shared by the fleet table and the link page. While at least one
 // screen uses it, it polls `GET /admin/links` every few seconds for usage figures — only while
 // the tab is visible — and applies `link.status` frames the moment they arrive. A frame newer
-// than a poll that was already in flight wins over that poll's (older) status.
+// than a poll that was already in flight wins over that poll's (older) status. A poll keeps
+// the objects of the links it brought back unchanged (`reuseUnchanged`), so their rows do not
+// render again.
 import { useEffect } from 'react';
 import { createStore, useStore } from '../../lib/store';
 import { on } from '../../realtime/socket';
 import { adminApi } from './adminApi';
-import { applyStatus, type AdminLink, type LinkStatusFrame } from './fleet';
+import { applyStatus, reuseUnchanged, type AdminLink, type LinkStatusFrame } from './fleet';
 
 export interface FleetState {
   links: AdminLink[] | null;
@@ -67,7 +69,7 @@ export function refreshFleet(): Promise<void> {
           if (r.at >= started) links = applyStatus(links, r.frame).links;
           else recent.delete(id);
         }
-        fleetStore.set({ links, error: undefined, loadedAt: Date.now(), loading: false });
+        fleetStore.set((s) => ({ links: reuseUnchanged(s.links, links), error: undefined, loadedAt: Date.now(), loading: false }));
       },
       (error: unknown) => {
         fleetStore.set((s) => ({ ...s, error, loading: false }));

@@ -37,7 +37,11 @@ export function StatusTag({ status, reason }: { status: LinkStatus; reason?: str
         <span className="op-dot" aria-hidden="true" />
         {statusLabel(t, status)}
       </span>
-      {why && <span className="op-reason">{why}</span>}
+      {why && (
+        <span className="op-reason" title={why}>
+          {why}
+        </span>
+      )}
     </span>
   );
 }
