@@ -283,6 +283,14 @@ text_enum!(
 );
 
 text_enum!(
+    /// How an audited action ended (`audit_log.result`).
+    AuditResult {
+        Ok = "ok",
+        Error = "error",
+    }
+);
+
+text_enum!(
     /// What the operator or agent wants of a link's container (`whatsapp_links.desired_state`).
     DesiredState {
         Running = "running",

@@ -17,12 +17,12 @@ use super::extract::{AppJson, AppPath, AppQuery, ClientIp};
 use crate::auth::extract::Operator;
 use crate::db;
 use crate::db::audit::AuditRow;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, FieldError, Result};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::links::service::{self, Actor};
 use crate::links::{container_name, LinkStatus};
-use crate::model::DesiredState;
+use crate::model::{AuditResult, DesiredState};
 use crate::runtime::ContainerState;
 
 pub fn router() -> Router<AppState> {
@@ -377,25 +377,138 @@ pub async fn delete_link(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Return entries older than this id (keyset pagination).
+    /// Return entries older than this id (keyset pagination: the last id of the previous
+    /// page; send the same filters again).
     pub before: Option<i64>,
     /// 1–500, default 100.
     pub limit: Option<i64>,
+    /// Who acted: `system` (Puente itself, no user), a user id, or part of the actor's
+    /// email (case-insensitive).
+    pub actor: Option<String>,
+    /// An action (`link.restart`), or every action under a prefix ending in `.` (`link.`).
+    pub action: Option<String>,
+    /// The target's id, exactly (a link, user, report, agency … id).
+    pub target_id: Option<String>,
+    /// `ok` or `error`.
+    #[param(value_type = Option<AuditResult>)]
+    pub result: Option<String>,
+    /// RFC 3339: entries at or after this time.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub from: Option<String>,
+    /// RFC 3339: entries before this time.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub to: Option<String>,
 }
 
-/// The audit log, newest first. Operators only.
+/// A filter's text, trimmed; an empty one is no filter.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl AuditQuery {
+    /// The page this asks for; every invalid value is named in one 422.
+    fn filter(&self) -> Result<db::audit::Filter> {
+        use db::audit::{ActionFilter, ActorFilter};
+        let mut errors = Vec::new();
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=500).contains(&limit) {
+            errors.push(FieldError::new("limit", "must be between 1 and 500"));
+        }
+        let actor = given(&self.actor).and_then(|a| {
+            if a.chars().count() > 254 {
+                errors.push(FieldError::new("actor", "must be at most 254 characters"));
+                None
+            } else if a == "system" {
+                Some(ActorFilter::System)
+            } else if let Ok(id) = a.parse::<Uuid>() {
+                Some(ActorFilter::User(id))
+            } else {
+                Some(ActorFilter::EmailContains(a.to_lowercase()))
+            }
+        });
+        let action = given(&self.action).and_then(|a| {
+            let name = |s: &str| {
+                (1..=64).contains(&s.len())
+                    && s.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
+                    })
+            };
+            if !name(a) {
+                errors.push(FieldError::new(
+                    "action",
+                    "must be an action like link.restart, or a prefix ending in a dot like link.",
+                ));
+                None
+            } else if a.ends_with('.') {
+                Some(ActionFilter::Prefix(a.to_string()))
+            } else {
+                Some(ActionFilter::Exact(a.to_string()))
+            }
+        });
+        let target_id = given(&self.target_id).and_then(|t| {
+            if t.chars().count() > 200 {
+                errors.push(FieldError::new(
+                    "target_id",
+                    "must be at most 200 characters",
+                ));
+                None
+            } else {
+                Some(t.to_string())
+            }
+        });
+        let result = given(&self.result).and_then(|r| {
+            r.parse::<AuditResult>()
+                .map_err(|_| errors.push(FieldError::new("result", "must be ok or error")))
+                .ok()
+        });
+        let mut time = |field: &str, v: &Option<String>| {
+            given(v).and_then(|t| {
+                DateTime::parse_from_rfc3339(t)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|_| {
+                        errors.push(FieldError::new(
+                            field,
+                            "must be an RFC 3339 time, like 2026-12-01T09:30:00Z",
+                        ))
+                    })
+                    .ok()
+            })
+        };
+        let from = time("from", &self.from);
+        let to = time("to", &self.to);
+        if let (Some(f), Some(t)) = (from, to) {
+            if t <= f {
+                errors.push(FieldError::new("to", "must be later than from"));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(db::audit::Filter {
+            before: self.before,
+            limit,
+            actor,
+            action,
+            target_id,
+            result,
+            from,
+            to,
+        })
+    }
+}
+
+/// The audit log, newest first, narrowed by any of the filters (all must hold), a page at a
+/// time: the next page is `before` the last id, with the same filters. Operators only.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, body = Vec<AuditRow>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<AuditRow>), (status = 403, body = Problem),
+        (status = 422, description = "`validation_failed`: each invalid filter is named in `errors`.", body = Problem)))]
 pub async fn list_audit(
     State(state): State<AppState>,
     Operator(_op): Operator,
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> Result<AppJson<Vec<AuditRow>>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(AppError::invalid("limit", "must be between 1 and 500"));
-    }
-    Ok(AppJson(db::audit::list(&state.db, q.before, limit).await?))
+    let filter = q.filter()?;
+    Ok(AppJson(db::audit::list(&state.db, &filter).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

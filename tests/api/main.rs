@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod agency;
+mod audit;
 mod auth;
 mod authz;
 mod cli;
