@@ -40,6 +40,10 @@ pub struct ListQuery {
     pub unread: Option<bool>,
     /// Only conversations about this listing.
     pub property_id: Option<Uuid>,
+    /// Only this agent's conversations. For an agency admin: one agent of the agency. For
+    /// an agent it can only narrow to themself: another agent's id gives an empty list (as
+    /// for any id outside the caller's inbox, whose existence does not show).
+    pub agent_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -79,6 +83,7 @@ impl ListQuery {
             channel,
             status,
             property: self.property_id,
+            agent: self.agent_id,
         };
         Ok((filter, self.unread == Some(true)))
     }

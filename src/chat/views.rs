@@ -152,7 +152,11 @@ pub struct ConversationDto {
     pub id: Uuid,
     pub channel: Channel,
     pub status: ConversationStatus,
+    /// The agent who owns the conversation (answers it, and whose inbox it is in).
     pub agent_id: Uuid,
+    /// That agent's display name: what an agency admin, who sees every agent's
+    /// conversations, is shown to tell whose one is whose.
+    pub agent_name: String,
     pub link_id: Option<Uuid>,
     pub chat_id: Option<String>,
     pub is_group: bool,
@@ -170,6 +174,7 @@ impl From<ConversationSummary> for ConversationDto {
             channel: r.channel,
             status: r.status,
             agent_id: r.agent_id,
+            agent_name: r.agent_name,
             link_id: r.link_id,
             chat_id: r.chat_id,
             is_group: r.is_group,
@@ -262,7 +267,7 @@ impl ConversationView {
             (Role::Buyer, _) => Some(Counterpart {
                 kind: CounterpartKind::Agent,
                 id: card.agent_id,
-                name: card.agent_name,
+                name: Some(card.agent_name.clone()),
             }),
             (_, Channel::InApp) => card.buyer_id.map(|id| Counterpart {
                 kind: CounterpartKind::Buyer,
@@ -303,6 +308,7 @@ impl ConversationView {
                 channel: card.channel,
                 status: card.status,
                 agent_id: card.agent_id,
+                agent_name: card.agent_name,
                 link_id: card.link_id,
                 chat_id: card.chat_id,
                 is_group: card.is_group,

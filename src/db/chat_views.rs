@@ -23,6 +23,8 @@ pub struct ConversationSummary {
     pub channel: Channel,
     pub status: ConversationStatus,
     pub agent_id: Uuid,
+    /// The owning agent's display name.
+    pub agent_name: String,
     pub link_id: Option<Uuid>,
     pub chat_id: Option<String>,
     pub is_group: bool,
@@ -41,10 +43,13 @@ pub async fn conversation_summary(
 ) -> Result<Option<ConversationSummary>> {
     Ok(sqlx::query_as!(
         ConversationSummary,
-        r#"select c.id, c.channel as "channel: Channel", c.status as "status: ConversationStatus", c.agent_id, c.link_id,
+        r#"select c.id, c.channel as "channel: Channel", c.status as "status: ConversationStatus", c.agent_id,
+                  ua.display_name as agent_name, c.link_id,
                   c.chat_id, c.is_group, c.buyer_id, c.property_id, c.last_message_at, c.created_at,
                   k.id as "contact_id?", k.push_name as "contact_name?", k.phone as "contact_phone?"
-           from conversations c left join contacts k on k.id = c.contact_id where c.id = $1"#,
+           from conversations c join users ua on ua.id = c.agent_id
+                left join contacts k on k.id = c.contact_id
+           where c.id = $1"#,
         id
     )
     .fetch_optional(db)
@@ -61,6 +66,9 @@ pub struct PageFilter {
     /// `None`: open and archived.
     pub status: Option<ConversationStatus>,
     pub property: Option<Uuid>,
+    /// Only this agent's conversations (within the scope: an agent's own scope holds no
+    /// other agent's).
+    pub agent: Option<Uuid>,
 }
 
 /// One conversation of a page, with its activity time (the cursor's key).
@@ -85,6 +93,7 @@ pub async fn conversation_page(
                  and ($8::text is null or channel = $8)
                  and (case when $9::text is null then status <> 'closed' else status = $9 end)
                  and ($10::uuid is null or property_id = $10)
+                 and ($11::uuid is null or agent_id = $11)
                order by coalesce(last_message_at, created_at) desc, id desc limit $7"#,
         scope.role.as_str(),
         scope.user,
@@ -95,7 +104,8 @@ pub async fn conversation_page(
         filter.limit,
         filter.channel.map(Channel::as_str),
         filter.status.map(ConversationStatus::as_str),
-        filter.property
+        filter.property,
+        filter.agent
     )
     .fetch_all(db)
     .await?)
@@ -127,7 +137,7 @@ pub struct ConversationCard {
     pub last_body: Option<String>,
     pub last_deleted: Option<bool>,
     pub last_sent_at: Option<DateTime<Utc>>,
-    pub agent_name: Option<String>,
+    pub agent_name: String,
     pub buyer_name: Option<String>,
     pub property_title: Option<String>,
     pub unread_count: i64,
@@ -151,11 +161,11 @@ pub async fn conversation_cards(
                   k.id as "contact_id?", k.push_name as "contact_name?", k.phone as "contact_phone?",
                   lm.id as "last_id?", lm.direction as "last_direction?: Direction", lm.kind as "last_kind?: MessageKind",
                   lm.body as "last_body?", lm.deleted as "last_deleted?", lm.sent_at as "last_sent_at?",
-                  ua.display_name as "agent_name?", ub.display_name as "buyer_name?", p.title as "property_title?",
+                  ua.display_name as agent_name, ub.display_name as "buyer_name?", p.title as "property_title?",
                   unread.n as "unread_count!", related.ids as "related_ids!"
            from conversations c
+                join users ua on ua.id = c.agent_id
                 left join contacts k on k.id = c.contact_id
-                left join users ua on ua.id = c.agent_id
                 left join users ub on ub.id = c.buyer_id
                 left join properties p on p.id = c.property_id
                 left join lateral (

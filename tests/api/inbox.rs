@@ -1505,3 +1505,153 @@ async fn uploads_have_an_hourly_limit_and_a_storage_quota_and_unsent_ones_can_be
     assert!((3000..=3600).contains(&wait), "Retry-After {wait}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[sqlx::test]
+async fn an_agency_admin_sees_whose_conversation_is_whose_and_filters_by_agent(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    expect_status(
+        app.patch(
+            "/api/v1/me",
+            &json!({"display_name": "Eva Agente"}),
+            Some(&w.agent2.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let property2 = Uuid::now_v7();
+    sqlx::query(
+        "insert into properties (id, agency_id, agent_id, title, description, price_cents, city, property_type)
+         select $1, agency_id, id, 'Chalet en la sierra', 'Con jardín', 50000000, 'Madrid', 'house' from users where id = $2",
+    )
+    .bind(property2)
+    .bind(w.agent2.id.parse::<Uuid>().unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let diegos = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let evas = start(&app, &w.buyer2, property2).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&app, &w.buyer, &diegos, "1", "Hola Diego").await;
+    send(&app, &w.buyer2, &evas, "1", "Hola Eva").await;
+
+    let list = |token: String, query: String| {
+        let app = &app;
+        async move {
+            let page = expect_status(
+                app.get(&format!("/api/v1/conversations{query}"), Some(&token))
+                    .await,
+                StatusCode::OK,
+            )
+            .await;
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["id"].as_str().unwrap().to_string(),
+                        c["agent_id"].as_str().unwrap().to_string(),
+                        c["agent_name"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let diego = (
+        diegos.clone(),
+        w.agent.id.clone(),
+        "Diego Agent".to_string(),
+    );
+    let eva = (evas.clone(), w.agent2.id.clone(), "Eva Agente".to_string());
+
+    // The admin's inbox is the agency's: every row says whose it is.
+    let all = list(w.admin.access.clone(), String::new()).await;
+    assert_eq!(all, vec![eva.clone(), diego.clone()]);
+    // … and narrows to one agent.
+    let only_eva = list(w.admin.access.clone(), format!("?agent_id={}", w.agent2.id)).await;
+    assert_eq!(only_eva, vec![eva.clone()]);
+    let only_diego_archived = list(
+        w.admin.access.clone(),
+        format!("?agent_id={}&status=archived", w.agent.id),
+    )
+    .await;
+    assert!(only_diego_archived.is_empty(), "filters combine");
+    // One conversation, and the thread's header, say it too.
+    let one = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{evas}"),
+            Some(&w.admin.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(one["agent_id"], w.agent2.id.as_str());
+    assert_eq!(one["agent_name"], "Eva Agente");
+
+    // An agent sees their own only; the filter cannot widen that: another agent's id is
+    // an empty list (as any id outside their inbox), their own id the same as no filter.
+    assert_eq!(
+        list(w.agent.access.clone(), String::new()).await,
+        vec![diego.clone()]
+    );
+    assert_eq!(
+        list(w.agent.access.clone(), format!("?agent_id={}", w.agent.id)).await,
+        vec![diego.clone()]
+    );
+    assert!(
+        list(w.agent.access.clone(), format!("?agent_id={}", w.agent2.id))
+            .await
+            .is_empty()
+    );
+    // An admin of another agency sees nothing of this one's agents.
+    let other = app
+        .register_admin("otra@norte.example", "Norte Homes")
+        .await;
+    assert!(
+        list(other.access.clone(), format!("?agent_id={}", w.agent2.id))
+            .await
+            .is_empty()
+    );
+    // A buyer sees the agent's name too (as the counterpart as before).
+    assert_eq!(
+        list(w.buyer2.access.clone(), String::new()).await,
+        vec![eva.clone()]
+    );
+    expect_problem(
+        app.get("/api/v1/conversations?agent_id=eva", Some(&w.admin.access))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
+
+    // Live updates carry the name as well.
+    let mut eva_ws = Ws::connect(&app, &w.agent2.access, None).await;
+    eva_ws.next(5).await;
+    let archived = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{evas}/archive"),
+            &json!({}),
+            Some(&w.agent2.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(archived["agent_name"], "Eva Agente");
+    let updated = eva_ws
+        .wait(10, "conversation.updated", |v| {
+            v["type"] == "conversation.updated"
+        })
+        .await;
+    assert_eq!(updated["data"]["conversation"]["id"], evas.as_str());
+    assert_eq!(updated["data"]["conversation"]["agent_name"], "Eva Agente");
+}

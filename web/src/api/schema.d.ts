@@ -28,7 +28,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The audit log, newest first. Operators only. */
+        /**
+         * The audit log, newest first, narrowed by any of the filters (all must hold), a page at a
+         *     time: the next page is `before` the last id, with the same filters. Operators only.
+         */
         get: operations["list_audit"];
         put?: never;
         post?: never;
@@ -1261,6 +1264,11 @@ export interface components {
             /** Format: uuid */
             agent_id: string;
         };
+        /**
+         * @description How an audited action ended (`audit_log.result`).
+         * @enum {string}
+         */
+        AuditResult: "ok" | "error";
         AuditRow: {
             action: string;
             actor_role?: string | null;
@@ -1272,7 +1280,7 @@ export interface components {
             /** Format: int64 */
             id: number;
             ip?: string | null;
-            result: string;
+            result: components["schemas"]["AuditResult"];
             target_id?: string | null;
             target_type?: string | null;
         };
@@ -1323,8 +1331,16 @@ export interface components {
         };
         /** @description A conversation as every member sees it. */
         ConversationDto: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The agent who owns the conversation (answers it, and whose inbox it is in).
+             */
             agent_id: string;
+            /**
+             * @description That agent's display name: what an agency admin, who sees every agent's
+             *     conversations, is shown to tell whose one is whose.
+             */
+            agent_name: string;
             /** Format: uuid */
             buyer_id?: string | null;
             channel: components["schemas"]["Channel"];
@@ -2016,10 +2032,28 @@ export interface operations {
     list_audit: {
         parameters: {
             query?: {
-                /** @description Return entries older than this id (keyset pagination). */
+                /**
+                 * @description Return entries older than this id (keyset pagination: the last id of the previous
+                 *     page; send the same filters again).
+                 */
                 before?: number;
                 /** @description 1–500, default 100. */
                 limit?: number;
+                /**
+                 * @description Who acted: `system` (Puente itself, no user), a user id, or part of the actor's
+                 *     email (case-insensitive).
+                 */
+                actor?: string;
+                /** @description An action (`link.restart`), or every action under a prefix ending in `.` (`link.`). */
+                action?: string;
+                /** @description The target's id, exactly (a link, user, report, agency … id). */
+                target_id?: string;
+                /** @description `ok` or `error`. */
+                result?: components["schemas"]["AuditResult"];
+                /** @description RFC 3339: entries at or after this time. */
+                from?: string;
+                /** @description RFC 3339: entries before this time. */
+                to?: string;
             };
             header?: never;
             path?: never;
@@ -2036,6 +2070,15 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: each invalid filter is named in `errors`. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2969,6 +3012,12 @@ export interface operations {
                 unread?: boolean;
                 /** @description Only conversations about this listing. */
                 property_id?: string;
+                /**
+                 * @description Only this agent's conversations. For an agency admin: one agent of the agency. For
+                 *     an agent it can only narrow to themself: another agent's id gives an empty list (as
+                 *     for any id outside the caller's inbox, whose existence does not show).
+                 */
+                agent_id?: string;
             };
             header?: never;
             path?: never;
