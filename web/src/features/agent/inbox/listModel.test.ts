@@ -19,6 +19,7 @@ function conv(id: string, minute: number, over: Partial<ConversationView> = {}):
     channel: 'whatsapp',
     status: 'open',
     agent_id: ME,
+    agent_name: 'Diego',
     is_group: false,
     created_at: at,
     last_message_at: at,

@@ -25,7 +25,7 @@ import { NO_FILTERS, type ConversationView } from './listModel';
 const ME = { id: 'agent-1', role: 'agent', display_name: 'Diego', email: 'd@x', active: true, created_at: '' } as never;
 function conv(id: string, minute: number, over: Partial<ConversationView> = {}): ConversationView {
   const at = new Date(Date.UTC(2026, 10, 30, 10, minute)).toISOString();
-  return { id, channel: 'whatsapp', status: 'open', agent_id: 'agent-1', is_group: false, created_at: at, last_message_at: at, unread_count: 0, related_conversation_ids: [], ...over };
+  return { id, channel: 'whatsapp', status: 'open', agent_id: 'agent-1', agent_name: 'Diego', is_group: false, created_at: at, last_message_at: at, unread_count: 0, related_conversation_ids: [], ...over };
 }
 const msg = (id: string, cid: string, minute: number) => ({
   conversation_id: cid,
