@@ -182,7 +182,10 @@ async fn seed_demo_listings(pool: &PgPool, agency: Uuid, agent: Uuid) -> anyhow:
 /// `puente links …`: the same operations as the operator API, from a terminal.
 pub async fn run_links(config: ServeConfig, command: LinksCommand) -> anyhow::Result<()> {
     let core = Core::connect(config).await?;
-    let fail = |e: crate::error::AppError| anyhow::anyhow!("{} ({})", e, e.code());
+    fn fail(e: impl Into<crate::error::AppError>) -> anyhow::Error {
+        let e = e.into();
+        anyhow::anyhow!("{} ({})", e, e.code())
+    }
     match command {
         LinksCommand::List => {
             let rows = db::links::list_admin(&core.db).await.map_err(fail)?;

@@ -359,6 +359,22 @@ pub async fn set_desired(db: impl PgExecutor<'_>, id: Uuid, desired: DesiredStat
     Ok(())
 }
 
+/// Want the link running again (a restart): from `running`, or from `stopped` only when
+/// `over_a_stop` (an operator's stop is undone only by an operator). False when refused.
+pub async fn set_running(db: impl PgExecutor<'_>, id: Uuid, over_a_stop: bool) -> Result<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"update whatsapp_links set desired_state = 'running', next_attempt_at = null,
+                  consecutive_failures = 0, updated_at = now()
+            where id = $1 and (desired_state = 'running' or (desired_state = 'stopped' and $2))
+           returning id"#,
+        id,
+        over_a_stop
+    )
+    .fetch_optional(db)
+    .await?
+    .is_some())
+}
+
 /// A (re)start Puente performed: count it and schedule the earliest next attempt.
 pub async fn record_restart(
     db: impl PgExecutor<'_>,

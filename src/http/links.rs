@@ -137,7 +137,8 @@ pub async fn pairing_code(
 
 /// Restart the link's session container (the login survives).
 #[utoipa::path(post, path = "/api/v1/whatsapp/links/{id}/restart", tag = "links", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 202, body = LinkDto), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path)), responses((status = 202, body = LinkDto), (status = 404, body = Problem),
+        (status = 409, description = "`link_stopped_by_operator`: an operator stopped the link; only an operator starts it again.", body = Problem)))]
 pub async fn restart_link(
     State(state): State<AppState>,
     Staff(user): Staff,

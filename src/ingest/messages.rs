@@ -156,7 +156,7 @@ async fn fetch_media(
     };
     let client = crate::links::service::client(core, link)
         .await
-        .map_err(|e| e.code().to_string())?;
+        .map_err(|e| e.to_string())?;
     let (bytes, content_type) = client
         .download_media(url, MAX_MEDIA_BYTES)
         .await

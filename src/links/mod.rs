@@ -12,7 +12,8 @@
 //! - Containers and volumes are named from the link id, so provisioning is idempotent across
 //!   replicas: a second creator meets a name conflict and adopts the existing container.
 //! - Per-link keys are derived, never stored or returned ([`keys`]).
-//! - Engine and WAHA failures reach clients only through [`errors`] (503 when retryable).
+//! - Every operation fails with one [`Error`] enum ([`errors`]): callers decide by variant
+//!   (`is_transient`), and the edge turns it into a problem (503 when retryable).
 //!
 //! Layout: [`service`] (the operations behind the HTTP handlers, the CLI and the supervisor:
 //! create, read, QR, pairing code, restart, logout, stop, delete, status transitions,
@@ -28,6 +29,8 @@ pub mod qr;
 pub mod service;
 pub mod spec;
 pub mod supervisor;
+
+pub use errors::Error;
 
 use std::fmt;
 use std::str::FromStr;

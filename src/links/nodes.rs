@@ -6,13 +6,12 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::errors;
+use super::errors::{Error, Result};
 use super::placement::choose;
 use super::service::{kick, transition, Actor};
 use super::{container_name, reason, LinkStatus};
 use crate::core::Core;
 use crate::db;
-use crate::error::{AppError, Result};
 use crate::runtime::RuntimeError;
 
 /// A link moved off a drained node.
@@ -47,10 +46,10 @@ pub async fn drain(state: &Core, node: &str, actor: &Actor<'_>) -> Result<DrainO
         {
             tracing::warn!(node, "node gone from the swarm; moving its links");
         }
-        Err(RuntimeError::NotFound { .. }) => return Err(AppError::NotFound),
-        Err(e) => return Err(errors::runtime(e)),
+        Err(RuntimeError::NotFound { .. }) => return Err(Error::NotFound),
+        Err(e) => return Err(e.into()),
     }
-    let nodes = state.runtime.nodes().await.map_err(errors::runtime)?;
+    let nodes = state.runtime.nodes().await.map_err(Error::from)?;
     let mut counts: HashMap<String, i64> = db::placements::counts(&state.db)
         .await?
         .into_iter()
@@ -75,7 +74,7 @@ pub async fn drain(state: &Core, node: &str, actor: &Actor<'_>) -> Result<DrainO
                 .runtime
                 .remove_container(&container_name(link))
                 .await
-                .map_err(errors::runtime)?;
+                .map_err(Error::from)?;
         }
         *counts.entry(to.clone()).or_insert(0) += 1;
         if needs_scan {
@@ -120,7 +119,7 @@ pub async fn drain(state: &Core, node: &str, actor: &Actor<'_>) -> Result<DrainO
 pub async fn activate(state: &Core, node: &str) -> Result<()> {
     match state.runtime.set_node_availability(node, "active").await {
         Ok(()) => Ok(()),
-        Err(RuntimeError::NotFound { .. }) => Err(AppError::NotFound),
-        Err(e) => Err(errors::runtime(e)),
+        Err(RuntimeError::NotFound { .. }) => Err(Error::NotFound),
+        Err(e) => Err(e.into()),
     }
 }

@@ -12,10 +12,9 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::errors;
+use super::errors::{Error, Result};
 use crate::core::Core;
 use crate::db::{self, links::LinkRow};
-use crate::error::{AppError, Result};
 use crate::runtime::NodeInfo;
 
 /// Node label marking the nodes meant for session containers.
@@ -53,7 +52,7 @@ pub async fn ensure(state: &Core, link: &LinkRow) -> Result<Option<String>> {
     if let Some(node) = db::placements::find(&state.db, link.id).await? {
         return Ok(Some(node));
     }
-    let nodes = state.runtime.nodes().await.map_err(errors::runtime)?;
+    let nodes = state.runtime.nodes().await.map_err(Error::from)?;
     if nodes.is_empty() {
         return Ok(None);
     }
@@ -62,12 +61,7 @@ pub async fn ensure(state: &Core, link: &LinkRow) -> Result<Option<String>> {
         .into_iter()
         .collect();
     let node =
-        choose(&nodes, &counts, state.config.waha.swarm_node_cap, None).ok_or_else(|| {
-            AppError::unavailable(
-                "no_session_node",
-                "No Swarm node can take another WhatsApp session right now.",
-            )
-        })?;
+        choose(&nodes, &counts, state.config.waha.swarm_node_cap, None).ok_or(Error::NoNode)?;
     let placed = db::placements::place(&state.db, link.id, &node).await?;
     tracing::info!(link = %link.id, node = %placed, "link placed");
     Ok(Some(placed))
@@ -98,7 +92,7 @@ pub struct NodeView {
 
 /// Every node, with its placed links. Empty on a runtime without nodes.
 pub async fn overview(state: &Core) -> Result<Vec<NodeView>> {
-    let nodes = state.runtime.nodes().await.map_err(errors::runtime)?;
+    let nodes = state.runtime.nodes().await.map_err(Error::from)?;
     let mut placed: HashMap<String, Vec<Uuid>> = HashMap::new();
     for (link, node) in db::placements::all_live(&state.db).await? {
         placed.entry(node).or_default().push(link);

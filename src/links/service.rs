@@ -26,14 +26,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    container_name, errors, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus,
-};
+use super::errors::{Error, Result};
+use super::{container_name, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus};
 use crate::auth::extract::AuthUser;
 use crate::core::Core;
 use crate::db::{self, links::LinkRow};
-use crate::error::{AppError, Result};
-use crate::model::DesiredState;
+use crate::error::AppError;
+use crate::model::{DesiredState, Role};
 use crate::realtime;
 use crate::runtime::{ContainerInfo, ContainerState, RuntimeError, LABEL_INSTANCE, LABEL_LINK};
 use crate::waha::client::{Timeouts, WahaClient, WahaError};
@@ -118,7 +117,7 @@ async fn publish_status(conn: &mut sqlx::PgConnection, link: &LinkRow) -> Result
         "push_name": link.push_name,
         "qr_rotations": link.qr_rotations,
     });
-    realtime::publish(conn, &to, "link.status", &data).await
+    Ok(realtime::publish(conn, &to, "link.status", &data).await?)
 }
 
 /// The WhatsApp account a working link is logged in as.
@@ -191,7 +190,7 @@ pub async fn transition(
     }
     let row = db::links::lock(&mut *tx, link_id)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     publish_status(&mut tx, &row).await?;
     tx.commit().await?;
     tracing::info!(link = %link_id, status = %status, reason = ?why, "link status");
@@ -215,38 +214,25 @@ pub async fn create(state: &Core, user: &AuthUser) -> Result<LinkDto> {
     db::users::lock(&mut *tx, user.id).await?;
     let have = db::links::count_for_agent(&mut *tx, user.id).await?;
     if have >= cfg.max_links_per_agent {
-        return Err(AppError::conflict(
-            "link_limit_reached",
-            format!(
-                "You already have {have} WhatsApp link(s); the limit is {}.",
-                cfg.max_links_per_agent
-            ),
-        ));
+        return Err(Error::AgentLimit {
+            have,
+            limit: cfg.max_links_per_agent,
+        });
     }
     let (created, oldest) = db::links::created_last_hour(&mut *tx, user.id).await?;
     if created >= cfg.link_creates_per_hour {
-        return Err(AppError::window_full(oldest, chrono::Duration::hours(1)));
+        return Err(Error::CreateRate { oldest });
     }
     // The agency's quota (its row locked: concurrent creates in one agency queue here), then
     // the installation's cap (one lock across agencies and replicas).
     let (quota, live) = db::links::agency_quota(&mut *tx, agency)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     if live >= quota {
-        return Err(AppError::conflict(
-            "agency_link_quota_reached",
-            format!(
-                "Your agency has {live} of its {quota} WhatsApp link(s); ask the platform's \
-                 operators to raise the quota."
-            ),
-        ));
+        return Err(Error::AgencyQuota { live, quota });
     }
     if db::links::live_count_locked(&mut tx).await? >= cfg.max_links {
-        return Err(AppError::conflict(
-            "link_capacity_reached",
-            "The platform runs as many WhatsApp links as it can; try again later or ask its \
-             operators.",
-        ));
+        return Err(Error::Capacity);
     }
     let id = Uuid::now_v7();
     let row = db::links::insert(
@@ -271,7 +257,7 @@ pub async fn owned(state: &Core, user: &AuthUser, id: Uuid) -> Result<LinkRow> {
     db::links::find(&state.db, id)
         .await?
         .filter(|l| l.agent_id == user.id && l.desired_state != DesiredState::Deleted)
-        .ok_or(AppError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 /// Containers of this instance, by link id. An unreachable engine gives an empty map.
@@ -327,20 +313,12 @@ pub async fn base_url(state: &Core, link: &LinkRow) -> Result<String> {
         .runtime
         .inspect(&name)
         .await
-        .map_err(errors::runtime)?
+        .map_err(Error::from)?
         .filter(|i| i.state == ContainerState::Running)
-        .ok_or_else(|| {
-            AppError::unavailable(
-                "link_unreachable",
-                "The link's session container is not running.",
-            )
-        })?;
-    let port = info.host_port.ok_or_else(|| {
-        AppError::unavailable(
-            "link_unreachable",
-            "The link's session container publishes no port.",
-        )
-    })?;
+        .ok_or_else(|| Error::ContainerDown("The link's session container is not running."))?;
+    let port = info
+        .host_port
+        .ok_or_else(|| Error::ContainerDown("The link's session container publishes no port."))?;
     let host = match cfg.waha_publish_host.as_str() {
         "0.0.0.0" | "" => "127.0.0.1",
         h => h,
@@ -355,7 +333,7 @@ pub async fn client(state: &Core, link: &LinkRow) -> Result<WahaClient> {
         link.id,
         link.key_version,
     );
-    WahaClient::new(state.http.clone(), &base, &key).map_err(errors::waha)
+    WahaClient::new(state.http.clone(), &base, &key).map_err(Error::from)
 }
 
 /// Whether a link runs the WAHA emulator (development and demos) rather than real WAHA.
@@ -374,10 +352,7 @@ pub async fn phone_url(state: &Core, link: &LinkRow) -> Result<Option<String>> {
         return Ok(None);
     }
     if state.config.waha.waha_network.is_some() {
-        return Err(AppError::conflict(
-            "phone_not_published",
-            "The session container is on a private network; its simulated phone cannot be opened from a browser.",
-        ));
+        return Err(Error::PhoneNotPublished);
     }
     let base = base_url(state, link).await?;
     let key = keys::api_key(
@@ -391,22 +366,18 @@ pub async fn phone_url(state: &Core, link: &LinkRow) -> Result<Option<String>> {
 /// The current raw QR value; 409 when the link is not waiting for a scan.
 pub async fn qr_raw(state: &Core, link: &LinkRow) -> Result<String> {
     if link.status != LinkStatus::ScanQr.as_str() {
-        return Err(AppError::conflict(
-            "link_not_scanning",
-            format!(
-                "The link is {}; a QR code exists only while it waits for a scan.",
-                link.status
-            ),
-        ));
+        return Err(Error::NotScanning(format!(
+            "The link is {}; a QR code exists only while it waits for a scan.",
+            link.status
+        )));
     }
     let c = client(state, link).await?;
     match c.qr_raw().await {
         Ok(raw) => Ok(raw),
-        Err(WahaError::WrongStatus { status, .. }) => Err(AppError::conflict(
-            "link_not_scanning",
-            format!("The WhatsApp session is {status}, not waiting for a scan."),
-        )),
-        Err(e) => Err(errors::waha(e)),
+        Err(WahaError::WrongStatus { status, .. }) => Err(Error::NotScanning(format!(
+            "The WhatsApp session is {status}, not waiting for a scan."
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -415,7 +386,7 @@ pub async fn push_qr(state: &Core, link_id: Uuid) {
     let result = async {
         let link = db::links::find(&state.db, link_id)
             .await?
-            .ok_or(AppError::NotFound)?;
+            .ok_or(Error::NotFound)?;
         let raw = qr_raw(state, &link).await?;
         let image = super::qr::png_data_url(&raw)?;
         let mut tx = state.db.begin().await?;
@@ -427,49 +398,52 @@ pub async fn push_qr(state: &Core, link_id: Uuid) {
         )
         .await?;
         tx.commit().await?;
-        Ok::<_, AppError>(())
+        Ok::<_, Error>(())
     }
     .await;
     if let Err(e) = result {
-        tracing::info!(link = %link_id, code = e.code(), "no QR pushed");
+        tracing::info!(link = %link_id, code = AppError::from(e).code(), "no QR pushed");
     }
 }
 
 pub async fn pairing_code(state: &Core, link: &LinkRow, phone: &str) -> Result<String> {
-    let phone = crate::auth::service::normalize_phone(phone).ok_or_else(|| {
-        AppError::invalid("phone_number", "must be 6 to 15 digits, with country code")
-    })?;
+    let phone = crate::auth::service::normalize_phone(phone).ok_or(Error::InvalidPhone)?;
     if link.status != LinkStatus::ScanQr.as_str() {
-        return Err(AppError::conflict(
-            "link_not_scanning",
-            format!(
-                "The link is {}; pairing is possible only while it waits for a scan.",
-                link.status
-            ),
-        ));
+        return Err(Error::NotScanning(format!(
+            "The link is {}; pairing is possible only while it waits for a scan.",
+            link.status
+        )));
     }
     client(state, link)
         .await?
         .request_code(&phone)
         .await
-        .map_err(errors::waha)
+        .map_err(Error::from)
 }
 
-/// Restart the link's container (the login survives on its volume).
+/// Restart the link's container (the login survives on its volume). A link an operator
+/// stopped is restarted only by an operator: its agent gets [`Error::StoppedByOperator`].
 pub async fn restart(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()> {
     let name = container_name(link.id);
-    db::links::set_desired(&state.db, link.id, DesiredState::Running).await?;
-    let result = match state
-        .runtime
-        .inspect(&name)
-        .await
-        .map_err(errors::runtime)?
-    {
+    let by_operator = actor.user.is_some_and(|u| u.role == Role::Operator);
+    if !db::links::set_running(&state.db, link.id, by_operator).await? {
+        audit(
+            state,
+            actor,
+            "link.restart",
+            link.id,
+            false,
+            json!({"refused": "stopped_by_operator"}),
+        )
+        .await;
+        return Err(Error::StoppedByOperator);
+    }
+    let result = match state.runtime.inspect(&name).await.map_err(Error::from)? {
         Some(_) => state
             .runtime
             .restart(&name, STOP_GRACE_SECS)
             .await
-            .map_err(errors::runtime),
+            .map_err(Error::from),
         None => Ok(()),
     };
     audit(
@@ -496,7 +470,7 @@ pub async fn logout(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<(
             .await?
             .logout()
             .await
-            .map_err(errors::waha)
+            .map_err(Error::from)
     }
     .await;
     audit(
@@ -529,7 +503,7 @@ pub async fn stop(state: &Core, link: &LinkRow, actor: &Actor<'_>) -> Result<()>
         .runtime
         .stop(&container_name(link.id), STOP_GRACE_SECS)
         .await
-        .map_err(errors::runtime);
+        .map_err(Error::from);
     audit(
         state,
         actor,
@@ -583,12 +557,12 @@ async fn remove_everything(state: &Core, link_id: Uuid) -> Result<()> {
         .runtime
         .remove_container(&container_name(link_id))
         .await
-        .map_err(errors::runtime)?;
+        .map_err(Error::from)?;
     state
         .runtime
         .remove_volume(&volume_name(link_id))
         .await
-        .map_err(errors::runtime)?;
+        .map_err(Error::from)?;
     let mut tx = state.db.begin().await?;
     db::links::mark_deleted(&mut *tx, link_id).await?;
     if let Some(row) = db::links::find_including_deleted(&mut *tx, link_id).await? {
@@ -621,7 +595,7 @@ async fn logout_before_removal(state: &Core, link: &LinkRow) {
             .with_timeouts(timeouts)
             .logout()
             .await
-            .map_err(errors::waha)
+            .map_err(Error::from)
     }
     .await;
     match outcome {
@@ -663,9 +637,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
     match link.desired_state {
         DesiredState::Deleted => return remove_everything(state, link.id).await,
         DesiredState::Stopped => {
-            rt.stop(&name, STOP_GRACE_SECS)
-                .await
-                .map_err(errors::runtime)?;
+            rt.stop(&name, STOP_GRACE_SECS).await.map_err(Error::from)?;
             if link.status != LinkStatus::Stopped.as_str() {
                 transition(
                     state,
@@ -681,7 +653,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
         }
         DesiredState::Running => {}
     }
-    let info = rt.inspect(&name).await.map_err(errors::runtime)?;
+    let info = rt.inspect(&name).await.map_err(Error::from)?;
     match info {
         None => create_and_start(state, &link).await,
         Some(info)
@@ -728,7 +700,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
             let failures = link.consecutive_failures + 1;
             let next = now + chrono::Duration::from_std(backoff(failures)).unwrap_or_default();
             let was_created = info.state == ContainerState::Created;
-            rt.start(&info.id).await.map_err(errors::runtime)?;
+            rt.start(&info.id).await.map_err(Error::from)?;
             db::links::record_restart(&state.db, link.id, !was_created, Some(next)).await?;
             let why = if failures >= 5 {
                 reason::CRASH_LOOP
@@ -754,11 +726,7 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
 async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
     let rt = &state.runtime;
     let cfg = &state.config.waha;
-    if !rt
-        .image_exists(&link.image)
-        .await
-        .map_err(errors::runtime)?
-    {
+    if !rt.image_exists(&link.image).await.map_err(Error::from)? {
         transition(
             state,
             link.id,
@@ -772,14 +740,14 @@ async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
     }
     rt.ensure_volume(&volume_name(link.id), &spec::labels(cfg, link))
         .await
-        .map_err(errors::runtime)?;
+        .map_err(Error::from)?;
     let mut spec = spec::container_spec(cfg, link, &state.webhook_base);
     // On a Swarm, pinned to the node that holds (or will hold) the link's volume.
     spec.node = super::placement::ensure(state, link).await?;
     let id = match rt.create_container(&spec).await {
         Ok(id) => id,
         Err(RuntimeError::Conflict { .. }) => {
-            match rt.inspect(&spec.name).await.map_err(errors::runtime)? {
+            match rt.inspect(&spec.name).await.map_err(Error::from)? {
                 Some(info) => info.id,
                 None => return Ok(()),
             }
@@ -796,10 +764,10 @@ async fn create_and_start(state: &Core, link: &LinkRow) -> Result<()> {
             .await?;
             return Ok(());
         }
-        Err(e) => return Err(errors::runtime(e)),
+        Err(e) => return Err(e.into()),
     };
     db::links::set_container(&state.db, link.id, Some(&id)).await?;
-    rt.start(&id).await.map_err(errors::runtime)?;
+    rt.start(&id).await.map_err(Error::from)?;
     let recreated = link.container_id.is_some();
     if recreated {
         db::links::record_restart(&state.db, link.id, false, None).await?;
@@ -918,7 +886,7 @@ pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo)
                     .runtime
                     .stop(&container_name(link.id), STOP_GRACE_SECS)
                     .await
-                    .map_err(errors::runtime)?;
+                    .map_err(Error::from)?;
                 return Ok(());
             }
             if parsed.is_none() {
@@ -929,11 +897,11 @@ pub async fn prepare_session(state: &Core, link: &LinkRow, info: &ContainerInfo)
         Err(WahaError::NotFound) => {
             tracing::warn!(link = %link.id, "WAHA has no /api/server/version")
         }
-        Err(e) => return Err(errors::waha(e)),
+        Err(e) => return Err(e.into()),
     }
     c.ensure_started(session_config(&link.engine))
         .await
-        .map_err(errors::waha)?;
+        .map_err(Error::from)?;
     db::links::set_session_prepared(&state.db, link.id, started_at).await?;
     tracing::info!(link = %link.id, "session prepared for this container start");
     Ok(())
@@ -973,7 +941,7 @@ async fn check_session(state: &Core, link: &LinkRow) {
         repair_session(state, link).await;
         return;
     }
-    let session = probe.map_err(errors::waha);
+    let session = probe.map_err(Error::from);
     match session {
         Ok(info) => {
             let waha_status = info.status.as_str().to_string();
@@ -1017,7 +985,7 @@ async fn repair_session(state: &Core, link: &LinkRow) {
             .await?
             .ensure_started(session_config(&link.engine))
             .await
-            .map_err(errors::waha)
+            .map_err(Error::from)
     }
     .await;
     if let Err(e) = outcome {

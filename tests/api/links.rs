@@ -623,6 +623,33 @@ async fn operators_see_the_fleet_and_their_actions_are_audited(pool: PgPool) {
     )
     .await;
     assert_eq!(still["container"]["state"], "exited");
+    // Its agent cannot undo the operator's stop.
+    expect_problem(
+        app.post(
+            &format!("/api/v1/whatsapp/links/{id}/restart"),
+            &json!({}),
+            Some(&agent.access),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "link_stopped_by_operator",
+    )
+    .await;
+    let still = expect_status(
+        app.get(&format!("/api/v1/whatsapp/links/{id}"), Some(&agent.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(still["status"], "stopped");
+    assert_eq!(still["status_reason"], "stopped_by_operator");
+    let desired: String =
+        sqlx::query_scalar("select desired_state from whatsapp_links where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(desired, "stopped");
 
     let resp = app
         .post(
@@ -661,7 +688,14 @@ async fn operators_see_the_fleet_and_their_actions_are_audited(pool: PgPool) {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|e| e["actor_user_id"] == op.id.as_str())
         .all(|e| e["result"] == "ok"));
+    // The agent's refused restart is on record too.
+    assert!(audit.as_array().unwrap().iter().any(|e| {
+        e["actor_user_id"] == agent.id.as_str()
+            && e["action"] == "link.restart"
+            && e["result"] != "ok"
+    }));
 }
 
 #[sqlx::test]

@@ -17,7 +17,7 @@ use crate::core::Core;
 use crate::db;
 use crate::db::chat as q;
 use crate::error::AppError;
-use crate::links::LinkStatus;
+use crate::links::{self, LinkStatus};
 use crate::model::{MessageKind, MessageStatus};
 use crate::waha::{self, Fault, FileSource, MessagesQuery, OutgoingFile, WahaClient};
 
@@ -60,14 +60,13 @@ impl Failure {
         }
     }
 
-    /// The link's client could not be had (`crate::links::service::client`): a 503 or 409 is
-    /// the link being unavailable (its container not running or unreachable), anything else
-    /// will not pass.
-    fn of_link(e: AppError) -> Self {
+    /// The link's client could not be had (`crate::links::service::client`): an engine or
+    /// container that cannot be reached now is the link being unavailable, the database is
+    /// judged as below, anything else will not pass.
+    fn of_link(e: links::Error) -> Self {
         match e {
-            AppError::Unavailable { code, .. } | AppError::Conflict { code, .. } => {
-                Failure::LinkUnavailable(code.to_string())
-            }
+            e if e.is_transient() => Failure::LinkUnavailable(e.code().to_string()),
+            links::Error::App(e) => e.into(),
             other => Failure::Permanent(other.code().to_string()),
         }
     }

@@ -117,7 +117,7 @@ export const linkMessages = defineMessages({
     why_connect_failed: 'The session never got as far as showing a QR code, so there was nothing for you to scan. Try again; if it fails again, ask an operator to check the server’s internet access.',
     why_moved: 'Your WhatsApp session was moved to another server and its login stayed on the old one. A new QR code will appear here in a moment: scan it to link your number again.',
     why_unreachable: 'Puente cannot reach the session; it is being restarted. WhatsApp messages wait until it is back.',
-    why_stopped_by_operator: 'An operator stopped it, so WhatsApp messages are not arriving. Start it again, or ask the operator why.',
+    why_stopped_by_operator: 'The platform’s operators stopped it, so WhatsApp messages are not arriving. Only they can start it again: ask them.',
     why_stopped: 'WhatsApp messages are not arriving. Start it again.',
 
     // Fixes
@@ -254,7 +254,7 @@ export const linkMessages = defineMessages({
     why_connect_failed: 'La sesión ni siquiera llegó a mostrar un código QR, así que no había nada que escanear. Inténtalo de nuevo; si vuelve a fallar, pide a un operador que revise el acceso a internet del servidor.',
     why_moved: 'Tu sesión de WhatsApp se trasladó a otro servidor y el inicio de sesión se quedó en el anterior. En un momento aparecerá aquí un código QR nuevo: escanéalo para volver a vincular tu número.',
     why_unreachable: 'Puente no puede contactar con la sesión; se está reiniciando. Los mensajes de WhatsApp esperan hasta que vuelva.',
-    why_stopped_by_operator: 'Un operador la detuvo, así que los mensajes de WhatsApp no llegan. Iníciala de nuevo o pregunta al operador.',
+    why_stopped_by_operator: 'Los operadores de la plataforma la detuvieron, así que los mensajes de WhatsApp no llegan. Solo ellos pueden iniciarla de nuevo: pídeselo.',
     why_stopped: 'Los mensajes de WhatsApp no llegan. Iníciala de nuevo.',
 
     fix_create: 'Vincular tu WhatsApp',

@@ -103,7 +103,7 @@ suite('status → words', () => {
     expect(describe(link({ status: 'starting', status_reason: 'logged_out' }))).toMatchObject({ body: 'why_starting_after_logout' });
     expect(describe(link({ status: 'stopped', status_reason: 'stopped_by_operator' }))).toMatchObject({
       body: 'why_stopped_by_operator',
-      fix: 'restart',
+      fix: 'operator',
     });
     expect(describe(link({ status: 'scan_qr', status_reason: 'passkey_required' }))).toMatchObject({ title: 'state_passkey' });
     expect(describe(link({ status: 'scan_qr' }))).toMatchObject({ title: 'state_scan', fix: 'scan' });

@@ -159,13 +159,11 @@ export function describe(link: Pick<Link, 'status' | 'status_reason'> | null | u
       }
     case 'stopped':
       if (reason === 'deleted') return describe(null);
-      return {
-        title: 'state_stopped',
-        body: reason === 'stopped_by_operator' ? 'why_stopped_by_operator' : 'why_stopped',
-        tone: 'bad',
-        fix: 'restart',
-        working: false,
-      };
+      // An operator's stop is undone only by an operator: the agent's restart is refused.
+      if (reason === 'stopped_by_operator') {
+        return { title: 'state_stopped', body: 'why_stopped_by_operator', tone: 'bad', fix: 'operator', working: false };
+      }
+      return { title: 'state_stopped', body: 'why_stopped', tone: 'bad', fix: 'restart', working: false };
   }
 }
 
