@@ -148,8 +148,15 @@ describe('operator console', () => {
       await row.getByText(/Closed by you/).waitFor();
 
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+      // the filter is the server's, kept in the address: a reload asks for the same entries
       await page.getByLabel('Action').selectOption({ label: 'Closed a report' });
+      await page.waitForURL(/[?&]action=report\.resolve\b/);
+      await page.getByText('Entries matching the filters: 1 loaded.').waitFor();
       await page.getByRole('cell', { name: /status: dismissed/ }).waitFor();
+      assert.equal(await page.locator('table.op-audit tbody tr').count(), 1);
+      await page.reload();
+      await page.getByText('Entries matching the filters: 1 loaded.').waitFor();
+      assert.equal(await page.getByLabel('Action').inputValue(), 'report.resolve');
       assert.equal(await page.locator('table.op-audit tbody tr').count(), 1);
       await screenshot(page, 'operator-audit');
     }));

@@ -1,51 +1,113 @@
-// `/audit`: who did what, when, with what result — newest first, a page at a time. The API
-// pages by id only, so the filters (actor, action, target, result, time range) apply to the
-// entries loaded so far; "Load more" reaches further back.
-import { useEffect, useMemo, useState } from 'react';
+// `/audit`: who did what, when, with what result — newest first, a page at a time. The
+// filters (actor, action, target, result, time range) are the server's: they live in the
+// page's address (`/audit?action=link.&result=error`, so a filtered view can be shared and
+// survives a reload), every change asks the server again and replaces the list, and "Load
+// more" continues with the same filters from the last id shown.
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { User } from '../../session/session';
-import { Link } from '../../router';
+import { Link, navigate, useRoute } from '../../router';
 import { useT } from '../../i18n';
 import { common } from '../../i18n/common';
-import { Empty } from '../../ui/controls';
+import { ApiError } from '../../api/problem';
+import { Empty, ErrorText } from '../../ui/controls';
 import { useStore } from '../../lib/store';
 import { formatDateTime } from '../../lib/format';
 import { formatClock } from './fleet';
 import { m, type Key } from './messages';
-import { adminApi, type AuditRow } from './adminApi';
+import { adminApi, type AuditQuery, type AuditRow } from './adminApi';
 import { fleetStore, loadFleetOnce } from './fleetStore';
 import { Cell, LoadState, plural } from './parts';
+import './audit.css';
 
-const PAGE = 100;
+export const PAGE = 100;
 
 export interface AuditFilter {
-  actor: string; // '' any, 'system' for none, else a user id
+  /** '' anyone; `system`; a user id; or part of an email. */
+  actor: string;
+  /** '' any; an action (`link.restart`) or a prefix ending in a dot (`link.`). */
   action: string;
+  /** '' any, else a target's full id. */
   target: string;
   result: '' | 'ok' | 'error';
-  from: string; // datetime-local
+  /** `datetime-local` values (the reader's clock), '' for open-ended. */
+  from: string;
   to: string;
 }
 
 export const NO_AUDIT_FILTER: AuditFilter = { actor: '', action: '', target: '', result: '', from: '', to: '' };
 
-export function filterAudit(rows: readonly AuditRow[], f: AuditFilter): AuditRow[] {
-  const from = f.from ? new Date(f.from).getTime() : null;
-  // "To" a minute is inclusive of that whole minute.
-  const to = f.to ? new Date(f.to).getTime() + 60_000 : null;
-  const target = f.target.trim().toLowerCase();
-  return rows.filter((r) => {
-    if (f.actor === 'system' ? r.actor_user_id : f.actor && r.actor_user_id !== f.actor) return false;
-    if (f.action && r.action !== f.action) return false;
-    if (f.result && r.result !== f.result) return false;
-    const at = new Date(r.created_at).getTime();
-    if (from !== null && at < from) return false;
-    if (to !== null && at >= to) return false;
-    if (target) {
-      const hay = `${r.target_type ?? ''} ${r.target_id ?? ''}`.toLowerCase();
-      if (!hay.includes(target)) return false;
-    }
-    return true;
-  });
+const LOCAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/;
+
+/** The filters in the page's address; values the page could not have written are dropped. */
+export function readAuditQuery(q: URLSearchParams): AuditFilter {
+  const result = q.get('result');
+  const time = (k: string) => {
+    const v = q.get(k) ?? '';
+    return LOCAL_TIME.test(v) ? v : '';
+  };
+  return {
+    actor: (q.get('actor') ?? '').trim(),
+    action: (q.get('action') ?? '').trim(),
+    target: (q.get('target') ?? '').trim(),
+    result: result === 'ok' || result === 'error' ? result : '',
+    from: time('from'),
+    to: time('to'),
+  };
+}
+
+/** The address's query string for `f` (empty filters left out). */
+export function auditSearch(f: AuditFilter): string {
+  const q = new URLSearchParams();
+  for (const k of ['actor', 'action', 'target', 'result', 'from', 'to'] as const) if (f[k]) q.set(k, f[k]);
+  return q.toString();
+}
+
+function writeAuditQuery(f: AuditFilter) {
+  const s = auditSearch(f);
+  navigate(s ? `/audit?${s}` : '/audit', { replace: true });
+}
+
+/** What the server is asked: the filters as the API takes them, times in UTC. "To" a minute
+ *  takes in that whole minute. */
+export function auditQuery(f: AuditFilter): AuditQuery {
+  const q: AuditQuery = {};
+  if (f.actor) q.actor = f.actor;
+  if (f.action) q.action = f.action;
+  if (f.target) q.target_id = f.target;
+  if (f.result) q.result = f.result;
+  const from = f.from ? new Date(f.from).getTime() : NaN;
+  const to = f.to ? new Date(f.to).getTime() + 60_000 : NaN;
+  if (Number.isFinite(from)) q.from = new Date(from).toISOString();
+  if (Number.isFinite(to)) q.to = new Date(to).toISOString();
+  return q;
+}
+
+/** The page's label of each filter the server may name in a 422. */
+const FIELD_LABELS: Record<string, Key> = {
+  actor: 'filterActor',
+  action: 'filterAction',
+  target_id: 'filterTarget',
+  result: 'filterResult',
+  from: 'filterFrom',
+  to: 'filterTo',
+};
+
+/** The filters a validation problem names, as the page labels them. */
+export function badFilters(err: unknown): Key[] {
+  if (!(err instanceof ApiError) || err.status !== 422) return [];
+  return err.errors.flatMap((e) => (e.field in FIELD_LABELS ? [FIELD_LABELS[e.field] as Key] : []));
+}
+
+/** The actions the console has words for, and their families (`link.` …) to pick from. */
+export function actionChoices(current: string): { value: string; prefix: boolean }[] {
+  const actions = Object.keys(m.en)
+    .filter((k) => k.startsWith('act_'))
+    .map((k) => k.slice(4));
+  const prefixes = [...new Set(actions.map((a) => `${a.split('.')[0]}.`))];
+  const out = [...prefixes.map((value) => ({ value, prefix: true })), ...actions.map((value) => ({ value, prefix: false }))];
+  out.sort((a, b) => a.value.localeCompare(b.value) || (a.prefix ? -1 : 1));
+  if (current && !out.some((o) => o.value === current)) out.unshift({ value: current, prefix: current.endsWith('.') });
+  return out;
 }
 
 /** Actions that repeat in bursts (reading logs while following them). */
@@ -101,46 +163,59 @@ export function detailText(d: unknown): string {
     .join(', ');
 }
 
+interface Loaded {
+  /** The server query these rows answer. */
+  key: string;
+  rows: AuditRow[];
+  more: boolean;
+}
+
 export function AuditPage({ user }: { user: User }) {
   const t = useT(m);
   const tc = useT(common);
-  const [rows, setRows] = useState<AuditRow[] | null>(null);
-  const [more, setMore] = useState(false);
+  const { query } = useRoute();
+  const filter = readAuditQuery(query);
+  // The server query the page shows, as a string (an effect's dependency).
+  const key = JSON.stringify(auditQuery(filter));
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<unknown>(undefined);
-  const [loadingMore, setLoadingMore] = useState(false);
-  const [filter, setFilter] = useState<AuditFilter>(NO_AUDIT_FILTER);
+  // The query a "Load more" is under way for.
+  const [loadingMore, setLoadingMore] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   const fleet = useStore(fleetStore);
   useEffect(() => loadFleetOnce(), []);
+  // The query the list shows now: a "Load more" answer for another one is dropped.
+  const current = useRef(key);
+  current.current = key;
 
   useEffect(() => {
     let live = true;
     setError(undefined);
-    adminApi.audit({ limit: PAGE }).then(
-      (r) => {
-        if (!live) return;
-        setRows(r);
-        setMore(r.length === PAGE);
-      },
+    setLoaded((cur) => (cur?.key === key ? cur : null));
+    adminApi.audit({ ...(JSON.parse(key) as AuditQuery), limit: PAGE }).then(
+      (r) => live && setLoaded({ key, rows: r, more: r.length === PAGE }),
       (e: unknown) => live && setError(e),
     );
     return () => {
       live = false;
     };
-  }, [tick]);
+  }, [key, tick]);
+
+  const rows = loaded?.key === key ? loaded.rows : null;
+  const more = loaded?.key === key && loaded.more;
 
   const loadMore = async () => {
     const last = rows?.[rows.length - 1];
     if (!last) return;
-    setLoadingMore(true);
+    const at = key;
+    setLoadingMore(at);
     try {
-      const r = await adminApi.audit({ limit: PAGE, before: last.id });
-      setRows((cur) => [...(cur ?? []), ...r]);
-      setMore(r.length === PAGE);
+      const r = await adminApi.audit({ ...(JSON.parse(at) as AuditQuery), limit: PAGE, before: last.id });
+      setLoaded((cur) => (cur && cur.key === at ? { key: at, rows: [...cur.rows, ...r], more: r.length === PAGE } : cur));
     } catch (e) {
-      setError(e);
+      if (current.current === at) setError(e);
     } finally {
-      setLoadingMore(false);
+      setLoadingMore((cur) => (cur === at ? null : cur));
     }
   };
 
@@ -151,6 +226,7 @@ export function AuditPage({ user }: { user: User }) {
     return n;
   }, [fleet.links, user.id, user.display_name, t]);
   const linkNames = useMemo(() => new Map((fleet.links ?? []).map((l) => [l.id, l.agent_name || l.agent_email])), [fleet.links]);
+  const emails = useMemo(() => [...new Set((fleet.links ?? []).map((l) => l.agent_email))].sort(), [fleet.links]);
 
   const actorName = (r: AuditRow) => {
     if (!r.actor_user_id) return t('system');
@@ -165,16 +241,11 @@ export function AuditPage({ user }: { user: User }) {
     return key in m.en ? t(key) : a;
   };
 
-  const actors = useMemo(() => {
-    const seen = new Map<string, AuditRow>();
-    for (const r of rows ?? []) if (r.actor_user_id && !seen.has(r.actor_user_id)) seen.set(r.actor_user_id, r);
-    return [...seen.values()];
-  }, [rows]);
-  const actions = useMemo(() => [...new Set((rows ?? []).map((r) => r.action))].sort(), [rows]);
-  const shown = useMemo(() => filterAudit(rows ?? [], filter), [rows, filter]);
-  const groups = useMemo(() => groupAudit(shown), [shown]);
-  const filtered = JSON.stringify(filter) !== JSON.stringify(NO_AUDIT_FILTER);
-  const set = (f: Partial<AuditFilter>) => setFilter((cur) => ({ ...cur, ...f }));
+  const choices = useMemo(() => actionChoices(filter.action), [filter.action]);
+  const groups = useMemo(() => groupAudit(rows ?? []), [rows]);
+  const filtered = auditSearch(filter) !== '';
+  const set = (f: Partial<AuditFilter>) => writeAuditQuery({ ...filter, ...f });
+  const bad = badFilters(error);
 
   return (
     <div className="page op-page">
@@ -189,33 +260,27 @@ export function AuditPage({ user }: { user: User }) {
       </div>
 
       <form className="op-filters op-audit-filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <div className="field">
-          <label htmlFor="audit-actor">{t('filterActor')}</label>
-          <select id="audit-actor" value={filter.actor} onChange={(e) => set({ actor: e.target.value })}>
-            <option value="">{t('anyActor')}</option>
+        <TextFilter id="audit-actor" label={t('filterActor')} placeholder={t('actorPlaceholder')} value={filter.actor} invalid={bad.includes('filterActor')} onCommit={(actor) => set({ actor })} list={emails.length ? 'audit-actors' : undefined} />
+        {emails.length > 0 && (
+          <datalist id="audit-actors">
             <option value="system">{t('system')}</option>
-            {actors.map((r) => (
-              <option key={r.actor_user_id} value={r.actor_user_id ?? ''}>
-                {actorName(r)}
-              </option>
+            {emails.map((e) => (
+              <option key={e} value={e} />
             ))}
-          </select>
-        </div>
+          </datalist>
+        )}
         <div className="field">
           <label htmlFor="audit-action">{t('filterAction')}</label>
           <select id="audit-action" value={filter.action} onChange={(e) => set({ action: e.target.value })}>
             <option value="">{t('anyAction')}</option>
-            {actions.map((a) => (
-              <option key={a} value={a}>
-                {actionLabel(a)}
+            {choices.map((c) => (
+              <option key={c.value} value={c.value}>
+                {c.prefix ? t('actionGroup', { prefix: c.value }) : actionLabel(c.value)}
               </option>
             ))}
           </select>
         </div>
-        <div className="field">
-          <label htmlFor="audit-target">{t('filterTarget')}</label>
-          <input id="audit-target" type="search" value={filter.target} placeholder={t('targetPlaceholder')} onChange={(e) => set({ target: e.target.value })} />
-        </div>
+        <TextFilter id="audit-target" label={t('filterTarget')} placeholder={t('targetPlaceholder')} value={filter.target} invalid={bad.includes('filterTarget')} onCommit={(target) => set({ target })} />
         <div className="field">
           <label htmlFor="audit-result">{t('filterResult')}</label>
           <select id="audit-result" value={filter.result} onChange={(e) => set({ result: e.target.value as AuditFilter['result'] })}>
@@ -226,28 +291,28 @@ export function AuditPage({ user }: { user: User }) {
         </div>
         <div className="field">
           <label htmlFor="audit-from">{t('filterFrom')}</label>
-          <input id="audit-from" type="datetime-local" value={filter.from} onChange={(e) => set({ from: e.target.value })} />
+          <input id="audit-from" type="datetime-local" value={filter.from} max={filter.to || undefined} onChange={(e) => set({ from: e.target.value })} />
         </div>
         <div className="field">
           <label htmlFor="audit-to">{t('filterTo')}</label>
-          <input id="audit-to" type="datetime-local" value={filter.to} onChange={(e) => set({ to: e.target.value })} />
+          <input id="audit-to" type="datetime-local" value={filter.to} min={filter.from || undefined} onChange={(e) => set({ to: e.target.value })} />
         </div>
         {filtered && (
-          <button type="button" className="btn btn-ghost op-clear" onClick={() => setFilter(NO_AUDIT_FILTER)}>
+          <button type="button" className="btn btn-ghost op-clear" onClick={() => writeAuditQuery(NO_AUDIT_FILTER)}>
             {t('clearFilters')}
           </button>
         )}
       </form>
 
-      <LoadState error={error} loading={rows === null} onRetry={() => setTick((x) => x + 1)} retryLabel={tc('retry')} />
+      {bad.length > 0 && <ErrorText>{t('badFilters', { fields: bad.map((k) => t(k)).join(', ') })}</ErrorText>}
+      <LoadState error={error} loading={rows === null && error === undefined} onRetry={() => setTick((x) => x + 1)} retryLabel={tc('retry')} />
       {rows && (
         <p className="muted small" aria-live="polite">
-          {filtered ? t('matchingN', { shown: shown.length, n: rows.length }) : plural(t, 'loadedN', rows.length, { n: rows.length })}
-          {filtered && more ? ` ${t('filtersLocal')}` : ''}
+          {filtered ? t('matchingN', { n: rows.length }) : plural(t, 'loadedN', rows.length, { n: rows.length })}
         </p>
       )}
-      {rows && shown.length === 0 && <Empty title={rows.length === 0 ? t('noAudit') : t('noAuditMatch')} />}
-      {rows && shown.length > 0 && (
+      {rows && rows.length === 0 && <Empty title={filtered ? t('noAuditMatch') : t('noAudit')} />}
+      {rows && rows.length > 0 && (
         <div className="table-wrap op-table-wrap">
           <table className="table op-cards-table op-audit">
             <caption className="visually-hidden">{t('auditTitle')}</caption>
@@ -262,67 +327,114 @@ export function AuditPage({ user }: { user: User }) {
               </tr>
             </thead>
             <tbody>
-              {groups.map(({ row: r, count, oldest }) => (
-                <tr key={r.id}>
-                  <Cell label={t('colTime')} className="op-nowrap">
-                    <time dateTime={r.created_at}>{formatDateTime(r.created_at)}</time>
-                  </Cell>
-                  <Cell label={t('colActor')}>{actorName(r)}</Cell>
-                  <Cell label={t('colAction')}>
-                    {actionLabel(r.action)}
-                    <code className="op-code muted op-block small">{r.action}</code>
-                    {count > 1 && (
-                      <span className="op-block small op-repeat">
-                        {t('repeated', { n: count, from: formatClock(new Date(oldest)), to: formatClock(new Date(r.created_at)) })}
-                      </span>
-                    )}
-                  </Cell>
-                  <Cell label={t('colTarget')}>
-                    <AuditTarget row={r} linkName={r.target_id ? linkNames.get(r.target_id) : undefined} />
-                  </Cell>
-                  <Cell label={t('colResult')}>
-                    <span className={`tag ${r.result === 'ok' ? 'tag-ok' : 'tag-bad'}`}>{r.result === 'ok' ? t('result_ok') : t('result_error')}</span>
-                  </Cell>
-                  <Cell label={t('colDetail')} className="op-detail">
-                    {detailText(r.detail)}
-                    {r.ip && <span className="muted small op-block">{t('ipLabel', { ip: r.ip })}</span>}
-                  </Cell>
-                </tr>
-              ))}
+              {groups.map(({ row: r, count, oldest }) => {
+                const who = actorName(r);
+                const actor = r.actor_user_id ?? 'system';
+                return (
+                  <tr key={r.id}>
+                    <Cell label={t('colTime')} className="op-nowrap">
+                      <time dateTime={r.created_at}>{formatDateTime(r.created_at)}</time>
+                    </Cell>
+                    <Cell label={t('colActor')}>
+                      {filter.actor === actor ? (
+                        who
+                      ) : (
+                        <button type="button" className="audit-pick" title={t('onlyActor', { name: who })} aria-label={t('onlyActor', { name: who })} onClick={() => set({ actor })}>
+                          {who}
+                        </button>
+                      )}
+                    </Cell>
+                    <Cell label={t('colAction')}>
+                      {actionLabel(r.action)}
+                      <code className="op-code muted op-block small">{r.action}</code>
+                      {count > 1 && (
+                        <span className="op-block small op-repeat">
+                          {t('repeated', { n: count, from: formatClock(new Date(oldest)), to: formatClock(new Date(r.created_at)) })}
+                        </span>
+                      )}
+                    </Cell>
+                    <Cell label={t('colTarget')}>
+                      <AuditTarget row={r} linkName={r.target_id ? linkNames.get(r.target_id) : undefined} picked={!!r.target_id && filter.target === r.target_id} onPick={(target) => set({ target })} />
+                    </Cell>
+                    <Cell label={t('colResult')}>
+                      <span className={`tag ${r.result === 'ok' ? 'tag-ok' : 'tag-bad'}`}>{r.result === 'ok' ? t('result_ok') : t('result_error')}</span>
+                    </Cell>
+                    <Cell label={t('colDetail')} className="op-detail">
+                      {detailText(r.detail)}
+                      {r.ip && <span className="muted small op-block">{t('ipLabel', { ip: r.ip })}</span>}
+                    </Cell>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>
       )}
-      {rows && (more ? (
-        <div className="op-center">
-          <button type="button" className="btn" disabled={loadingMore} onClick={() => void loadMore()}>
-            {loadingMore ? tc('loading') : tc('loadMore')}
-          </button>
-        </div>
-      ) : rows.length > 0 ? (
-        <p className="muted small op-center">{t('endOfLog')}</p>
-      ) : null)}
+      {rows &&
+        (more ? (
+          <div className="op-center">
+            <button type="button" className="btn" disabled={loadingMore === key} onClick={() => void loadMore()}>
+              {loadingMore === key ? tc('loading') : tc('loadMore')}
+            </button>
+          </div>
+        ) : rows.length > 0 ? (
+          <p className="muted small op-center">{t('endOfLog')}</p>
+        ) : null)}
     </div>
   );
 }
 
-function AuditTarget({ row: r, linkName }: { row: AuditRow; linkName: string | undefined }) {
+/** A text filter applied when the reader is done typing: on Enter or on leaving the field. */
+function TextFilter({ id, label, placeholder, value, invalid, onCommit, list }: { id: string; label: string; placeholder: string; value: string; invalid: boolean; onCommit: (v: string) => void; list?: string | undefined }) {
+  const [draft, setDraft] = useState(value);
+  // The address changed under the field (cleared, picked from a row, back button).
+  useEffect(() => setDraft(value), [value]);
+  const commit = () => {
+    const v = draft.trim();
+    if (v !== value) onCommit(v);
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      commit();
+    }
+  };
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} type="search" value={draft} placeholder={placeholder} list={list} autoComplete="off" spellCheck={false} aria-invalid={invalid || undefined} onChange={(e) => setDraft(e.target.value)} onKeyDown={onKeyDown} onBlur={commit} />
+    </div>
+  );
+}
+
+/** The target's kind (for a link: a link to its page) and its id, which filters the log to
+ *  that target unless it already does. */
+function AuditTarget({ row: r, linkName, picked, onPick }: { row: AuditRow; linkName: string | undefined; picked: boolean; onPick: (target: string) => void }) {
   const t = useT(m);
   if (!r.target_type && !r.target_id) return <span className="muted">—</span>;
   const typeKey = `tt_${r.target_type ?? ''}` as Key;
   const type = r.target_type ? (typeKey in m.en ? t(typeKey) : r.target_type) : '';
-  if (r.target_type === 'whatsapp_link' && r.target_id) {
-    return (
-      <>
-        <span className="op-block">{type}</span>
-        <Link to={`/fleet/${r.target_id}`}>{linkName ? t('linkOf', { name: linkName }) : <code className="op-code">{r.target_id.slice(0, 8)}</code>}</Link>
-      </>
-    );
-  }
+  const id = r.target_id;
+  const short = id && id.length > 12 ? id.slice(0, 8) : id;
   return (
     <>
-      <span className="op-block">{type}</span>
-      {r.target_id && <code className="op-code muted" title={r.target_id}>{r.target_id.length > 12 ? r.target_id.slice(0, 8) : r.target_id}</code>}
+      {r.target_type === 'whatsapp_link' && id ? (
+        <Link className="op-block" to={`/fleet/${id}`}>
+          {linkName ? t('linkOf', { name: linkName }) : type}
+        </Link>
+      ) : (
+        <span className="op-block">{type}</span>
+      )}
+      {id &&
+        (picked ? (
+          <code className="op-code muted" title={id}>
+            {short}
+          </code>
+        ) : (
+          <button type="button" className="audit-pick op-code" title={id} aria-label={t('onlyTarget', { target: id })} onClick={() => onPick(id)}>
+            {short}
+          </button>
+        ))}
     </>
   );
 }

@@ -7,6 +7,7 @@ export type AuditRow = Schemas['AuditRow'];
 export type Report = Schemas['AdminReportRow'];
 export type Resolution = Schemas['Resolution'];
 export type SwarmNode = Schemas['NodeView'];
+export type AuditQuery = NonNullable<operations['list_audit']['parameters']['query']>;
 export type ReportStatus = NonNullable<NonNullable<operations['list_reports']['parameters']['query']>['status']>;
 
 export const adminApi = {
@@ -46,7 +47,8 @@ export const adminApi = {
   replay: (id: string, since: string | null) =>
     unwrap(api.POST('/api/v1/admin/links/{id}/events/replay', { params: { path: { id } }, body: { since } })),
 
-  audit: (query: { before?: number; limit?: number }) => unwrap(api.GET('/api/v1/admin/audit', { params: { query } })),
+  /** A page of the audit log, filtered on the server; the next page is `before` the last id, with the same filters. */
+  audit: (query: AuditQuery) => unwrap(api.GET('/api/v1/admin/audit', { params: { query } })),
 
   reports: (q: { status?: ReportStatus | ''; before?: string; limit?: number }) => {
     const { status, ...rest } = q;

@@ -15,7 +15,7 @@ import {
   summarize,
   type AdminLink,
 } from './fleet';
-import { filterAudit, detailText, groupAudit, NO_AUDIT_FILTER } from './AuditPage';
+import { actionChoices, auditQuery, auditSearch, detailText, groupAudit, NO_AUDIT_FILTER, readAuditQuery } from './AuditPage';
 import { cleanLine, lineLevel, mergeEntries } from './LogViewer';
 import type { AuditRow } from './adminApi';
 
@@ -242,26 +242,33 @@ describe('audit filters', () => {
     created_at: '2026-12-01T10:00:00Z',
     ...over,
   });
-  const rows = [
-    row({ id: 3 }),
-    row({ id: 2, actor_user_id: null, actor_role: null, action: 'link.logs', result: 'error', created_at: '2026-12-01T08:00:00Z' }),
-    row({ id: 1, actor_user_id: 'u2', target_type: 'report', target_id: 'R-9', action: 'report.resolve' }),
-  ];
-
-  it('filters by actor, system, action, result and target', () => {
-    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, actor: 'u2' }).map((r) => r.id)).toEqual([1]);
-    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, actor: 'system' }).map((r) => r.id)).toEqual([2]);
-    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, action: 'link.logs' }).map((r) => r.id)).toEqual([2]);
-    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, result: 'ok' }).map((r) => r.id)).toEqual([3, 1]);
-    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, target: 'r-9' }).map((r) => r.id)).toEqual([1]);
-    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, target: 'report' }).map((r) => r.id)).toEqual([1]);
+  it('reads the filters from the address and asks the server for them in its terms', () => {
+    const q = new URLSearchParams('actor=ana&action=link.&target=L-123&result=error&from=2026-12-01T09:00&to=2026-12-01T10:30&junk=1');
+    const f = readAuditQuery(q);
+    expect(f).toEqual({ actor: 'ana', action: 'link.', target: 'L-123', result: 'error', from: '2026-12-01T09:00', to: '2026-12-01T10:30' });
+    expect(auditSearch(f)).toBe('actor=ana&action=link.&target=L-123&result=error&from=2026-12-01T09%3A00&to=2026-12-01T10%3A30');
+    // Local times become UTC instants; "to" a minute includes that minute.
+    expect(auditQuery(f)).toEqual({
+      actor: 'ana',
+      action: 'link.',
+      target_id: 'L-123',
+      result: 'error',
+      from: new Date('2026-12-01T09:00').toISOString(),
+      to: new Date(new Date('2026-12-01T10:30').getTime() + 60_000).toISOString(),
+    });
+    expect(auditQuery(NO_AUDIT_FILTER)).toEqual({});
+    // What the page could not have written is dropped.
+    expect(readAuditQuery(new URLSearchParams('result=maybe&from=yesterday'))).toEqual(NO_AUDIT_FILTER);
+    expect(auditSearch(NO_AUDIT_FILTER)).toBe('');
   });
 
-  it('filters by a time range', () => {
-    const from = new Date('2026-12-01T09:00:00Z');
-    const p = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}T${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
-    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, from: p(from) }).map((r) => r.id)).toEqual([3, 1]);
-    expect(filterAudit(rows, { ...NO_AUDIT_FILTER, to: p(from) }).map((r) => r.id)).toEqual([2]);
+  it('offers every known action and each family of them', () => {
+    const c = actionChoices('');
+    expect(c.find((x) => x.value === 'link.')).toEqual({ value: 'link.', prefix: true });
+    expect(c.find((x) => x.value === 'link.restart')).toEqual({ value: 'link.restart', prefix: false });
+    expect(c.findIndex((x) => x.value === 'link.')).toBeLessThan(c.findIndex((x) => x.value === 'link.restart'));
+    // An action from the address the console has no words for is still offered.
+    expect(actionChoices('node.drain')[0]).toEqual({ value: 'node.drain', prefix: false });
   });
 
   it('shows detail as key: value', () => {
