@@ -1,6 +1,7 @@
 // The thread's header: who is on the other side (name, channel, online / typing), the
-// listing the conversation is about, and — for agency staff — the conversation's actions
-// (archive, close, reopen, mark unread, reassign).
+// listing the conversation is about, whose conversation it is (for an agency admin, who sees
+// every agent's), and — for agency staff — the conversation's actions (archive, close,
+// reopen, mark unread, reassign).
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, unwrap, type Schemas } from '../../api/client';
 import { problemMessage } from '../../api/problem';
@@ -104,6 +105,7 @@ export function ThreadHeader({
                 <span className={`tag channel-${conv.channel}`}>{conv.channel === 'whatsapp' ? t('whatsapp') : t('inApp')}</span>
               )}
               {staff && conv.contact?.phone && conv.contact.name && <span className="muted small">+{conv.contact.phone}</span>}
+              {user.role === 'agency_admin' && <span className="small thread-agent truncate">{t('ownedBy', { name: conv.agent_name })}</span>}
               {conv.status === 'archived' && <span className="tag tag-warn">{t('statusArchived')}</span>}
               {conv.status === 'closed' && <span className="tag tag-bad">{t('statusClosed')}</span>}
               {status && <span className="small thread-status">{status}</span>}

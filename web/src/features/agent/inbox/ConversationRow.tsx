@@ -1,5 +1,6 @@
 // One row of the inbox: who (with the channel), the last message (with "You: " for ours),
-// when, how many unread, and the listing's thumbnail when the conversation is about one.
+// when, how many unread, the listing's thumbnail when the conversation is about one, and —
+// for an agency admin, whose inbox is every agent's — the agent whose conversation it is.
 import { memo } from 'react';
 import { useT } from '../../../i18n';
 import { formatListTime } from '../../../lib/format';
@@ -50,11 +51,14 @@ export const ConversationRow = memo(function ConversationRow({
   active,
   meId,
   focusable,
+  showAgent = false,
 }: {
   c: ConversationView;
   active: boolean;
   meId: string;
   focusable: boolean;
+  /** Name the conversation's agent (the viewer sees more agents' conversations than their own). */
+  showAgent?: boolean;
 }) {
   const t = useT(cat);
   const name = displayName(c, t('unknownContact'));
@@ -86,6 +90,12 @@ export const ConversationRow = memo(function ConversationRow({
       <span className="conv-main">
         <span className="conv-top">
           <span className="conv-name truncate">{name}</span>
+          {showAgent && (
+            <span className="conv-agent truncate" title={c.agent_name}>
+              <span className="visually-hidden">{t('agentLabel')} </span>
+              {c.agent_name}
+            </span>
+          )}
           <time className="conv-time" dateTime={last?.sent_at ?? c.last_message_at ?? c.created_at}>
             {formatListTime(last?.sent_at ?? c.last_message_at ?? c.created_at)}
           </time>

@@ -241,6 +241,7 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
                     activeId={conversationId}
                     activeIndex={activeIndex}
                     meId={user.id}
+                    showAgent={user.role === 'agency_admin'}
                     onEnd={conv.hasMore ? conv.loadMore : undefined}
                     loadingMore={conv.loadingMore}
                   />
@@ -281,6 +282,7 @@ function VirtualConversationList({
   activeId,
   activeIndex,
   meId,
+  showAgent,
   onEnd,
   loadingMore,
 }: {
@@ -288,6 +290,7 @@ function VirtualConversationList({
   activeId: string | undefined;
   activeIndex: number;
   meId: string;
+  showAgent: boolean;
   onEnd: (() => void) | undefined;
   loadingMore: boolean;
 }) {
@@ -313,7 +316,7 @@ function VirtualConversationList({
         activeIndex={activeIndex}
         onEndReached={onEnd}
         label={t('conversations')}
-        renderRow={(c, i) => <ConversationRow c={c} active={c.id === activeId} meId={meId} focusable={i === focusIndex} />}
+        renderRow={(c, i) => <ConversationRow c={c} active={c.id === activeId} meId={meId} focusable={i === focusIndex} showAgent={showAgent} />}
         footer={
           loadingMore ? (
             <div className="inbox-center">
@@ -326,16 +329,31 @@ function VirtualConversationList({
   );
 }
 
-function FilterBar({ user, filters, onChange }: { user: User; filters: Filters; onChange: (f: Filters) => void }) {
+/** The agency's staff an admin can narrow the inbox to, by name (deactivated ones too: their
+ *  conversations stay until reassigned). */
+export function agentChoices(staff: readonly Schemas['UserDto'][]): Schemas['UserDto'][] {
+  return staff.filter((u) => u.role === 'agent' || u.role === 'agency_admin').sort((a, b) => a.display_name.localeCompare(b.display_name));
+}
+
+export function FilterBar({ user, filters, onChange }: { user: User; filters: Filters; onChange: (f: Filters) => void }) {
   const t = useT(cat);
+  const admin = user.role === 'agency_admin';
   const [listings, setListings] = useState<Schemas['PropertyDto'][]>([]);
+  const [agents, setAgents] = useState<Schemas['UserDto'][]>([]);
   useEffect(() => {
-    const q = user.role === 'agency_admin' ? { agency: true, limit: 100 } : { mine: true, limit: 100 };
+    const q = admin ? { agency: true, limit: 100 } : { mine: true, limit: 100 };
     unwrap(api.GET('/api/v1/properties', { params: { query: q } })).then(
       (p) => setListings(p.items),
       () => setListings([]),
     );
-  }, [user.role]);
+  }, [admin]);
+  useEffect(() => {
+    if (!admin) return;
+    unwrap(api.GET('/api/v1/agency/agents')).then(
+      (staff) => setAgents(agentChoices(staff)),
+      () => setAgents([]),
+    );
+  }, [admin]);
   const set = (patch: Partial<Filters>) => onChange({ ...filters, ...patch });
   return (
     <div className="inbox-filters" role="group" aria-label={t('filters')}>
@@ -359,6 +377,21 @@ function FilterBar({ user, filters, onChange }: { user: User; filters: Filters; 
         <option value="archived">{t('statusArchived')}</option>
         <option value="closed">{t('statusClosed')}</option>
       </select>
+      {admin && agents.length > 0 && (
+        <>
+          <label className="visually-hidden" htmlFor="f-agent">
+            {t('agent')}
+          </label>
+          <select id="f-agent" className="filter-select" value={filters.agentId} onChange={(e) => set({ agentId: e.target.value })}>
+            <option value="">{t('allAgents')}</option>
+            {agents.map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.active ? a.display_name : t('inactiveAgent', { name: a.display_name })}
+              </option>
+            ))}
+          </select>
+        </>
+      )}
       {listings.length > 0 && (
         <>
           <label className="visually-hidden" htmlFor="f-listing">

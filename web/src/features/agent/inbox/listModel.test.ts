@@ -100,5 +100,7 @@ describe('live events', () => {
     expect(matchesFilters(c, { ...NO_FILTERS, status: 'open' })).toBe(false);
     expect(matchesFilters(c, { ...NO_FILTERS, propertyId: 'p1' })).toBe(true);
     expect(matchesFilters({ ...c, status: 'closed' }, NO_FILTERS)).toBe(false);
+    expect(matchesFilters(c, { ...NO_FILTERS, agentId: ME })).toBe(true);
+    expect(matchesFilters(c, { ...NO_FILTERS, agentId: 'agent-2' })).toBe(false);
   });
 });

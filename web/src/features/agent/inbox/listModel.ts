@@ -14,9 +14,11 @@ export interface Filters {
   /** '' = open and archived (the API's default). */
   status: '' | 'open' | 'archived' | 'closed';
   propertyId: string;
+  /** One agent's conversations ('' = everyone's): the agency admin's filter. */
+  agentId: string;
 }
 
-export const NO_FILTERS: Filters = { unread: false, channel: '', status: '', propertyId: '' };
+export const NO_FILTERS: Filters = { unread: false, channel: '', status: '', propertyId: '', agentId: '' };
 
 export function activityAt(c: ConversationDto): number {
   return Date.parse(c.last_message_at ?? c.created_at);
@@ -34,6 +36,7 @@ export function matchesFilters(c: ConversationView, f: Filters): boolean {
   if (f.channel && c.channel !== f.channel) return false;
   if (f.status ? c.status !== f.status : c.status === 'closed') return false;
   if (f.propertyId && c.property_id !== f.propertyId) return false;
+  if (f.agentId && c.agent_id !== f.agentId) return false;
   if (f.unread && c.unread_count === 0) return false;
   return true;
 }

@@ -68,4 +68,27 @@ describe('useConversations', () => {
     act(() => emit('read', { conversation_id: 'a', user_id: 'agent-1', up_to: 'm2' }));
     expect(result.current.list.find((c) => c.id === 'a')?.unread_count).toBe(0);
   });
+
+  it('asks the server for one agent’s conversations, and drops one reassigned to another', async () => {
+    const ADMIN = { id: 'admin-1', role: 'agency_admin', display_name: 'Alba', email: 'a@x', active: true, created_at: '' } as never;
+    const eva = (id: string, minute: number) => conv(id, minute, { agent_id: 'agent-2', agent_name: 'Eva' });
+    GET.mockImplementation(async (path: string, opts: { params?: { path?: { id: string } } }) => {
+      if (path === '/api/v1/conversations') return { data: { items: [eva('e2', 2), eva('e1', 1)], next_cursor: null } };
+      if (path === '/api/v1/conversations/{id}') return { data: conv(opts.params?.path?.id ?? '?', 30) };
+      throw new Error(path);
+    });
+    const filters = { ...NO_FILTERS, agentId: 'agent-2' };
+    const { result, rerender } = renderHook(({ f }) => useConversations(ADMIN, f, undefined), { initialProps: { f: filters } });
+    await waitFor(() => expect(result.current.list.map((c) => c.id)).toEqual(['e2', 'e1']));
+    expect(GET).toHaveBeenCalledWith('/api/v1/conversations', { params: { query: expect.objectContaining({ agent_id: 'agent-2' }) } });
+
+    // Reassigned to Diego (agent-1): fetched again, no longer under the filter.
+    act(() => emit('conversation.updated', { conversation_id: 'e1', reassigned_to: 'agent-1' }));
+    await waitFor(() => expect(result.current.list.map((c) => c.id)).toEqual(['e2']));
+
+    // Everyone's again: the filter leaves the query.
+    GET.mockClear();
+    rerender({ f: NO_FILTERS });
+    await waitFor(() => expect(GET).toHaveBeenCalledWith('/api/v1/conversations', { params: { query: expect.objectContaining({ agent_id: undefined }) } }));
+  });
 });

@@ -63,6 +63,7 @@ export function useConversations(user: User, filters: Filters, openId: string | 
     channel: (f.channel || undefined) as string | undefined,
     status: f.status || undefined,
     property_id: f.propertyId || undefined,
+    agent_id: f.agentId || undefined,
   });
 
   const loadFirst = useCallback(async (keep: boolean) => {
@@ -85,7 +86,7 @@ export function useConversations(user: User, filters: Filters, openId: string | 
 
   useEffect(() => {
     void loadFirst(false);
-  }, [filters.unread, filters.channel, filters.status, filters.propertyId, loadFirst]);
+  }, [filters.unread, filters.channel, filters.status, filters.propertyId, filters.agentId, loadFirst]);
 
   const loadMore = useCallback(async () => {
     if (!cursor || moreBusy.current) return;
