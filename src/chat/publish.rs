@@ -9,15 +9,17 @@
 //!   staff only, a reply to a note reaches the buyer without its `reply_to_id`, a read marker
 //!   on a note is shown to the buyer as the message before it — so notifications and
 //!   `?since=` replay, read from those streams, can only hold what their reader may see.
+//! - An edit or a deletion rewrites the message's text in every stored event of it, so the
+//!   old text (or any text of a deleted message) is never replayed.
 
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::access::Viewer;
-use super::views::{conversation_dto, message_dto};
+use super::views::{conversation_dto, message_dto, MessageDto};
 use crate::db::chat::{ConversationRow, MessageRow};
-use crate::db::reads;
+use crate::db::{self, reads};
 use crate::error::Result;
 use crate::realtime;
 
@@ -50,10 +52,28 @@ pub async fn publish_message(
 ) -> Result<()> {
     for (user, viewer) in viewers(conv) {
         if let Some(dto) = message_dto(&mut *conn, viewer, message).await? {
+            if dto.edited_at.is_some() || dto.deleted_at.is_some() {
+                forget_old_text(&mut *conn, user, &dto).await?;
+            }
             let data = json!({"conversation_id": conv.id, "message": dto});
             realtime::publish(&mut *conn, &[user], kind, &data).await?;
         }
     }
+    Ok(())
+}
+
+/// An edited or deleted message's earlier text is rewritten in every event `user` has
+/// stored of it (notifications, `?since=` replay read them): the edited text, or for a
+/// deleted message no body, no media and no meta.
+async fn forget_old_text(conn: &mut PgConnection, user: Uuid, dto: &MessageDto) -> Result<()> {
+    let fields = json!({
+        "body": dto.body,
+        "media": dto.media,
+        "meta": dto.meta,
+        "edited_at": dto.edited_at,
+        "deleted_at": dto.deleted_at,
+    });
+    db::realtime::rewrite_message_events(&mut *conn, user, dto.id, &fields).await?;
     Ok(())
 }
 

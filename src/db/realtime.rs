@@ -114,3 +114,25 @@ pub async fn prune(db: impl PgExecutor<'_>, keep_days: i32) -> Result<u64> {
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Overwrite fields of the message `message` in every stored `message.created` /
+/// `message.updated` event of `user` (`fields`: a JSON object merged into each event's
+/// `message`), so an edited or deleted text survives in no stored copy.
+pub async fn rewrite_message_events(
+    db: impl PgExecutor<'_>,
+    user: Uuid,
+    message: Uuid,
+    fields: &serde_json::Value,
+) -> Result<u64> {
+    let done = sqlx::query!(
+        r#"update user_events set payload = jsonb_set(payload, '{message}', (payload -> 'message') || $3::jsonb)
+           where user_id = $1 and kind in ('message.created', 'message.updated')
+             and (payload -> 'message' ->> 'id') = $2::uuid::text"#,
+        user,
+        message,
+        fields
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -384,6 +384,115 @@ async fn nothing_a_buyer_is_sent_or_can_replay_holds_a_note(pool: PgPool) {
     let _ = &w.admin;
 }
 
+#[sqlx::test]
+async fn edited_and_deleted_text_is_never_replayed_or_notified(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let c = &w.conv;
+    let edited = expect_status(
+        send(
+            &app,
+            &w.buyer,
+            c,
+            json!({"client_id": "e1", "body": "Mi DNI es 12345678Z"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let gone = expect_status(
+        send(
+            &app,
+            &w.buyer,
+            c,
+            json!({"client_id": "e2", "body": "Vivo en la calle Sol 3"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let kept = expect_status(
+        send(
+            &app,
+            &w.buyer,
+            c,
+            json!({"client_id": "e3", "body": "¿Sigue disponible?"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let (eid, gid) = (edited["id"].as_str().unwrap(), gone["id"].as_str().unwrap());
+    // Both were stored in the streams before the change.
+    assert!(stored_stream(&app, &w.agent).await.contains("12345678Z"));
+    expect_status(
+        app.patch(
+            &format!("/api/v1/conversations/{c}/messages/{eid}"),
+            &json!({"body": "Le paso mis datos luego"}),
+            Some(&w.buyer.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        app.delete(
+            &format!("/api/v1/conversations/{c}/messages/{gid}"),
+            Some(&w.buyer.access)
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    for who in [&w.agent, &w.buyer] {
+        let stream = stored_stream(&app, who).await;
+        assert!(
+            !stream.contains("12345678Z") && !stream.contains("calle Sol"),
+            "{stream}"
+        );
+        assert!(stream.contains("Le paso mis datos luego") && stream.contains("Sigue disponible"));
+        let mut replay = Ws::connect(&app, &who.access, Some(0)).await;
+        while replay.next(2).await.is_some() {}
+        let replayed = serde_json::to_string(&replay.seen).unwrap();
+        assert!(replayed.contains("Le paso mis datos luego"), "{replayed}");
+        assert!(
+            !replayed.contains("12345678Z") && !replayed.contains("calle Sol"),
+            "{replayed}"
+        );
+    }
+    let notes = expect_status(
+        app.get("/api/v1/notifications", Some(&w.agent.access))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let text = notes.to_string();
+    assert!(text.contains(kept["id"].as_str().unwrap()), "{text}");
+    assert!(
+        !text.contains("12345678Z") && !text.contains("calle Sol"),
+        "{text}"
+    );
+    // The thread itself shows the deletion without its text.
+    let page = expect_status(
+        app.get(
+            &format!("/api/v1/conversations/{c}/messages"),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let deleted = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == gid)
+        .unwrap();
+    assert!(deleted["body"].is_null() && deleted["deleted_at"].is_string());
+    assert_eq!(deleted["meta"], json!({}));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. A block holds on every write path.
 
