@@ -260,15 +260,14 @@ export function AuditPage({ user }: { user: User }) {
       </div>
 
       <form className="op-filters op-audit-filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <TextFilter id="audit-actor" label={t('filterActor')} placeholder={t('actorPlaceholder')} value={filter.actor} invalid={bad.includes('filterActor')} onCommit={(actor) => set({ actor })} list={emails.length ? 'audit-actors' : undefined} />
-        {emails.length > 0 && (
-          <datalist id="audit-actors">
-            <option value="system">{t('system')}</option>
-            {emails.map((e) => (
-              <option key={e} value={e} />
-            ))}
-          </datalist>
-        )}
+        <TextFilter id="audit-actor" label={t('filterActor')} placeholder={t('actorPlaceholder')} value={filter.actor} invalid={bad.includes('filterActor')} onCommit={(actor) => set({ actor })} list="audit-actors" />
+        {/* Suggestions: Puente itself, and the agents the fleet knows. */}
+        <datalist id="audit-actors">
+          <option value="system">{t('system')}</option>
+          {emails.map((e) => (
+            <option key={e} value={e} />
+          ))}
+        </datalist>
         <div className="field">
           <label htmlFor="audit-action">{t('filterAction')}</label>
           <select id="audit-action" value={filter.action} onChange={(e) => set({ action: e.target.value })}>
@@ -385,7 +384,7 @@ export function AuditPage({ user }: { user: User }) {
 }
 
 /** A text filter applied when the reader is done typing: on Enter or on leaving the field. */
-function TextFilter({ id, label, placeholder, value, invalid, onCommit, list }: { id: string; label: string; placeholder: string; value: string; invalid: boolean; onCommit: (v: string) => void; list?: string | undefined }) {
+function TextFilter({ id, label, placeholder, value, invalid, onCommit, list }: { id: string; label: string; placeholder: string; value: string; invalid: boolean; onCommit: (v: string) => void; list?: string }) {
   const [draft, setDraft] = useState(value);
   // The address changed under the field (cleared, picked from a row, back button).
   useEffect(() => setDraft(value), [value]);
