@@ -434,4 +434,40 @@ describe('inbox', () => {
       await screenshot(page, 'inbox-desktop-in-app-es');
     });
   });
+
+  test('the agency admin sees whose conversation is whose and narrows the inbox to one agent, on a phone too', async (t) => {
+    // By now the demo agent has Carla's WhatsApp chat; the admin has no conversation of their own.
+    for (const viewport of [
+      { width: 1280, height: 800 },
+      { width: 375, height: 740 },
+    ]) {
+      await withPage(
+        browser,
+        t,
+        async (page) => {
+          await page.goto(`${puente.baseUrl}/inbox`);
+          await signInUi(page, puente.accounts.admin);
+          await page.getByRole('heading', { name: 'Inbox' }).waitFor();
+          const row = page.getByRole('link', { name: /Carla Compradora/ });
+          await row.waitFor();
+          assert.match(await row.locator('.conv-agent').innerText(), /Diego Agent/);
+          const agentFilter = page.getByLabel('Agent', { exact: true });
+          await agentFilter.selectOption({ label: 'Alba Admin' });
+          await page.getByText('No conversations match these filters').waitFor();
+          await agentFilter.selectOption({ label: 'Diego Agent' });
+          await row.waitFor();
+          // Nothing wider than the screen: the name, the agent and the time share the row.
+          assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
+          const box = await row.boundingBox();
+          assert.ok(box && box.x >= 0 && box.x + box.width <= viewport.width + 1, 'the row fits the screen');
+          await screenshot(page, `inbox-admin-${viewport.width < 500 ? 'phone' : 'desktop'}-list`);
+          await row.click();
+          await page.getByText('Agent: Diego Agent').waitFor();
+          assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling in the thread');
+          await screenshot(page, `inbox-admin-${viewport.width < 500 ? 'phone' : 'desktop'}-thread`);
+        },
+        { viewport },
+      );
+    }
+  });
 });
