@@ -1,5 +1,8 @@
 // One conversation: the header, the messages (day separators, an unread line, older
 // history on scrolling up with the scroll position kept, live updates) and the composer.
+// However many messages are loaded, at most a window of them is rendered (threadWindow.ts):
+// it moves as the reader nears its top or bottom, anchored on a message on screen so nothing
+// jumps, and follows the newest messages while the reader is there.
 // Shared by the agent's inbox and the buyer's chats: a buyer never sees internal notes,
 // agent-only actions or WhatsApp details. Read receipts go out only while the thread is
 // really being read: the tab visible, the thread on screen, the newest message in view.
@@ -16,6 +19,7 @@ import { Bubble } from './Bubble';
 import { Composer, type ComposerHandle, type SendInput } from './Composer';
 import { m as cat } from './messages';
 import { firstUnread, fromOtherSide, isLocal, isMine, newestStored, threadRows, type Msg } from './model';
+import { rowsBetween, spanAround, spanBounds, spanDown, spanUp, type Span } from './threadWindow';
 import { conversationName, ListingCard, ThreadHeader } from './ThreadHeader';
 import { useThread, type ConversationView } from './useThread';
 import './chat.css';
@@ -37,6 +41,8 @@ export interface ThreadProps {
 
 const NEAR_TOP = 240;
 const NEAR_BOTTOM = 80;
+/** How close (px) to the window's top or bottom the reader gets before it moves. */
+const EDGE = 600;
 
 export function Thread(props: ThreadProps) {
   return (
@@ -74,7 +80,12 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
   const content = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const composer = useRef<ComposerHandle>(null);
-  const fromBottom = useRef(0);
+  /** The first message on screen and its distance from the scroller's top, kept on every scroll. */
+  const anchor = useRef<{ id: string; offset: number } | null>(null);
+  /** The scroll position the last scroll event saw: which way the reader is going. */
+  const lastTop = useRef(0);
+  /** A message to scroll to and highlight once the window has it (a jump to a quoted one). */
+  const pendingJump = useRef<string | undefined>(undefined);
   // Opening at a message (search) is not "at the bottom" until the observer says so.
   const atBottomRef = useRef(!focusMessageId);
   const positioned = useRef(false);
@@ -93,53 +104,126 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
 
   const rows = useMemo(() => threadRows(msgs, unreadAnchor?.id, unreadAnchor?.n), [msgs, unreadAnchor]);
   const byId = useMemo(() => new Map(msgs.map((m) => [m.id, m])), [msgs]);
+  const indexOf = useMemo(() => new Map(msgs.map((m, i) => [m.id, i])), [msgs]);
   const otherName = conversationName(conv, t('unknownContact'));
+
+  // The rendered window over the loaded messages.
+  const [span, setSpan] = useState<Span>(null);
+  const bounds = spanBounds(msgs.length, span, (id) => indexOf.get(id));
+  const shownRows = useMemo(() => rowsBetween(rows, msgs, bounds), [rows, msgs, bounds.start, bounds.end]); // eslint-disable-line react-hooks/exhaustive-deps
+  const atEnd = bounds.end >= msgs.length;
+  const atEndRef = useRef(atEnd);
+  atEndRef.current = atEnd;
+  const live = useRef({ msgs, bounds, hasOlder: th.hasOlder, indexOf });
+  live.current = { msgs, bounds, hasOlder: th.hasOlder, indexOf };
 
   const scrollToBottom = useCallback(() => {
     const s = scroller.current;
     if (s) s.scrollTop = s.scrollHeight;
   }, []);
 
+  const rememberAnchor = useCallback(() => {
+    const s = scroller.current;
+    const c = content.current;
+    if (!s || !c) return;
+    const top = s.getBoundingClientRect().top;
+    for (const el of c.querySelectorAll<HTMLElement>('[data-message-id]')) {
+      const r = el.getBoundingClientRect();
+      if (r.bottom > top) {
+        anchor.current = { id: el.dataset.messageId ?? '', offset: r.top - top };
+        return;
+      }
+    }
+  }, []);
+
+  /** Put the anchor message back where it was after rows above it came or went. */
+  const restoreAnchor = useCallback(() => {
+    const s = scroller.current;
+    const a = anchor.current;
+    if (!s || !a) return;
+    const el = [...(content.current?.querySelectorAll<HTMLElement>('[data-message-id]') ?? [])].find((x) => x.dataset.messageId === a.id);
+    if (!el) return;
+    const dy = el.getBoundingClientRect().top - s.getBoundingClientRect().top - a.offset;
+    if (dy !== 0) s.scrollTop += dy;
+    // Not a move of the reader's: the next scroll event must not read it as one.
+    lastTop.current = s.scrollTop;
+  }, []);
+
+  const moveWindow = useCallback(
+    (next: Span) => {
+      rememberAnchor();
+      setSpan(next);
+    },
+    [rememberAnchor],
+  );
+
   // Place the view once the first messages are in: at the focused message, the unread
   // line, or the bottom.
   useLayoutEffect(() => {
     if (th.loading || positioned.current) return;
-    positioned.current = true;
     const s = scroller.current;
     if (!s) return;
+    // The message to open at must be in the window first.
+    const want = focusMessageId ? indexOf.get(focusMessageId) : undefined;
+    if (want !== undefined && (want < bounds.start || want >= bounds.end)) {
+      setSpan(spanAround(msgs, want));
+      return;
+    }
+    positioned.current = true;
     const target = focusMessageId ? document.getElementById(`msg-${focusMessageId}`) : unreadAnchor ? s.querySelector('.unread-line') : null;
     if (target) {
       target.scrollIntoView?.({ block: focusMessageId ? 'center' : 'start' });
       atBottomRef.current = false;
     } else scrollToBottom();
     lastKey.current = msgs[msgs.length - 1]?.id;
-    fromBottom.current = s.scrollHeight - s.scrollTop;
-  }, [th.loading, msgs, focusMessageId, unreadAnchor, scrollToBottom]);
+    rememberAnchor();
+  }, [th.loading, msgs, indexOf, bounds.start, bounds.end, focusMessageId, unreadAnchor, scrollToBottom, rememberAnchor]);
 
-  // Older messages on top keep what is on screen in place; a new message at the bottom
-  // scrolls into view when the reader was at the bottom (or wrote it).
+  // Rows that came or went above what is on screen (the window moved, older messages, the
+  // spinner on top) leave it in place; older messages loaded while the window was at the top
+  // come into it at once.
+  const firstShown = msgs[bounds.start]?.id;
   useLayoutEffect(() => {
     const s = scroller.current;
     if (!s || !positioned.current) return;
+    restoreAnchor();
     if (th.prepended !== prependSeen.current) {
       prependSeen.current = th.prepended;
-      s.scrollTop = s.scrollHeight - fromBottom.current;
-      return;
+      if (bounds.start > 0 && s.scrollTop < EDGE) moveWindow(spanUp(msgs, bounds));
     }
+  }, [firstShown, span, th.prepended, th.loadingOlder]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  // A new message at the bottom scrolls into view when the reader was at the newest (or wrote it).
+  useLayoutEffect(() => {
+    if (!positioned.current) return;
     const last = msgs[msgs.length - 1];
     if (last && last.id !== lastKey.current) {
       lastKey.current = last.id;
-      if (atBottomRef.current || (isMine(last, user.id) && isLocal(last))) scrollToBottom();
+      if ((atBottomRef.current && atEndRef.current) || (isMine(last, user.id) && isLocal(last))) scrollToBottom();
       else if (fromOtherSide(last, user.id)) setNewBelow((n) => n + 1);
     }
-  }, [msgs, th.prepended, user.id, scrollToBottom]);
+  }, [msgs, user.id, scrollToBottom]);
+
+  // A jump to a message: once the window has it, scroll to it, highlight it, focus its actions.
+  const finishJump = useCallback((id: string): boolean => {
+    const el = document.getElementById(`msg-${id}`);
+    if (!el) return false;
+    el.scrollIntoView?.({ block: 'center', behavior: 'smooth' });
+    setHighlight(id);
+    el.querySelector<HTMLElement>('.msg-actions button')?.focus({ preventScroll: true });
+    return true;
+  }, []);
+  useLayoutEffect(() => {
+    const id = pendingJump.current;
+    if (id && finishJump(id)) pendingJump.current = undefined;
+  });
 
   // Images and players that load later must not push the newest message out of view.
   useEffect(() => {
     const c = content.current;
     if (!c || typeof ResizeObserver === 'undefined') return;
     const ro = new ResizeObserver(() => {
-      if (atBottomRef.current && positioned.current) scrollToBottom();
+      if (atBottomRef.current && atEndRef.current && positioned.current) scrollToBottom();
     });
     ro.observe(c);
     return () => ro.disconnect();
@@ -155,7 +239,7 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
         const v = !!e?.isIntersecting;
         atBottomRef.current = v;
         setAtBottom(v);
-        if (v) setNewBelow(0);
+        if (v && atEndRef.current) setNewBelow(0);
       },
       { root: s, rootMargin: `0px 0px ${NEAR_BOTTOM}px 0px` },
     );
@@ -163,12 +247,20 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
     return () => io.disconnect();
   }, [th.loading]);
 
+  // Going up near the window's top: it moves up, or older messages load once it has the
+  // oldest; going down near its bottom: it moves down, or newer messages load (a thread opened
+  // at a search result). The direction keeps a move from undoing the one before.
   const onScroll = () => {
     const s = scroller.current;
-    if (!s) return;
-    fromBottom.current = s.scrollHeight - s.scrollTop;
-    if (s.scrollTop < NEAR_TOP && th.hasOlder && !th.loadingOlder && positioned.current) void th.loadOlder();
-    if (th.hasNewer && s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM * 3) void th.loadNewer();
+    if (!s || !positioned.current) return;
+    rememberAnchor();
+    const down = s.scrollTop > lastTop.current;
+    lastTop.current = s.scrollTop;
+    const below = s.scrollHeight - s.scrollTop - s.clientHeight;
+    if (!down && s.scrollTop < EDGE && bounds.start > 0) moveWindow(spanUp(msgs, bounds));
+    else if (s.scrollTop < NEAR_TOP && bounds.start === 0 && th.hasOlder && !th.loadingOlder) void th.loadOlder();
+    else if (down && below < EDGE && !atEnd) moveWindow(spanDown(msgs, bounds));
+    else if (below < NEAR_BOTTOM * 3 && atEnd && th.hasNewer) void th.loadNewer();
   };
 
   // Read receipts: only while really read.
@@ -179,13 +271,13 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
     if (th.incoming > 0) pendingRead.current = true;
   }, [th.incoming]);
   useEffect(() => {
-    if (th.loading || !pendingRead.current || !visible || !atBottom || th.hasNewer) return;
+    if (th.loading || !pendingRead.current || !visible || !atBottom || !atEnd || th.hasNewer) return;
     const newest = newestStored(msgs);
     if (!newest || newest.id === lastRead.current) return;
     pendingRead.current = false;
     lastRead.current = newest.id;
     th.markRead(newest.id);
-  }, [th.loading, visible, atBottom, th.hasNewer, msgs, th.incoming, th]);
+  }, [th.loading, visible, atBottom, atEnd, th.hasNewer, msgs, th.incoming, th]);
 
   // Highlight a message for a moment (search results, jumps to a quoted message).
   useEffect(() => {
@@ -194,21 +286,25 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
     return () => clearTimeout(tm);
   }, [highlight]);
 
+  const { loadOlder } = th;
   const jumpTo = useCallback(
     async (id: string) => {
-      let el = document.getElementById(`msg-${id}`);
-      for (let i = 0; !el && i < 5 && th.hasOlder; i++) {
-        await th.loadOlder();
+      // Loaded (rendered or not), or in one of the next few older pages.
+      for (let i = 0; live.current.indexOf.get(id) === undefined && i < 5 && live.current.hasOlder; i++) {
+        await loadOlder();
         await new Promise((r) => requestAnimationFrame(() => r(null)));
-        el = document.getElementById(`msg-${id}`);
       }
-      if (el) {
-        el.scrollIntoView?.({ block: 'center', behavior: 'smooth' });
-        setHighlight(id);
-        el.querySelector<HTMLElement>('.msg-actions button')?.focus({ preventScroll: true });
-      } else toast(t('originalNotLoaded'), 'info');
+      const { msgs: list, bounds: b, indexOf: at } = live.current;
+      const index = at.get(id);
+      if (index === undefined) {
+        toast(t('originalNotLoaded'), 'info');
+        return;
+      }
+      if (index >= b.start && index < b.end && finishJump(id)) return;
+      pendingJump.current = id;
+      moveWindow(spanAround(list, index));
     },
-    [th, t],
+    [loadOlder, moveWindow, finishJump, t],
   );
 
   const participant = !!conv && (conv.agent_id === user.id || conv.buyer_id === user.id);
@@ -222,6 +318,7 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
     th.send({ body: s.body, file: s.file, replyTo: s.replyTo?.id, note: s.note || (staff && !!conv && !participant) });
     setReplyTo(undefined);
     setNewBelow(0);
+    setSpan(null);
     requestAnimationFrame(scrollToBottom);
   };
 
@@ -297,10 +394,16 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
           ) : (
             <>
               <div className="thread-top">
-                {th.hasOlder ? th.loadingOlder ? <Spinner label={t('loadingOlder')} /> : null : msgs.length > 0 && <span className="muted small">{t('startOfConversation')}</span>}
+                {th.hasOlder ? (
+                  th.loadingOlder ? (
+                    <Spinner label={t('loadingOlder')} />
+                  ) : null
+                ) : (
+                  msgs.length > 0 && bounds.start === 0 && <span className="muted small">{t('startOfConversation')}</span>
+                )}
               </div>
               {msgs.length === 0 && <Empty title={t('noMessages')} />}
-              {rows.map((r) =>
+              {shownRows.map((r) =>
                 r.type === 'day' ? (
                   <div key={r.key} className="day-sep" role="separator">
                     <span>{formatDay(r.at, { today: tc('today'), yesterday: tc('yesterday') })}</span>
@@ -324,8 +427,8 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
                     canReply={!disabledReason}
                     retried={th.retried.has(r.msg.id)}
                     onReply={setReplyTo}
-                    onReact={(m, e) => void th.react(m, e)}
-                    onJump={(id) => void jumpTo(id)}
+                    onReact={th.react}
+                    onJump={jumpTo}
                     onRetry={th.retry}
                     onDiscard={th.discard}
                     onEdit={th.edit}
@@ -338,14 +441,15 @@ function ThreadView({ conversationId, user, headerActions, onBack, focusMessageI
           <div ref={sentinel} className="thread-sentinel" aria-hidden="true" />
         </div>
       </div>
-      {!th.loading && (!atBottom || th.hasNewer) && (
+      {!th.loading && (!atBottom || !atEnd || th.hasNewer) && (
         <button
           type="button"
           className="jump-latest"
           aria-label={t('jumpToLatest')}
           onClick={() => {
+            setSpan(null);
             if (th.hasNewer) void th.jumpToLatest().then(() => requestAnimationFrame(scrollToBottom));
-            else scrollToBottom();
+            else requestAnimationFrame(scrollToBottom);
             setNewBelow(0);
           }}
         >
