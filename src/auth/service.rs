@@ -401,9 +401,16 @@ pub async fn refresh(
     if req.refresh_token.len() > 200 {
         return Err(invalid());
     }
+    let hash = token_hash(&req.refresh_token);
     let mut tx = state.db.begin().await?;
-    let Some(token) = db::tokens::lock_by_hash(&mut *tx, &token_hash(&req.refresh_token)).await?
-    else {
+    // The user first, then the token: a password change or a deactivation (user row, then
+    // every token) either finishes before this refresh reads the token, or starts after its
+    // new token is committed and so revokes that one too.
+    let Some(owner) = db::tokens::owner_by_hash(&mut *tx, &hash).await? else {
+        return Err(invalid());
+    };
+    db::users::lock_shared(&mut *tx, owner).await?;
+    let Some(token) = db::tokens::lock_by_hash(&mut *tx, &hash).await? else {
         return Err(invalid());
     };
     if token.revoked_at.is_some() {

@@ -41,6 +41,17 @@ pub async fn insert(
 }
 
 /// Find a token by hash and lock it, so two concurrent refreshes cannot both spend it.
+/// Whose token this is (no lock): a refresh locks that user before the token, in the order a
+/// password change or a deactivation takes them (the user row, then their tokens).
+pub async fn owner_by_hash(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        "select user_id from refresh_tokens where token_hash = $1",
+        token_hash
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
 pub async fn lock_by_hash(
     db: impl PgExecutor<'_>,
     token_hash: &[u8],

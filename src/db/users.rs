@@ -92,6 +92,15 @@ pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// Hold the user row against changes (a password change, a deactivation) until the
+/// transaction ends, without blocking other readers or other holders.
+pub async fn lock_shared(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+    sqlx::query!("select id from users where id = $1 for share", id)
+        .fetch_optional(db)
+        .await?;
+    Ok(())
+}
+
 /// Set a new password and name and reactivate the account (`puente admin`).
 pub async fn reset_account(
     db: impl PgExecutor<'_>,

@@ -533,3 +533,85 @@ async fn patch_me_updates_profile_and_password(pool: PgPool) {
     .await;
     app.login("ana@example.com", "a brand new secret").await;
 }
+
+/// A connection of its own (the test pool is the server's, and small).
+async fn own_connection(pool: &PgPool) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect_with(&pool.connect_options())
+        .await
+        .unwrap()
+}
+
+/// Sessions of this test's database waiting for a lock.
+async fn lock_waiters(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and wait_event_type = 'Lock'",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+async fn until_lock_waiters(pool: &PgPool, n: i64) {
+    let mut conn = own_connection(pool).await;
+    for _ in 0..400 {
+        if lock_waiters(&mut conn).await >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("never {n} sessions waiting for a lock");
+}
+
+#[sqlx::test]
+async fn a_refresh_racing_a_password_change_does_not_survive_it(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let s = app.register_buyer("race@example.com").await;
+    // Hold the refresh token's row, so the refresh and the password change queue behind it
+    // in a known order: the refresh first, then the change.
+    let mut holder = own_connection(&pool).await;
+    let mut hold = sqlx::Connection::begin(&mut holder).await.unwrap();
+    sqlx::query("select id from refresh_tokens where user_id = $1::uuid for update")
+        .bind(&s.id)
+        .fetch_all(&mut *hold)
+        .await
+        .unwrap();
+    let refresh = app.refresh_raw(&s.refresh);
+    let change = async {
+        until_lock_waiters(&pool, 1).await;
+        let resp = app
+            .patch(
+                "/api/v1/me",
+                &json!({"current_password": PASSWORD, "new_password": "a brand new secret"}),
+                Some(&s.access),
+            )
+            .await;
+        resp
+    };
+    let release = async {
+        until_lock_waiters(&pool, 2).await;
+        hold.commit().await.unwrap();
+    };
+    let (refreshed, changed, ()) = tokio::join!(refresh, change, release);
+    assert_eq!(changed.status(), StatusCode::OK);
+    // Whatever the refresh got, it ended with the password change: its token is dead.
+    if refreshed.status() == StatusCode::OK {
+        let got: Value = refreshed.json().await.unwrap();
+        let again = app
+            .refresh_raw(got["refresh_token"].as_str().unwrap())
+            .await;
+        expect_problem(again, StatusCode::UNAUTHORIZED, "refresh_token_revoked").await;
+    } else {
+        expect_problem(refreshed, StatusCode::UNAUTHORIZED, "refresh_token_revoked").await;
+    }
+    let live: i64 = sqlx::query_scalar(
+        "select count(*) from refresh_tokens
+         where user_id = $1::uuid and revoked_at is null and used_at is null",
+    )
+    .bind(&s.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(live, 1, "only the password change's own new session lives");
+}
