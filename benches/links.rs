@@ -263,7 +263,7 @@ async fn with_database(args: Args, target: &Target, image: &str) -> anyhow::Resu
         config.waha.docker_concurrency = n;
     }
     config.waha.waha_extra_env = vec![
-        format!("EMULATOR_STARTING_MS={}", args.starting_ms),
+        format!("EMULATOR_STARTING_MS={}", args.starting_ms).into(),
         "EMULATOR_WAIT_RUNNING_MS=1000".into(),
         "EMULATOR_WAIT_STATUS_MS=1000".into(),
         "EMULATOR_ACK_SERVER_MS=100".into(),

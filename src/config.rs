@@ -37,6 +37,50 @@ impl FromStr for Secret {
     }
 }
 
+/// One `KEY=value` of extra environment for the session containers. Its value may be a
+/// credential (a proxy's, an API token), so `Debug` — and so the logged configuration —
+/// shows the key only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnvVar(String);
+
+impl EnvVar {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The key and the value, when there is an `=`.
+    pub fn pair(&self) -> Option<(&str, &str)> {
+        self.0.split_once('=')
+    }
+}
+
+impl fmt::Debug for EnvVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pair() {
+            Some((k, _)) => write!(f, "{k}=[redacted]"),
+            None => f.write_str("[redacted]"),
+        }
+    }
+}
+
+impl FromStr for EnvVar {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl From<&str> for EnvVar {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
+
+impl From<String> for EnvVar {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
 /// Which container runtime runs the WAHA sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeKind {
@@ -349,7 +393,7 @@ pub struct WahaConfig {
         env = "PUENTE_WAHA_EXTRA_ENV",
         value_delimiter = ','
     )]
-    pub waha_extra_env: Vec<String>,
+    pub waha_extra_env: Vec<EnvVar>,
     /// How many WhatsApp links one agent may have.
     #[arg(long, env = "PUENTE_MAX_LINKS_PER_AGENT", default_value_t = 1)]
     pub max_links_per_agent: i64,
@@ -436,8 +480,9 @@ impl ServeConfig {
             anyhow::bail!("PUENTE_SWARM_NODE_CAP must be at least 1");
         }
         for kv in &self.waha.waha_extra_env {
-            if !kv.contains('=') {
-                anyhow::bail!("--waha-env expects KEY=value, got {kv:?}");
+            if kv.pair().is_none() {
+                // Not the value itself: it may be a credential.
+                anyhow::bail!("--waha-env expects KEY=value; one value has no '='");
             }
         }
         Ok(())
@@ -474,8 +519,11 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug() {
-        let cfg = ServeConfig::for_tests("postgres://u:hunter2@localhost/db");
+        let mut cfg = ServeConfig::for_tests("postgres://u:hunter2@localhost/db");
+        cfg.waha.waha_extra_env = vec!["HTTPS_PROXY=http://user:proxy-pass@proxy:3128".into()];
         let printed = format!("{cfg:?}");
+        assert!(!printed.contains("proxy-pass"), "{printed}");
+        assert!(printed.contains("HTTPS_PROXY=[redacted]"), "{printed}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(!printed.contains("test-secret"), "{printed}");
         assert!(!printed.contains("test-master"), "{printed}");

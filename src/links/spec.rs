@@ -73,7 +73,7 @@ pub fn container_spec(cfg: &WahaConfig, link: &LinkRow, webhook_base: &str) -> C
         ("WAHA_LOG_FORMAT".to_string(), "JSON".to_string()),
     ];
     for kv in &cfg.waha_extra_env {
-        if let Some((k, v)) = kv.split_once('=') {
+        if let Some((k, v)) = kv.pair() {
             if !RESERVED.contains(&k) {
                 env.push((k.to_string(), v.to_string()));
             }
