@@ -81,6 +81,20 @@ impl From<String> for EnvVar {
     }
 }
 
+/// `http(s)://host[:port]` with nothing after it: what a browser sends as `Origin`.
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+}
+
 /// Which container runtime runs the WAHA sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeKind {
@@ -273,6 +287,10 @@ pub struct ServeConfig {
         default_value = "http://localhost:8080"
     )]
     pub public_url: String,
+    /// Origins (`https://app.example.com`, comma-separated) whose pages may call the API from
+    /// a browser (CORS). Empty, the default: none — the web app Puente serves is same-origin.
+    #[arg(long, env = "PUENTE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// Secret for signing access tokens (HS256). At least 32 bytes.
     #[arg(long, env = "PUENTE_JWT_SECRET")]
     pub jwt_secret: Secret,
@@ -479,6 +497,13 @@ impl ServeConfig {
         if self.waha.swarm_node_cap < 1 {
             anyhow::bail!("PUENTE_SWARM_NODE_CAP must be at least 1");
         }
+        for origin in &self.cors_origins {
+            if !is_origin(origin) {
+                anyhow::bail!(
+                    "PUENTE_CORS_ORIGINS: {origin:?} is not an origin (scheme://host[:port], no path)"
+                );
+            }
+        }
         for kv in &self.waha.waha_extra_env {
             if kv.pair().is_none() {
                 // Not the value itself: it may be a credential.
@@ -516,6 +541,16 @@ impl ServeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_are_origins() {
+        for good in ["https://app.example.com", "http://localhost:5173", "http://[::1]:8080"] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in ["*", "app.example.com", "https://app.example.com/", "https://a/b", "ftp://x", "https://"] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn secrets_are_redacted_in_debug() {

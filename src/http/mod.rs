@@ -39,6 +39,8 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -129,10 +131,49 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(CatchPanicLayer::new())
+        // JSON and the app's text assets compressed for clients that ask (images, already
+        // compressed, and tiny bodies are left alone).
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn(observe::observe))
         .layer(middleware::from_fn_with_state(
             headers,
             web::security_headers,
         ))
+        .layer(tower::util::option_layer(cors(&state.config.cors_origins)))
         .with_state(state)
+}
+
+/// CORS for the configured origins only: none by default (the app is same-origin; no layer,
+/// so a preflight is refused like any unknown method), and never credentials (the refresh
+/// cookie is `SameSite=Strict`; other origins send tokens).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    use axum::http::{header, HeaderName, HeaderValue, Method};
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::CONTENT_DISPOSITION,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }

@@ -1126,3 +1126,88 @@ async fn a_nul_character_neither_fails_its_webhook_nor_the_others_batched_with_i
         "the raw body keeps the exact bytes"
     );
 }
+
+#[sqlx::test]
+async fn cors_answers_configured_origins_only(pool: PgPool) {
+    let preflight = |app: &TestApp, origin: &str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PATCH")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    // By default no origin is allowed: the app is same-origin.
+    let app = TestApp::spawn_with(pool.clone(), |c| c.waha.supervise = false).await;
+    let resp = preflight(&app, "https://app.example.com").await.unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    let resp = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    app.stop();
+
+    let app = TestApp::spawn_with(pool, |c| {
+        c.waha.supervise = false;
+        c.cors_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let resp = preflight(&app, "https://app.example.com").await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("PATCH"));
+    assert!(h.get("access-control-allow-credentials").is_none());
+    let resp = preflight(&app, "https://evil.example").await.unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    // A real request from the allowed origin can read the API's answer and its Retry-After.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("origin", "https://app.example.com")
+        .json(&json!({"email": "nobody@example.com", "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert!(h["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .contains("retry-after"));
+}
+
+#[sqlx::test]
+async fn json_is_compressed_for_clients_that_ask(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let plain = app.client.get(app.url("/api/openapi.json")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    assert!(serde_json::from_slice::<Value>(&plain).is_ok());
+    for (encoding, magic) in [("gzip", &[0x1f_u8, 0x8b][..]), ("br", &[][..])] {
+        let resp = app
+            .client
+            .get(app.url("/api/openapi.json"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-encoding"], encoding);
+        let packed = resp.bytes().await.unwrap();
+        assert!(packed.starts_with(magic));
+        assert!(
+            packed.len() * 4 < plain.len(),
+            "{encoding}: {} of {} bytes",
+            packed.len(),
+            plain.len()
+        );
+    }
+}
