@@ -544,10 +544,21 @@ mod tests {
 
     #[test]
     fn cors_origins_are_origins() {
-        for good in ["https://app.example.com", "http://localhost:5173", "http://[::1]:8080"] {
+        for good in [
+            "https://app.example.com",
+            "http://localhost:5173",
+            "http://[::1]:8080",
+        ] {
             assert!(is_origin(good), "{good}");
         }
-        for bad in ["*", "app.example.com", "https://app.example.com/", "https://a/b", "ftp://x", "https://"] {
+        for bad in [
+            "*",
+            "app.example.com",
+            "https://app.example.com/",
+            "https://a/b",
+            "ftp://x",
+            "https://",
+        ] {
             assert!(!is_origin(bad), "{bad}");
         }
     }

@@ -1134,7 +1134,10 @@ async fn cors_answers_configured_origins_only(pool: PgPool) {
             .request(reqwest::Method::OPTIONS, app.url("/api/v1/me"))
             .header("origin", origin)
             .header("access-control-request-method", "PATCH")
-            .header("access-control-request-headers", "authorization, content-type")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
             .send()
     };
     // By default no origin is allowed: the app is same-origin.
@@ -1187,7 +1190,12 @@ async fn cors_answers_configured_origins_only(pool: PgPool) {
 #[sqlx::test]
 async fn json_is_compressed_for_clients_that_ask(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
-    let plain = app.client.get(app.url("/api/openapi.json")).send().await.unwrap();
+    let plain = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert!(plain.headers().get("content-encoding").is_none());
     let plain = plain.bytes().await.unwrap();
     assert!(serde_json::from_slice::<Value>(&plain).is_ok());
