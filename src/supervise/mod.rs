@@ -137,8 +137,12 @@ pub async fn pass(state: &Core) {
     metrics::histogram!("reconcile_pass_seconds").record(started.elapsed().as_secs_f64());
 }
 
-/// Remove containers of this instance whose link is unknown or deleted.
+/// Remove containers of this instance whose link is unknown or deleted. The containers are
+/// listed before the links are read: a link's row commits before its container is created,
+/// so a container listed here belongs to a row the read below sees (read the other way
+/// round, a link created in between would lose its new container).
 async fn remove_orphans(state: &Core) {
+    let containers = containers_by_link(state).await;
     let known: HashSet<Uuid> = match db::links::all_ids(&state.db).await {
         Ok(ids) => ids
             .into_iter()
@@ -147,7 +151,7 @@ async fn remove_orphans(state: &Core) {
             .collect(),
         Err(_) => return,
     };
-    for (link, info) in containers_by_link(state).await {
+    for (link, info) in containers {
         if known.contains(&link) {
             continue;
         }
