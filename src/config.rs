@@ -345,6 +345,10 @@ pub struct ServeConfig {
     /// Bytes of uploads one user may keep, in MiB; beyond it 409 `storage_quota_reached`.
     #[arg(long, env = "PUENTE_UPLOAD_QUOTA_MB", default_value_t = 1024)]
     pub upload_quota_mb: i64,
+    /// Outbox jobs (sends, read receipts, reactions to WhatsApp) run at once per process; at
+    /// most one per link.
+    #[arg(long, env = "PUENTE_OUTBOX_CONCURRENCY", default_value_t = 8)]
+    pub outbox_concurrency: usize,
     /// WebSockets one user may hold open at once.
     #[arg(long, env = "PUENTE_WS_MAX_PER_USER", default_value_t = 10)]
     pub ws_max_per_user: usize,

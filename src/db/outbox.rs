@@ -52,21 +52,53 @@ pub struct OutboxRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Claim the next due job (`FOR UPDATE SKIP LOCKED`) with a lease of `lease_secs`, counting
-/// an attempt; an expired lease (a crashed worker) makes a job claimable again.
-pub async fn claim(db: impl PgExecutor<'_>, lease_secs: f64) -> sqlx::Result<Option<OutboxRow>> {
+/// Lease the next due job, leaving out `busy` links (in flight in this process) and links
+/// with a job leased by any process: one job per link at a time, so one link that does not
+/// answer holds only itself, and its messages leave in order.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    lease_secs: f64,
+    busy: &[Uuid],
+) -> sqlx::Result<Option<OutboxRow>> {
     sqlx::query_as!(
         OutboxRow,
         r#"update outbox o set locked_until = now() + make_interval(secs => $1), attempts = o.attempts + 1
-           from (select id from outbox
-                 where done_at is null and next_attempt_at <= now() and (locked_until is null or locked_until < now())
-                 order by next_attempt_at, id limit 1 for update skip locked) j
+           from (select c.id from outbox c
+                 where c.done_at is null and c.next_attempt_at <= now()
+                   and (c.locked_until is null or c.locked_until < now())
+                   and not coalesce(c.link_id = any($2), false)
+                   and not exists (select 1 from outbox b
+                                   where b.link_id = c.link_id and b.id <> c.id and b.done_at is null
+                                     and b.locked_until >= now())
+                 order by c.next_attempt_at, c.id limit 1 for update skip locked) j
            where o.id = j.id
            returning o.id, o.kind, o.message_id, o.link_id, o.payload, o.attempts, o.deadline_at, o.created_at"#,
-        lease_secs
+        lease_secs,
+        busy
     )
     .fetch_optional(db)
     .await
+}
+
+/// The link did not answer: its other waiting jobs wait at least `delay_secs` too, instead of
+/// each spending a worker's time on the same silence.
+pub async fn defer_link(
+    db: impl PgExecutor<'_>,
+    link: Uuid,
+    except: i64,
+    delay_secs: f64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        r#"update outbox set next_attempt_at = greatest(next_attempt_at, now() + make_interval(secs => $3))
+           where link_id = $1 and id <> $2 and done_at is null
+             and (locked_until is null or locked_until < now())"#,
+        link,
+        except,
+        delay_secs
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The job succeeded.

@@ -1003,3 +1003,156 @@ async fn agents_send_uploaded_files_as_whatsapp_media(pool: PgPool) {
     )
     .await;
 }
+
+#[sqlx::test]
+async fn a_link_that_never_answers_does_not_hold_other_links_sends(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |_| {}).await;
+    let (diego, stuck) = working_link(&app).await;
+    // A second agent of the agency with a healthy link.
+    let admin = app
+        .login("admin@costa.example", crate::helpers::PASSWORD)
+        .await;
+    let eva = app.register_agent(&admin, "eva@costa.example").await;
+    let healthy = expect_status(
+        app.post("/api/v1/whatsapp/links", &json!({}), Some(&eva.access))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.wait_link(&eva.access, &healthy, "scan_qr", |l| {
+        l["status"] == "scan_qr"
+    })
+    .await;
+    app.phone(
+        &healthy,
+        "scan",
+        &json!({"phone": "34600000009", "pushName": "Eva"}),
+    )
+    .await;
+    app.wait_link(&eva.access, &healthy, "working", |l| {
+        l["status"] == "working"
+    })
+    .await;
+    for (link, token) in [(&stuck, &diego.access), (&healthy, &eva.access)] {
+        app.phone(
+            link,
+            "inbound",
+            &json!({"from": "34600000002@c.us", "body": "Hola"}),
+        )
+        .await;
+        wait_conversation(&app, token).await;
+    }
+    let conv_stuck = wait_conversation(&app, &diego.access).await;
+    let conv_healthy = wait_conversation(&app, &eva.access).await;
+
+    // The first link's WAHA is frozen (SIGSTOP): the container runs, its port takes
+    // connections, nothing answers.
+    let frozen = format!("puente-waha-{}", stuck.replace('-', ""));
+    assert!(docker(&["kill", "--signal", "STOP", &frozen]).0);
+    let send = |conv: &str, token: &str, client_id: &str| {
+        let (conv, token, client_id) = (conv.to_string(), token.to_string(), client_id.to_string());
+        let app = &app;
+        async move {
+            expect_status(
+                app.post(
+                    &format!("/api/v1/conversations/{conv}/messages"),
+                    &json!({"client_id": client_id, "body": format!("mensaje {client_id}")}),
+                    Some(&token),
+                )
+                .await,
+                StatusCode::CREATED,
+            )
+            .await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let first = send(&conv_stuck, &diego.access, "s1").await;
+    // Wait until its job is in flight, then the other link's message.
+    for _ in 0..200 {
+        let leased: bool = sqlx::query_scalar(
+            "select coalesce(bool_or(locked_until > now()), false) from outbox where message_id = $1::uuid",
+        )
+        .bind(&first)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if leased {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = send(&conv_stuck, &diego.access, "s2").await;
+    let other = send(&conv_healthy, &eva.access, "h1").await;
+    wait_messages(
+        &app,
+        &eva.access,
+        &conv_healthy,
+        "the healthy link's message sent",
+        |m| {
+            m.iter()
+                .any(|x| x["id"] == other.as_str() && x["status"] != "pending")
+        },
+    )
+    .await;
+    // It left while the frozen link's first attempt was still waiting for an answer, and
+    // the frozen link's second message did not start a second wait beside it.
+    let (first_leased, first_attempts): (bool, i32) = sqlx::query_as(
+        "select locked_until > now(), attempts from outbox where message_id = $1::uuid",
+    )
+    .bind(&first)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        first_leased && first_attempts == 1,
+        "the frozen send is still its first try"
+    );
+    let second_attempts: i32 =
+        sqlx::query_scalar("select attempts from outbox where message_id = $1::uuid")
+            .bind(&second)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(second_attempts, 0, "one job per link at a time");
+    let sent = sent_by_api(&app, &healthy).await;
+    assert!(
+        sent.iter().any(|s| s.to_string().contains("mensaje h1")),
+        "{sent:#?}"
+    );
+
+    // Thawed, the frozen link's messages leave once each, in order.
+    assert!(docker(&["kill", "--signal", "CONT", &frozen]).0);
+    let msgs = wait_messages(&app, &diego.access, &conv_stuck, "both sent", |m| {
+        [&first, &second].iter().all(|id| {
+            m.iter()
+                .any(|x| x["id"] == id.as_str() && x["status"] != "pending")
+        })
+    })
+    .await;
+    assert!(
+        msgs.iter()
+            .filter(|x| x["direction"] == "out")
+            .all(|x| x["status"] != "failed"),
+        "{msgs:#?}"
+    );
+    let sent = sent_by_api(&app, &stuck).await;
+    let order: Vec<usize> = ["mensaje s1", "mensaje s2"]
+        .iter()
+        .map(|t| {
+            let hits: Vec<usize> = sent
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.to_string().contains(t))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(hits.len(), 1, "{t} sent once: {sent:#?}");
+            hits[0]
+        })
+        .collect();
+    assert!(order[0] < order[1], "in order: {sent:#?}");
+}

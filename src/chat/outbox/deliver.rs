@@ -124,6 +124,37 @@ pub struct SendJob {
     pub created_at: DateTime<Utc>,
 }
 
+/// Among our own recent messages in the chat, the one an earlier attempt of `msg` left:
+/// the same text (or none), media or not as `msg` is, not one WAHA says the phone sent, and
+/// not already another stored message's (two captionless photos are two messages).
+async fn earlier_copy(
+    core: &Core,
+    msg: &crate::db::chat::MessageRow,
+    history: &[waha::types::MessagePayload],
+) -> Result<Option<String>, Failure> {
+    let Some(link) = msg.link_id else {
+        return Ok(None);
+    };
+    let text = |b: Option<&str>| b.filter(|t| !t.is_empty()).map(str::to_string);
+    let ours = text(msg.body.as_deref());
+    let with_media = msg.media_file_id.is_some();
+    for m in history.iter().filter(|m| {
+        m.from_me
+            && !m.id.is_empty()
+            && m.has_media == with_media
+            && m.source.as_deref() != Some("app")
+            && text(m.body.as_deref()) == ours
+    }) {
+        let taken = q::message_by_wa(&core.db, link, Some(&m.id), None)
+            .await?
+            .is_some_and(|other| other.id != msg.id);
+        if !taken {
+            return Ok(Some(m.id.clone()));
+        }
+    }
+    Ok(None)
+}
+
 /// [`super::Job::Send`]: deliver the message, once.
 pub async fn send(core: &Core, job: &SendJob) -> Result<(), Failure> {
     let mid = job
@@ -156,11 +187,8 @@ pub async fn send(core: &Core, job: &SendJob) -> Result<(), Failure> {
             ..MessagesQuery::default()
         };
         if let Ok(history) = client.chat_messages(&chat_id, &q).await {
-            if let Some(found) = history
-                .iter()
-                .find(|m| m.from_me && m.body.as_deref() == msg.body.as_deref() && !m.id.is_empty())
-            {
-                record_sent(core, mid, &found.id).await?;
+            if let Some(found) = earlier_copy(core, &msg, &history).await? {
+                record_sent(core, mid, &found).await?;
                 return Ok(());
             }
         }
