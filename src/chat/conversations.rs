@@ -192,6 +192,125 @@ pub async fn start(core: &Core, buyer: &AuthUser, req: &StartRequest) -> Result<
     })
 }
 
+/// An agent's first message to a WhatsApp number that never wrote to them.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewWhatsAppChat {
+    /// The number with its country code (`+34 600 123 456`, `34600123456`).
+    pub phone: String,
+    /// As for `POST /conversations/{id}/messages`: the idempotency key and the text.
+    pub client_id: String,
+    pub body: String,
+}
+
+/// The conversation opened (or found) and its first message.
+#[derive(Debug)]
+pub struct NewChat {
+    pub conversation: ConversationView,
+    pub message: views::MessageDto,
+    /// False when a conversation with that number already existed (the message went there).
+    pub created: bool,
+}
+
+/// Open a WhatsApp chat with a number through the caller's working link and send the first
+/// message: the number is checked with WhatsApp first (422 on `phone` when it has no account,
+/// nothing stored); the contact and the conversation are the ones an inbound message from
+/// that number would have made (found under the link's ingest lock, so the two never
+/// duplicate); the message goes as any other (moderation, rate, `client_id`).
+pub async fn start_whatsapp(
+    core: &Core,
+    user: &AuthUser,
+    req: &NewWhatsAppChat,
+) -> Result<NewChat> {
+    if !user.role.is_staff() {
+        return Err(AppError::forbidden(
+            "forbidden_role",
+            "Only agents start WhatsApp chats.",
+        ));
+    }
+    let phone = crate::auth::service::normalize_phone(&req.phone)
+        .ok_or_else(|| AppError::invalid("phone", "must be 6 to 15 digits, with country code"))?;
+    let link = crate::db::links::list_for_agent(&core.db, user.id)
+        .await?
+        .into_iter()
+        .find(|l| l.desired_state != crate::model::DesiredState::Deleted)
+        .ok_or_else(|| {
+            AppError::conflict("no_whatsapp_link", "Link your WhatsApp number first.")
+        })?;
+    if link.status != crate::links::LinkStatus::Working.as_str() {
+        return Err(AppError::conflict(
+            "link_not_working",
+            format!(
+                "Your WhatsApp link is {}; it must be connected to start a chat.",
+                link.status
+            ),
+        ));
+    }
+    // Asked before any transaction: a network call.
+    let client = crate::links::service::client(core, &link).await?;
+    let chat_id = client
+        .check_number(&phone)
+        .await
+        .map_err(crate::links::Error::from)?
+        .ok_or_else(|| AppError::invalid("phone", "this number is not on WhatsApp"))?;
+
+    let mut tx = core.db.begin().await?;
+    crate::db::events::lock_link(&mut tx, link.id).await?;
+    let contact = match q::contacts_matching(&mut *tx, link.id, Some(&chat_id), None)
+        .await?
+        .into_iter()
+        .next()
+    {
+        Some(c) => c,
+        None => {
+            q::insert_contact(&mut *tx, link.id, Some(&chat_id), None, Some(&phone), None).await?
+        }
+    };
+    let (conv, created) =
+        match q::find_wa_conversation(&mut *tx, link.id, &chat_id, Some(contact.id)).await? {
+            Some(c) => (c, false),
+            None => (
+                q::insert_wa_conversation(
+                    &mut *tx,
+                    link.agency_id,
+                    link.agent_id,
+                    link.id,
+                    Some(contact.id),
+                    &chat_id,
+                    false,
+                )
+                .await?,
+                true,
+            ),
+        };
+    if created {
+        publish_conversation(&mut tx, &conv).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(conversation = %conv.id, link = %link.id, created, "WhatsApp chat started by the agent");
+
+    let sent = super::send::send(
+        core,
+        user,
+        conv.id,
+        &super::send::SendRequest {
+            client_id: req.client_id.clone(),
+            body: Some(req.body.clone()),
+            file_id: None,
+            reply_to: None,
+        },
+    )
+    .await?;
+    let mut conn = core.db.acquire().await?;
+    let conversation = views::card(&mut conn, user, conv.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(NewChat {
+        conversation,
+        message: sent.message,
+        created,
+    })
+}
+
 /// Archive (a new message reopens it), unarchive or close a conversation. Agency staff.
 pub async fn set_status(
     core: &Core,

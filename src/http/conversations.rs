@@ -12,9 +12,11 @@ use uuid::Uuid;
 
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::extract::{AgencyAdmin, AuthUser, Buyer};
-use crate::chat::conversations::{self, AssignRequest, ConversationPage, ListQuery, StartRequest};
+use crate::chat::conversations::{
+    self, AssignRequest, ConversationPage, ListQuery, NewWhatsAppChat, StartRequest,
+};
 use crate::chat::reads::{self, ReadState, UnreadCount};
-use crate::chat::views::ConversationView;
+use crate::chat::views::{ConversationView, MessageDto};
 use crate::error::Result;
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -26,6 +28,7 @@ pub fn router() -> Router<AppState> {
             "/conversations",
             get(list_conversations).post(start_conversation),
         )
+        .route("/conversations/whatsapp", post(start_whatsapp_chat))
         .route("/conversations/{id}", get(get_conversation))
         .route("/conversations/{id}/read", post(mark_read))
         .route("/conversations/{id}/unread", post(mark_unread))
@@ -78,6 +81,43 @@ pub async fn start_conversation(
         StatusCode::OK
     };
     Ok((status, AppJson(started.conversation)))
+}
+
+/// A WhatsApp chat an agent opened, with its first message.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NewChatResponse {
+    pub conversation: ConversationView,
+    pub message: MessageDto,
+}
+
+/// An agent writes first to a WhatsApp number through their link: the number is checked
+/// with WhatsApp, the conversation opened (201) or found (200, when that number already has
+/// one), and the message sent as any other.
+#[utoipa::path(post, path = "/api/v1/conversations/whatsapp", tag = "conversations", security(("bearer" = [])),
+    request_body = NewWhatsAppChat,
+    responses((status = 201, body = NewChatResponse), (status = 200, body = NewChatResponse),
+        (status = 403, description = "`forbidden_role`: buyers and operators do not start WhatsApp chats.", body = Problem),
+        (status = 409, description = "`no_whatsapp_link` or `link_not_working`: the caller's WhatsApp is not linked and connected.", body = Problem),
+        (status = 422, description = "`validation_failed` on `phone` (malformed, or not on WhatsApp), `client_id` or `body`.", body = Problem),
+        (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub async fn start_whatsapp_chat(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppJson(req): AppJson<NewWhatsAppChat>,
+) -> Result<(StatusCode, AppJson<NewChatResponse>)> {
+    let chat = conversations::start_whatsapp(&state, &user, &req).await?;
+    let status = if chat.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        AppJson(NewChatResponse {
+            conversation: chat.conversation,
+            message: chat.message,
+        }),
+    ))
 }
 
 /// Archive a conversation (a new message reopens it). Agency staff.

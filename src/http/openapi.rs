@@ -30,7 +30,7 @@ use crate::http::state::AppState;
         super::conversations::list_conversations, super::conversations::get_conversation,
         super::messages::list_messages, super::messages::send_message, super::conversations::mark_read, super::conversations::mark_unread,
         super::messages::react, super::files::upload_file, super::files::download_file, super::files::delete_file,
-        super::conversations::start_conversation, super::messages::edit_message, super::messages::delete_message,
+        super::conversations::start_conversation, super::conversations::start_whatsapp_chat, super::messages::edit_message, super::messages::delete_message,
         super::conversations::archive, super::conversations::unarchive, super::conversations::close, super::conversations::assign,
         super::messages::add_note, super::conversations::unread_count, super::messages::search,
         super::admin::list_audit, super::admin::list_links, super::admin::link_logs, super::admin::restart_link,

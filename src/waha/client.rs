@@ -714,6 +714,25 @@ impl WahaClient {
             .collect())
     }
 
+    /// `GET /api/contacts/check-exists?phone=…&session=…`: the chat id of a phone number on
+    /// WhatsApp (`…@c.us`), or `None` when the number has no WhatsApp account.
+    pub async fn check_number(&self, phone: &str) -> Result<Option<String>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Exists {
+            #[serde(rename = "numberExists", default)]
+            number_exists: bool,
+            #[serde(rename = "chatId", default)]
+            chat_id: Option<String>,
+        }
+        let req = self
+            .request(Method::GET, "/api/contacts/check-exists")
+            .query(&[("phone", phone), ("session", &self.session)]);
+        let e: Exists = self
+            .get_json("check_number", req, self.timeouts.call)
+            .await?;
+        Ok(e.chat_id.filter(|c| e.number_exists && !c.is_empty()))
+    }
+
     /// `GET /api/contacts?contactId=…&session=…` (answers even for unregistered numbers).
     pub async fn contact(&self, contact_id: &str) -> Result<Contact, Error> {
         let req = self

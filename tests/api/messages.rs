@@ -1156,3 +1156,112 @@ async fn a_link_that_never_answers_does_not_hold_other_links_sends(pool: PgPool)
         .collect();
     assert!(order[0] < order[1], "in order: {sent:#?}");
 }
+
+#[sqlx::test]
+async fn an_agent_writes_first_to_a_new_whatsapp_number(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |_| {}).await;
+    let (agent, link) = working_link(&app).await;
+    let start = |phone: &str, client_id: &str, body: &str| {
+        let req = json!({"phone": phone, "client_id": client_id, "body": body});
+        let (app, token) = (&app, agent.access.clone());
+        async move {
+            app.post("/api/v1/conversations/whatsapp", &req, Some(&token))
+                .await
+        }
+    };
+    // Not on WhatsApp (the emulator's rule: a number starting with 0): refused, nothing kept.
+    let refused = expect_problem(
+        start("0612 345 678", "n0", "Hola").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(refused.to_string().contains("not on WhatsApp"), "{refused}");
+    expect_problem(
+        start("12", "n0", "Hola").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(conversations(&app, &agent.access).await.is_empty());
+
+    let opened = expect_status(
+        start("+34 611 222 333", "n1", "Hola, soy Diego de Costa Homes").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let conv = opened["conversation"]["id"].as_str().unwrap().to_string();
+    assert_eq!(opened["conversation"]["channel"], "whatsapp");
+    assert_eq!(opened["message"]["body"], "Hola, soy Diego de Costa Homes");
+    let first = opened["message"]["id"].as_str().unwrap().to_string();
+    wait_messages(&app, &agent.access, &conv, "the first message sent", |m| {
+        m.iter()
+            .any(|x| x["id"] == first.as_str() && x["status"] != "pending")
+    })
+    .await;
+    let sent = sent_by_api(&app, &link).await;
+    let out: Vec<&Value> = sent
+        .iter()
+        .filter(|s| s.to_string().contains("soy Diego"))
+        .collect();
+    assert_eq!(out.len(), 1, "{sent:#?}");
+    assert!(out[0].to_string().contains("34611222333@c.us"), "{sent:#?}");
+
+    // The same number again: the same conversation (200), the message added to it.
+    let again = expect_status(
+        start("34611222333", "n2", "¿Le llamo mañana?").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["conversation"]["id"], conv.as_str());
+    // The same client id: the same message, not a second one.
+    let retry = expect_status(
+        start("34611222333", "n2", "¿Le llamo mañana?").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(retry["message"]["id"], again["message"]["id"]);
+    // The buyer answers on WhatsApp: into the same conversation.
+    app.phone(
+        &link,
+        "inbound",
+        &json!({"from": "34611222333@c.us", "body": "Sí, por la tarde"}),
+    )
+    .await;
+    wait_messages(&app, &agent.access, &conv, "the answer", |m| {
+        m.iter().any(|x| x["body"] == "Sí, por la tarde")
+    })
+    .await;
+    let all = conversations(&app, &agent.access).await;
+    assert_eq!(all.len(), 1, "one conversation for the number: {all:#?}");
+    assert_eq!(all[0]["counterpart"]["name"], "34611222333", "{all:#?}");
+
+    // Who may: not a buyer; not an agent without a link.
+    let buyer = app.register_buyer("bea@example.com").await;
+    expect_problem(
+        app.post(
+            "/api/v1/conversations/whatsapp",
+            &json!({"phone": "34611222333", "client_id": "b", "body": "x"}),
+            Some(&buyer.access),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+    )
+    .await;
+    let admin = app
+        .login("admin@costa.example", crate::helpers::PASSWORD)
+        .await;
+    let eva = app.register_agent(&admin, "eva@costa.example").await;
+    expect_problem(
+        app.post(
+            "/api/v1/conversations/whatsapp",
+            &json!({"phone": "34611222333", "client_id": "e", "body": "x"}),
+            Some(&eva.access),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "no_whatsapp_link",
+    )
+    .await;
+}
