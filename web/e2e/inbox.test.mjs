@@ -471,4 +471,28 @@ describe('inbox', () => {
       );
     }
   });
+
+  test('the agent writes first to a new WhatsApp number; a number not on WhatsApp is refused in words', (t) =>
+    withPage(browser, t, async (page) => {
+      await openInbox(page, puente);
+      await page.getByRole('button', { name: 'New WhatsApp chat' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Write to a new WhatsApp number' });
+      await dialog.getByLabel('Phone number').fill('0612 345 678');
+      await dialog.getByLabel('First message').fill('Buenas tardes, le escribo por el piso de la calle Luna.');
+      await dialog.getByRole('button', { name: 'Check and send' }).click();
+      await dialog.getByText('this number is not on WhatsApp').waitFor();
+      await screenshot(page, 'inbox-new-chat-refused');
+      await dialog.getByLabel('Phone number').fill('+34 633 444 555');
+      await dialog.getByRole('button', { name: 'Check and send' }).click();
+      await page.waitForURL(/\/inbox\/[0-9a-f-]{36}$/);
+      await bubble(page, 'le escribo por el piso de la calle Luna').waitFor();
+      const received = await waitFor(
+        async () => (await phoneInbox(link.id)).find((m) => m.body?.includes('calle Luna')),
+        { what: 'the first message on the phone' },
+      );
+      assert.match(received.chatId, /34633444555@c\.us/);
+      // The new conversation is in the list, named by its number.
+      await page.getByRole('link', { name: /34633444555/ }).waitFor();
+      await screenshot(page, 'inbox-new-chat-sent');
+    }, { allow: [/status of 422/] }));
 });

@@ -77,6 +77,8 @@ const m = defineMessages({
     payload_too_large: 'That file is too large.',
     unsupported_media_type: 'That type of file cannot be sent.',
     validation_failed: 'Some fields need attention.',
+    no_whatsapp_link: 'Link your WhatsApp number first (WhatsApp in the menu).',
+    link_not_working: 'Your WhatsApp is not connected right now. Check it under WhatsApp, then try again.',
     internal_error: 'Something went wrong on our side. Try again; if it keeps happening, tell us the code {id}.',
     unavailable: 'The service is busy. Try again in a moment.',
     session_expired: 'Your session has ended. Sign in again.',
@@ -98,6 +100,8 @@ const m = defineMessages({
     payload_too_large: 'El archivo es demasiado grande.',
     unsupported_media_type: 'Ese tipo de archivo no se puede enviar.',
     validation_failed: 'Hay campos que revisar.',
+    no_whatsapp_link: 'Primero vincula tu número de WhatsApp (WhatsApp en el menú).',
+    link_not_working: 'Tu WhatsApp no está conectado ahora. Revísalo en WhatsApp y vuelve a intentarlo.',
     internal_error: 'Algo falló en nuestro lado. Inténtalo de nuevo; si se repite, indícanos el código {id}.',
     unavailable: 'El servicio está ocupado. Inténtalo en un momento.',
     session_expired: 'Tu sesión ha terminado. Vuelve a iniciar sesión.',
@@ -164,6 +168,8 @@ const fields = defineMessages({
     'must be 6 to 15 digits': 'must be 6 to 15 digits',
     'is incorrect': 'is incorrect',
     'is required for an agency admin': 'is required for a new agency',
+    'must be 6 to 15 digits, with country code': 'must be 6 to 15 digits, with the country code',
+    'this number is not on WhatsApp': 'this number is not on WhatsApp',
   },
   es: {
     'is not a valid email address': 'no es un correo válido',
@@ -175,6 +181,8 @@ const fields = defineMessages({
     'must be 6 to 15 digits': 'debe tener entre 6 y 15 dígitos',
     'is incorrect': 'no es correcta',
     'is required for an agency admin': 'es obligatorio para una agencia nueva',
+    'must be 6 to 15 digits, with country code': 'debe tener entre 6 y 15 dígitos, con el prefijo del país',
+    'this number is not on WhatsApp': 'este número no está en WhatsApp',
   },
 });
 

@@ -500,6 +500,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/whatsapp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An agent writes first to a WhatsApp number through their link: the number is checked
+         *     with WhatsApp, the conversation opened (201) or found (200, when that number already has
+         *     one), and the message sent as any other.
+         */
+        post: operations["start_whatsapp_chat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}": {
         parameters: {
             query?: never;
@@ -1614,6 +1635,19 @@ export interface components {
             /** Format: uuid */
             link_id: string;
             to_node: string;
+        };
+        /** @description A WhatsApp chat an agent opened, with its first message. */
+        NewChatResponse: {
+            conversation: components["schemas"]["ConversationView"];
+            message: components["schemas"]["MessageDto"];
+        };
+        /** @description An agent's first message to a WhatsApp number that never wrote to them. */
+        NewWhatsAppChat: {
+            body: string;
+            /** @description As for `POST /conversations/{id}/messages`: the idempotency key and the text. */
+            client_id: string;
+            /** @description The number with its country code (`+34 600 123 456`, `34600123456`). */
+            phone: string;
         };
         /** @description A node as the operator sees it. */
         NodeView: {
@@ -3082,6 +3116,80 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_whatsapp_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewWhatsAppChat"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewChatResponse"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewChatResponse"];
+                };
+            };
+            /** @description `forbidden_role`: buyers and operators do not start WhatsApp chats. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `no_whatsapp_link` or `link_not_working`: the caller's WhatsApp is not linked and connected. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed` on `phone` (malformed, or not on WhatsApp), `client_id` or `body`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

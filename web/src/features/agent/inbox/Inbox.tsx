@@ -19,6 +19,7 @@ import { Menu } from '../../chat/Menu';
 import { askPermission, dismissOffer, notifySettings, setSound, useMessageAlerts } from '../../chat/notify';
 import { Thread } from '../../chat/Thread';
 import { ChannelIcon, ConversationRow } from './ConversationRow';
+import { NewChatDialog } from './NewChatDialog';
 import { displayName, NO_FILTERS, type ConversationView, type Filters } from './listModel';
 import { m as cat } from './messages';
 import { useConversations } from './useConversations';
@@ -55,6 +56,7 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [query, setQuery] = useState('');
   const [helpOpen, setHelpOpen] = useState(false);
+  const [newChatOpen, setNewChatOpen] = useState(false);
   const search = useRef<HTMLInputElement>(null);
   const conv = useConversations(user, filters, conversationId);
   const { list } = conv;
@@ -182,10 +184,25 @@ export function Inbox({ user, conversationId }: { user: User; conversationId?: s
 
   return (
     <div className={`inbox${conversationId ? ' inbox-has-thread' : ''}`}>
+      {newChatOpen && (
+        <NewChatDialog
+          onClose={() => setNewChatOpen(false)}
+          onOpened={(id) => {
+            setNewChatOpen(false);
+            conv.reload();
+            navigate(`/inbox/${id}`);
+          }}
+        />
+      )}
       {showList && (
         <aside className="inbox-list" aria-label={t('conversations')}>
           <div className="inbox-list-head">
             <h1 className="inbox-title">{t('inbox')}</h1>
+            {user.role !== 'operator' && user.role !== 'buyer' && (
+              <button type="button" className="icon-btn" aria-label={t('newChat')} title={t('newChat')} onClick={() => setNewChatOpen(true)}>
+                <span aria-hidden="true">✎</span>
+              </button>
+            )}
             <button type="button" className="icon-btn" aria-label={t('showShortcuts')} onClick={() => setHelpOpen(true)}>
               <span aria-hidden="true">⌨</span>
             </button>

@@ -4,6 +4,13 @@ import { defineMessages } from '../../../i18n';
 export const m = defineMessages({
   en: {
     inbox: 'Inbox',
+    newChat: 'New WhatsApp chat',
+    newChatTitle: 'Write to a new WhatsApp number',
+    newChatPhone: 'Phone number',
+    newChatPhoneHint: 'With the country code, e.g. +34 600 123 456.',
+    newChatMessage: 'First message',
+    newChatSend: 'Check and send',
+    newChatSending: 'Sending…',
     conversations: 'Conversations',
     searchLabel: 'Search messages',
     searchPlaceholder: 'Search messages',
@@ -85,6 +92,13 @@ export const m = defineMessages({
   },
   es: {
     inbox: 'Bandeja',
+    newChat: 'Nuevo chat de WhatsApp',
+    newChatTitle: 'Escribir a un número nuevo de WhatsApp',
+    newChatPhone: 'Número de teléfono',
+    newChatPhoneHint: 'Con el prefijo del país, p. ej. +34 600 123 456.',
+    newChatMessage: 'Primer mensaje',
+    newChatSend: 'Comprobar y enviar',
+    newChatSending: 'Enviando…',
     conversations: 'Conversaciones',
     searchLabel: 'Buscar en los mensajes',
     searchPlaceholder: 'Buscar en los mensajes',
