@@ -258,7 +258,7 @@ async fn with_database(args: Args, target: &Target, image: &str) -> anyhow::Resu
     config.shutdown_grace_secs = 5;
     config.waha.instance = instance.to_string();
     config.waha.waha_image = image.to_string();
-    config.waha.waha_memory_mb = 128;
+    config.waha.waha_memory_mb = Some(128);
     if let Some(n) = args.docker_concurrency {
         config.waha.docker_concurrency = n;
     }
@@ -277,7 +277,7 @@ async fn with_database(args: Args, target: &Target, image: &str) -> anyhow::Resu
         config.waha.docker_concurrency,
         config.waha.reconcile_interval_secs,
         config.db.db_max_connections,
-        config.waha.waha_memory_mb
+        config.waha.waha_memory_mb.unwrap_or_default()
     );
 
     let pool = puente::db::connect(url.as_str(), config.db.db_max_connections)

@@ -396,15 +396,23 @@ pub struct WahaConfig {
     /// `--bind`.
     #[arg(long, env = "PUENTE_WEBHOOK_BASE_URL")]
     pub webhook_base_url: Option<String>,
-    /// Memory limit per container, MiB.
-    #[arg(long, env = "PUENTE_WAHA_MEMORY_MB", default_value_t = 512)]
-    pub waha_memory_mb: i64,
+    /// Memory limit per container, MiB. Unset: by engine — WEBJS 1024, NOWEB and GOWS 512.
+    #[arg(long, env = "PUENTE_WAHA_MEMORY_MB")]
+    pub waha_memory_mb: Option<i64>,
     /// CPU limit per container, in CPUs.
     #[arg(long, env = "PUENTE_WAHA_CPUS", default_value_t = 1.0)]
     pub waha_cpus: f64,
-    /// Process limit per container.
-    #[arg(long, env = "PUENTE_WAHA_PIDS", default_value_t = 512)]
-    pub waha_pids: i64,
+    /// Process limit per container. Unset: by engine — WEBJS 1024, NOWEB and GOWS 512.
+    #[arg(long, env = "PUENTE_WAHA_PIDS")]
+    pub waha_pids: Option<i64>,
+    /// Size of the container's `/tmp` tmpfs (downloaded media, the engine's sockets,
+    /// Chromium's shared memory), MiB. Unset: by engine — WEBJS 512, NOWEB and GOWS 256.
+    #[arg(long, env = "PUENTE_WAHA_TMP_MB")]
+    pub waha_tmp_mb: Option<i64>,
+    /// Seconds WAHA keeps a downloaded media file (`WHATSAPP_FILES_LIFETIME`; WAHA's default
+    /// is 180): long enough for a late apply to still find it.
+    #[arg(long, env = "PUENTE_WAHA_FILES_LIFETIME_SECS", default_value_t = 900)]
+    pub waha_files_lifetime_secs: u64,
     /// Run the container with a read-only root filesystem (a tmpfs on /tmp).
     #[arg(long, env = "PUENTE_WAHA_READ_ONLY", default_value_t = true, action = clap::ArgAction::Set)]
     pub waha_read_only: bool,

@@ -14,9 +14,40 @@ use crate::runtime::{
 /// The port WAHA listens on inside its container.
 pub const WAHA_PORT: u16 = 3000;
 
-/// Events Puente subscribes each container to.
+/// Events Puente subscribes each container to. `message.any` and not `message` as well: the
+/// first carries every message, ours included, so with both each inbound one came twice.
 pub const HOOK_EVENTS: &str =
-    "session.status,message,message.any,message.ack,message.reaction,message.revoked,message.edited,presence.update";
+    "session.status,message.any,message.ack,message.reaction,message.revoked,message.edited,presence.update";
+
+/// What a session container gets when the configuration does not say: WEBJS runs Chromium
+/// (WAHA's own figure is ~400 MB for one session; its shared memory and downloads live in
+/// `/tmp`), NOWEB and GOWS far less.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    pub memory_mb: i64,
+    pub pids: i64,
+    pub tmp_mb: i64,
+}
+
+pub fn resources(cfg: &WahaConfig, engine: &str) -> Resources {
+    let default = match engine {
+        "WEBJS" => Resources {
+            memory_mb: 1024,
+            pids: 1024,
+            tmp_mb: 512,
+        },
+        _ => Resources {
+            memory_mb: 512,
+            pids: 512,
+            tmp_mb: 256,
+        },
+    };
+    Resources {
+        memory_mb: cfg.waha_memory_mb.unwrap_or(default.memory_mb),
+        pids: cfg.waha_pids.unwrap_or(default.pids),
+        tmp_mb: cfg.waha_tmp_mb.unwrap_or(default.tmp_mb),
+    }
+}
 
 /// Variables Puente sets itself; extra env cannot override them.
 const RESERVED: &[&str] = &[
@@ -51,6 +82,7 @@ pub fn webhook_url(webhook_base: &str, link: &LinkRow) -> String {
 }
 
 pub fn container_spec(cfg: &WahaConfig, link: &LinkRow, webhook_base: &str) -> ContainerSpec {
+    let res = resources(cfg, &link.engine);
     let master = cfg.master_secret.expose().as_bytes();
     let mut env = vec![
         ("WHATSAPP_API_PORT".to_string(), WAHA_PORT.to_string()),
@@ -71,6 +103,12 @@ pub fn container_spec(cfg: &WahaConfig, link: &LinkRow, webhook_base: &str) -> C
         ("WHATSAPP_DEFAULT_ENGINE".to_string(), link.engine.clone()),
         ("WAHA_PRINT_QR".to_string(), "False".to_string()),
         ("WAHA_LOG_FORMAT".to_string(), "JSON".to_string()),
+        // Long enough for a late apply (a retry, a deferred event, a replay) to find a
+        // downloaded file; WAHA's own default is 180 s.
+        (
+            "WHATSAPP_FILES_LIFETIME".to_string(),
+            cfg.waha_files_lifetime_secs.to_string(),
+        ),
     ];
     for kv in &cfg.waha_extra_env {
         if let Some((k, v)) = kv.pair() {
@@ -92,13 +130,16 @@ pub fn container_spec(cfg: &WahaConfig, link: &LinkRow, webhook_base: &str) -> C
             host_ip: cfg.waha_publish_host.clone(),
             host_port: None,
         }),
-        memory_bytes: Some(cfg.waha_memory_mb * 1024 * 1024),
+        memory_bytes: Some(res.memory_mb * 1024 * 1024),
         nano_cpus: Some((cfg.waha_cpus * 1e9) as i64),
         cpu_shares: Some(512),
-        pids_limit: Some(cfg.waha_pids),
+        pids_limit: Some(res.pids),
         read_only_rootfs: cfg.waha_read_only,
         tmpfs: if cfg.waha_read_only {
-            vec![("/tmp".to_string(), "rw,nosuid,nodev,size=64m".to_string())]
+            vec![(
+                "/tmp".to_string(),
+                format!("rw,nosuid,nodev,size={}m", res.tmp_mb),
+            )]
         } else {
             Vec::new()
         },
@@ -108,5 +149,47 @@ pub fn container_spec(cfg: &WahaConfig, link: &LinkRow, webhook_base: &str) -> C
         user: None,
         // Set by the caller from the link's placement (Swarm).
         node: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_follow_the_engine_unless_configured() {
+        let mut cfg = crate::config::ServeConfig::for_tests("postgres://unused").waha;
+        assert_eq!(
+            resources(&cfg, "WEBJS"),
+            Resources {
+                memory_mb: 1024,
+                pids: 1024,
+                tmp_mb: 512
+            }
+        );
+        for engine in ["NOWEB", "GOWS"] {
+            assert_eq!(
+                resources(&cfg, engine),
+                Resources {
+                    memory_mb: 512,
+                    pids: 512,
+                    tmp_mb: 256
+                }
+            );
+        }
+        cfg.waha_memory_mb = Some(300);
+        cfg.waha_tmp_mb = Some(64);
+        let r = resources(&cfg, "WEBJS");
+        assert_eq!((r.memory_mb, r.pids, r.tmp_mb), (300, 1024, 64));
+    }
+
+    #[test]
+    fn one_subscription_per_message() {
+        let events: Vec<&str> = HOOK_EVENTS.split(',').collect();
+        assert!(events.contains(&"message.any"));
+        assert!(
+            !events.contains(&"message"),
+            "message.any already carries every message"
+        );
     }
 }

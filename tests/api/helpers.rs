@@ -337,7 +337,7 @@ pub fn fleet_config(c: &mut ServeConfig, instance: &str) {
     c.waha.instance = instance.to_string();
     c.waha.waha_image = waha_image();
     c.waha.reconcile_interval_secs = 2;
-    c.waha.waha_memory_mb = 128;
+    c.waha.waha_memory_mb = Some(128);
     c.waha.waha_extra_env = vec![
         "EMULATOR_STARTING_MS=300".into(),
         "EMULATOR_WAIT_RUNNING_MS=1000".into(),

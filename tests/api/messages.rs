@@ -476,10 +476,13 @@ async fn duplicates_and_reordering_change_nothing(pool: PgPool) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let again = messages(&app, &agent.access, &conv).await;
     assert_eq!(again.len(), 8, "exactly once each: {msgs:#?}");
-    let dup: i64 = sqlx::query_scalar("select count(*) from waha_events where event = 'message'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    // One subscription per message (`message.any`): eight messages, eight events.
+    let dup: i64 = sqlx::query_scalar(
+        "select count(*) from waha_events where event in ('message', 'message.any')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(
         dup, 8,
         "duplicate deliveries share an event id and are stored once"
@@ -1264,4 +1267,36 @@ async fn an_agent_writes_first_to_a_new_whatsapp_number(pool: PgPool) {
         "no_whatsapp_link",
     )
     .await;
+}
+
+#[sqlx::test]
+async fn each_inbound_message_arrives_once_and_media_outlives_a_late_apply(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |_| {}).await;
+    let (agent, link) = working_link(&app).await;
+    app.phone(
+        &link,
+        "inbound",
+        &json!({"from": "34600000002@c.us", "body": "Una sola vez"}),
+    )
+    .await;
+    let conv = wait_conversation(&app, &agent.access).await;
+    wait_messages(&app, &agent.access, &conv, "the message", |m| {
+        m.iter().any(|x| x["body"] == "Una sola vez")
+    })
+    .await;
+    let deliveries: i64 = sqlx::query_scalar(
+        "select count(*) from waha_events where link_id = $1::uuid
+         and event in ('message', 'message.any') and payload -> 'payload' ->> 'body' = 'Una sola vez'",
+    )
+    .bind(&link)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(deliveries, 1, "one webhook per inbound message");
+    // The container keeps downloaded media long enough, in a /tmp sized for its engine.
+    let name = format!("puente-waha-{}", link.replace('-', ""));
+    let (_, env) = docker(&["inspect", "--format", "{{json .Config.Env}}", &name]);
+    assert!(env.contains("WHATSAPP_FILES_LIFETIME=900"), "{env}");
+    let (_, tmpfs) = docker(&["inspect", "--format", "{{json .HostConfig.Tmpfs}}", &name]);
+    assert!(tmpfs.contains("size=256m"), "{tmpfs}");
 }
