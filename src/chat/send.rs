@@ -67,6 +67,7 @@ pub async fn send(core: &Core, user: &AuthUser, conv_id: Uuid, req: &SendRequest
         reply_to: reply_anchor(core, user, &conv, req.reply_to).await?,
         link: route(&conv)?,
     };
+    link_can_send(core, &outgoing).await?;
 
     let mut tx = core.db.begin().await?;
     within_send_rate(&mut tx, core, user).await?;
@@ -204,6 +205,29 @@ fn route(conv: &ConversationRow) -> Result<Option<Uuid>> {
             "This conversation's WhatsApp link was deleted.",
         )),
     }
+}
+
+/// A WhatsApp message only of a kind its link's WAHA can send (422 on `file_id` otherwise,
+/// before anything is stored): Core images refuse media before 2026.6, and video always.
+async fn link_can_send(core: &Core, out: &Outgoing) -> Result<()> {
+    let Some(link) = out.link else {
+        return Ok(());
+    };
+    let Some(row) = crate::db::links::find(&core.db, link).await? else {
+        return Ok(());
+    };
+    if crate::links::can_send(&row).contains(&out.kind) {
+        return Ok(());
+    }
+    Err(AppError::invalid(
+        "file_id",
+        &format!(
+            "this WhatsApp link (WAHA {} {}) cannot send {} messages",
+            row.waha_tier.as_deref().unwrap_or("?"),
+            row.waha_version.as_deref().unwrap_or("?"),
+            out.kind
+        ),
+    ))
 }
 
 /// Nobody in the conversation has blocked the author; in-app text passes the word filter.

@@ -40,6 +40,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::db::links::LinkRow;
+use crate::model::MessageKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -154,6 +155,25 @@ pub fn map_session_status(
     })
 }
 
+/// The kinds of message a link can send, from what its WAHA reported (tier and version).
+/// Before it reported anything: every kind (a refusal then fails the message for good, with
+/// `not_supported_by_link`). Plus: every kind. Core: text only before 2026.6 (media is
+/// Plus-only there); from 2026.6 text and media but no video (not implemented on Core).
+pub fn can_send(row: &LinkRow) -> Vec<MessageKind> {
+    sendable(row.waha_tier.as_deref(), row.waha_version.as_deref())
+}
+
+fn sendable(tier: Option<&str>, version: Option<&str>) -> Vec<MessageKind> {
+    use MessageKind::*;
+    match tier.map(str::to_ascii_uppercase).as_deref() {
+        Some("CORE") => match version.and_then(service::parse_waha_version) {
+            Some(v) if v < (2026, 6, 0) => vec![Text],
+            _ => vec![Text, Image, Voice, Audio, File],
+        },
+        _ => vec![Text, Image, Video, Voice, Audio, File],
+    }
+}
+
 /// What to tell the agent to do about a failure reason.
 pub fn action_for(reason: Option<&str>) -> Option<&'static str> {
     match reason? {
@@ -195,6 +215,9 @@ pub struct LinkDto {
     pub waha_engine: Option<String>,
     /// `CORE` or `PLUS`.
     pub waha_tier: Option<String>,
+    /// The kinds of message this link can send, from its WAHA's tier and version: Core before
+    /// 2026.6 sends text only (media is Plus-only there), no Core engine sends video.
+    pub can_send: Vec<MessageKind>,
     pub qr_rotations: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -216,6 +239,7 @@ impl LinkDto {
             waha_version: row.waha_version.clone(),
             waha_engine: row.waha_engine.clone(),
             waha_tier: row.waha_tier.clone(),
+            can_send: can_send(row),
             qr_rotations: row.qr_rotations,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -238,6 +262,21 @@ pub fn volume_name(id: Uuid) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_link_can_send_follows_its_waha() {
+        use crate::model::MessageKind::*;
+        assert_eq!(sendable(Some("CORE"), Some("2026.2.1")), vec![Text]);
+        assert_eq!(
+            sendable(Some("CORE"), Some("2026.6.0")),
+            vec![Text, Image, Voice, Audio, File]
+        );
+        assert!(sendable(Some("PLUS"), Some("2026.2.1")).contains(&Video));
+        assert!(
+            sendable(None, None).contains(&Video),
+            "nothing known yet: let WAHA say"
+        );
+    }
 
     #[test]
     fn session_status_mapping() {

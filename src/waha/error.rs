@@ -64,7 +64,10 @@ impl Error {
     pub fn fault(&self) -> Fault {
         match self {
             Error::Unreachable(_) | Error::WrongStatus { .. } => Fault::Unavailable,
-            Error::Http { status, .. } if *status >= 500 || *status == 408 || *status == 429 => {
+            // 501: the engine does not implement it (video on Core) — asking again will not help.
+            Error::Http { status, .. }
+                if (*status >= 500 && *status != 501) || *status == 408 || *status == 429 =>
+            {
                 Fault::Busy
             }
             Error::Http { .. }
@@ -296,6 +299,11 @@ mod tests {
             Error::Decode("x".into()),
             Error::InvalidUrl("x".into()),
             Error::TooLarge { max_bytes: 1 },
+            // Not implemented by the engine (video on Core).
+            Error::Http {
+                status: 501,
+                message: "x".into(),
+            },
         ];
         for e in refused {
             assert_eq!(e.fault(), Fault::Refused, "{e:?}");

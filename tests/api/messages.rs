@@ -1300,3 +1300,104 @@ async fn each_inbound_message_arrives_once_and_media_outlives_a_late_apply(pool:
     let (_, tmpfs) = docker(&["inspect", "--format", "{{json .HostConfig.Tmpfs}}", &name]);
     assert!(tmpfs.contains("size=256m"), "{tmpfs}");
 }
+
+#[sqlx::test]
+async fn a_link_says_what_it_can_send_and_refusals_fail_for_good(pool: PgPool) {
+    // Legacy Core (2026.2.1, CORE): media is Plus-only.
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |c| {
+        c.waha
+            .waha_extra_env
+            .push("EMULATOR_FLAVOR=core-legacy".into());
+    })
+    .await;
+    let (agent, link) = working_link(&app).await;
+    let dto = app
+        .wait_link(&agent.access, &link, "its version read", |l| {
+            l["waha_tier"] == "CORE"
+        })
+        .await;
+    assert_eq!(dto["can_send"], json!(["text"]), "{dto}");
+    app.phone(
+        &link,
+        "inbound",
+        &json!({"from": "34600000002@c.us", "body": "¿Me manda el plano?"}),
+    )
+    .await;
+    let conv = wait_conversation(&app, &agent.access).await;
+    let upload = |name: &'static str| {
+        let app = &app;
+        let token = agent.access.clone();
+        async move {
+            let resp = app
+                .client
+                .post(app.url(&format!("/api/v1/files?name={name}")))
+                .bearer_auth(token)
+                .header("content-type", "application/pdf")
+                .body(b"%PDF-1.4 plano".to_vec())
+                .send()
+                .await
+                .unwrap();
+            expect_status(resp, StatusCode::CREATED).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    // Refused before anything is stored.
+    let file = upload("plano.pdf").await;
+    let refused = expect_problem(
+        app.post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({"client_id": "pdf1", "file_id": file}),
+            Some(&agent.access),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        refused.to_string().contains("cannot send file messages"),
+        "{refused}"
+    );
+    assert!(messages(&app, &agent.access, &conv)
+        .await
+        .iter()
+        .all(|m| m["direction"] == "in"));
+
+    // Before Puente knows the version, the send is tried: WAHA's "only in Plus" fails it at
+    // once, for good, with a reason — not retried until its deadline.
+    sqlx::query(
+        "update whatsapp_links set waha_tier = null, waha_version = null where id = $1::uuid",
+    )
+    .bind(&link)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let file = upload("plano2.pdf").await;
+    let m = expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({"client_id": "pdf2", "file_id": file}),
+            Some(&agent.access),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_string();
+    let msgs = wait_messages(&app, &agent.access, &conv, "failed", |ms| {
+        ms.iter()
+            .any(|x| x["id"] == id.as_str() && x["status"] == "failed")
+    })
+    .await;
+    let failed = msgs.iter().find(|x| x["id"] == id.as_str()).unwrap();
+    assert_eq!(failed["failure_reason"], "not_supported_by_link");
+    let attempts: i32 =
+        sqlx::query_scalar("select attempts from outbox where message_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 1, "not retried");
+}

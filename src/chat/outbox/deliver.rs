@@ -35,12 +35,15 @@ pub enum Failure {
     /// It can never work: WAHA refused the call ([`Fault::Refused`]), data is missing, the job
     /// is not one the worker knows. Not retried: `send_rejected`.
     Permanent(String),
+    /// The link's engine cannot send this kind of message (media on Core before 2026.6, video
+    /// on any Core engine). Not retried: `not_supported_by_link`.
+    Unsupported(String),
 }
 
 impl Failure {
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, Failure::Permanent(_))
+        !matches!(self, Failure::Permanent(_) | Failure::Unsupported(_))
     }
 
     /// `messages.failure_reason` of a send that fails for good.
@@ -48,15 +51,17 @@ impl Failure {
         match self {
             Failure::LinkUnavailable(_) => "link_unavailable",
             Failure::Transient(_) | Failure::Permanent(_) => "send_rejected",
+            Failure::Unsupported(_) => "not_supported_by_link",
         }
     }
 
     /// What is kept as the job's `last_error`.
     pub fn why(&self) -> &str {
         match self {
-            Failure::LinkUnavailable(why) | Failure::Transient(why) | Failure::Permanent(why) => {
-                why
-            }
+            Failure::LinkUnavailable(why)
+            | Failure::Transient(why)
+            | Failure::Permanent(why)
+            | Failure::Unsupported(why) => why,
         }
     }
 
@@ -155,6 +160,21 @@ async fn earlier_copy(
     Ok(None)
 }
 
+/// A media send WAHA refused because its engine cannot do it — Core's "available only in
+/// Plus" (422) or "not implemented" (501) — fails for good with a reason the agent can read;
+/// anything else as any WAHA failure.
+fn media_failure(kind: MessageKind, e: waha::Error) -> Failure {
+    match &e {
+        waha::Error::Unprocessable(m) if m.contains("only in Plus") => Failure::Unsupported(
+            format!("this WhatsApp engine cannot send {kind} messages: {m}"),
+        ),
+        waha::Error::Http { status: 501, .. } => {
+            Failure::Unsupported(format!("this WhatsApp engine cannot send {kind} messages"))
+        }
+        _ => e.into(),
+    }
+}
+
 /// [`super::Job::Send`]: deliver the message, once.
 pub async fn send(core: &Core, job: &SendJob) -> Result<(), Failure> {
     let mid = job
@@ -226,28 +246,16 @@ pub async fn send(core: &Core, job: &SendJob) -> Result<(), Failure> {
                 source: FileSource::Base64(STANDARD.encode(bytes)),
             };
             let caption = (!body.is_empty()).then_some(body.as_str());
+            let reply = reply_to.as_deref();
             match kind {
-                MessageKind::Image => {
-                    client
-                        .send_image(&chat_id, &file, caption, reply_to.as_deref())
-                        .await?
-                }
+                MessageKind::Image => client.send_image(&chat_id, &file, caption, reply).await,
                 MessageKind::Voice | MessageKind::Audio => {
-                    client
-                        .send_voice(&chat_id, &file, reply_to.as_deref())
-                        .await?
+                    client.send_voice(&chat_id, &file, reply).await
                 }
-                MessageKind::Video => {
-                    client
-                        .send_video(&chat_id, &file, caption, reply_to.as_deref())
-                        .await?
-                }
-                _ => {
-                    client
-                        .send_file(&chat_id, &file, caption, reply_to.as_deref())
-                        .await?
-                }
+                MessageKind::Video => client.send_video(&chat_id, &file, caption, reply).await,
+                _ => client.send_file(&chat_id, &file, caption, reply).await,
             }
+            .map_err(|e| media_failure(kind, e))?
         }
         other => {
             return Err(Failure::Permanent(format!(

@@ -1533,6 +1533,11 @@ export interface components {
         LinkDto: {
             /** @description What to do about a failure, in words. */
             action?: string | null;
+            /**
+             * @description The kinds of message this link can send, from its WAHA's tier and version: Core before
+             *     2026.6 sends text only (media is Plus-only there), no Core engine sends video.
+             */
+            can_send: components["schemas"]["MessageKind"][];
             container?: null | components["schemas"]["ContainerView"];
             /** Format: date-time */
             created_at: string;

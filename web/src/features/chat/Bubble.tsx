@@ -236,7 +236,7 @@ export const Bubble = memo(function Bubble(p: BubbleProps) {
         </div>
         {failed && !p.retried && (
           <div className="msg-failed" role="alert">
-            <span>{msg.local?.error ?? msg.failure_reason ?? t('tickFailed')}</span>
+            <span>{msg.local?.error ?? failureText(msg.failure_reason, t)}</span>
             <button type="button" className="btn btn-small" onClick={() => p.onRetry(msg)}>
               {t('failedRetry')}
             </button>
@@ -314,3 +314,17 @@ export const Bubble = memo(function Bubble(p: BubbleProps) {
     </div>
   );
 });
+
+/** Why a message was not sent, in words (the server's `failure_reason` codes). */
+function failureText(reason: string | null | undefined, t: (k: 'tickFailed' | 'failed_link_unavailable' | 'failed_send_rejected' | 'failed_not_supported_by_link') => string): string {
+  switch (reason) {
+    case 'link_unavailable':
+      return t('failed_link_unavailable');
+    case 'send_rejected':
+      return t('failed_send_rejected');
+    case 'not_supported_by_link':
+      return t('failed_not_supported_by_link');
+    default:
+      return t('tickFailed');
+  }
+}

@@ -17,6 +17,7 @@ const link = (over: Partial<Link> = {}): Link => ({
   status: 'scan_qr',
   status_reason: null,
   engine: 'GOWS',
+  can_send: ['text', 'image', 'video', 'voice', 'audio', 'file'],
   qr_rotations: 1,
   created_at: '2026-12-01T09:00:00Z',
   updated_at: '2026-12-01T09:00:00Z',
