@@ -155,6 +155,19 @@ pub fn map_session_status(
     })
 }
 
+/// `2026.2.1`, `2025.3.2-plus`, `v2024.10.8` → the three numbers; `None` when unreadable.
+pub fn parse_waha_version(v: &str) -> Option<(u32, u32, u32)> {
+    let v = v.trim().trim_start_matches(['v', 'V']);
+    let mut parts = v.split('.').map(|p| {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u32>().ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next()??;
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch))
+}
+
 /// The kinds of message a link can send, from what its WAHA reported (tier and version).
 /// Before it reported anything: every kind (a refusal then fails the message for good, with
 /// `not_supported_by_link`). Plus: every kind. Core: text only before 2026.6 (media is
@@ -166,7 +179,7 @@ pub fn can_send(row: &LinkRow) -> Vec<MessageKind> {
 fn sendable(tier: Option<&str>, version: Option<&str>) -> Vec<MessageKind> {
     use MessageKind::*;
     match tier.map(str::to_ascii_uppercase).as_deref() {
-        Some("CORE") => match version.and_then(service::parse_waha_version) {
+        Some("CORE") => match version.and_then(parse_waha_version) {
             Some(v) if v < (2026, 6, 0) => vec![Text],
             _ => vec![Text, Image, Voice, Audio, File],
         },

@@ -27,7 +27,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::errors::{Error, Result};
-use super::{container_name, keys, reason, spec, volume_name, ContainerView, LinkDto, LinkStatus};
+use super::{
+    container_name, keys, parse_waha_version, reason, spec, volume_name, ContainerView, LinkDto,
+    LinkStatus,
+};
 use crate::auth::extract::AuthUser;
 use crate::core::Core;
 use crate::db::{self, links::LinkRow};
@@ -45,19 +48,6 @@ pub const STOP_GRACE_SECS: i64 = 2;
 
 /// The oldest WAHA accepted: images before 2025.3.2 send webhooks without HMAC.
 pub const MIN_WAHA_VERSION: (u32, u32, u32) = (2025, 3, 2);
-
-/// `2026.2.1`, `2025.3.2-plus`, `v2024.10.8` → the three numbers; `None` when unreadable.
-pub fn parse_waha_version(v: &str) -> Option<(u32, u32, u32)> {
-    let v = v.trim().trim_start_matches(['v', 'V']);
-    let mut parts = v.split('.').map(|p| {
-        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<u32>().ok()
-    });
-    let major = parts.next()??;
-    let minor = parts.next()??;
-    let patch = parts.next().flatten().unwrap_or(0);
-    Some((major, minor, patch))
-}
 
 /// Who acted, for the audit log.
 pub struct Actor<'a> {
@@ -639,11 +629,12 @@ pub async fn reconcile_link(state: &Core, link_id: Uuid) -> Result<()> {
         DesiredState::Stopped => {
             rt.stop(&name, STOP_GRACE_SECS).await.map_err(Error::from)?;
             if link.status != LinkStatus::Stopped.as_str() {
+                // Only an operator makes a link's desired state `stopped`.
                 transition(
                     state,
                     link.id,
                     LinkStatus::Stopped,
-                    link.status_reason.as_deref(),
+                    Some(reason::STOPPED_BY_OPERATOR),
                     None,
                     None,
                 )
