@@ -179,6 +179,28 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::PoolTimedOut => {
                 Self::unavailable("database_busy", "The database is busy; try again shortly.")
             }
+            // The server went away under the query (a restart, a failover, a dropped
+            // connection): nothing the client did, and retrying soon may work.
+            sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                tracing::warn!(error = %err, "database connection lost");
+                Self::unavailable(
+                    "database_unavailable",
+                    "The database is unavailable right now; try again shortly.",
+                )
+            }
+            // Admin shutdown, crash shutdown, cannot connect now, connection failure classes
+            // (57P01–57P03, 08xxx).
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
+                tracing::warn!(error = %err, "database connection lost");
+                Self::unavailable(
+                    "database_unavailable",
+                    "The database is unavailable right now; try again shortly.",
+                )
+            }
             sqlx::Error::Database(db) => match db.constraint() {
                 Some("users_email_key") => {
                     Self::conflict("email_taken", "An account with this email already exists.")
@@ -213,5 +235,28 @@ impl<T> OptionalExt<T> for std::result::Result<T, sqlx::Error> {
             Err(sqlx::Error::RowNotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_database_connection_is_a_503_not_a_500() {
+        let lost = AppError::from(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        )));
+        assert_eq!(
+            (lost.status(), lost.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+        );
+        let busy = AppError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(busy.code(), "database_busy");
+        assert_eq!(
+            AppError::from(sqlx::Error::RowNotFound).status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }
