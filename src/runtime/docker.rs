@@ -240,10 +240,23 @@ impl ContainerRuntime for DockerRuntime {
     async fn start(&self, id: &str) -> Result<(), RuntimeError> {
         let docker = self.client().await?;
         // 304 (already running) is a success for bollard.
-        docker
+        match docker
             .start_container(id, None::<StartContainerOptions<String>>)
             .await
             .map_err(|e| map_err("start", id, e))
+        {
+            // A paused container (someone's `docker pause`) cannot be started: it runs, frozen.
+            // Wanted running, it is unpaused.
+            Err(RuntimeError::Conflict { .. }) => {
+                docker
+                    .unpause_container(id)
+                    .await
+                    .map_err(|e| map_err("unpause", id, e))?;
+                tracing::warn!(container = %id, "unpaused a paused session container");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     #[tracing::instrument(level = "debug", skip(self))]

@@ -1030,3 +1030,28 @@ async fn a_link_the_phone_unlinked_keeps_saying_so(pool: PgPool) {
     assert_eq!(link["status_reason"], "logged_out");
     assert!(link["action"].as_str().unwrap().contains("unlinked"));
 }
+
+#[sqlx::test]
+async fn a_container_paused_behind_puentes_back_is_unpaused(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |_| {}).await;
+    let (_admin, agent) = agent(&app).await;
+    let id = create_link(&app, &agent).await;
+    app.wait_link(&agent.access, &id, "scan_qr", |l| l["status"] == "scan_qr")
+        .await;
+    let name = format!("puente-waha-{}", id.replace('-', ""));
+    let (ok, out) = docker(&["pause", &name]);
+    assert!(ok, "docker pause: {out}");
+    let mut paused = true;
+    for _ in 0..120 {
+        let (_, state) = docker(&["inspect", "--format", "{{.State.Paused}}", &name]);
+        if state.trim() == "false" {
+            paused = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(!paused, "the supervisor unpauses it");
+    // And the session answers again: a new QR arrives.
+    app.wait_link(&agent.access, &id, "scanning", |l| l["status"] == "scan_qr")
+        .await;
+}
