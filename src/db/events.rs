@@ -5,7 +5,11 @@
 //! message it refers to, `refers_to`) | `failed` (after too many attempts); `malformed` rows
 //! (a verified body that is not JSON) are kept for inspection and never applied. Applying
 //! happens under a transaction-scoped advisory lock per link ([`lock_link`]), so one link's
-//! events apply one at a time whichever replica runs them.
+//! events apply one at a time whichever replica runs them. A link's queued events may be
+//! applied many to a transaction: read first without a lock ([`pending_events`], so what they
+//! ask of the network is asked before the transaction), then claimed together
+//! ([`claim_pending_many`]) and settled together ([`settle_all`]) in the transaction holding
+//! their effects.
 //!
 //! Functions return the driver's error: callers decide what a failure means.
 
@@ -120,6 +124,50 @@ pub async fn claim_pending(conn: &mut PgConnection, id: i64) -> sqlx::Result<Opt
     .await
 }
 
+/// A stored event as [`pending_events`] reads it, before any transaction.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub link_id: Uuid,
+    /// The envelope's `event` (`message`, `message.ack`, `session.status`, …).
+    pub event: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Those of the events `ids` that are `pending`, unlocked (a snapshot: claim them before
+/// applying), in no particular order.
+pub async fn pending_events(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> sqlx::Result<Vec<StoredEvent>> {
+    sqlx::query_as!(
+        StoredEvent,
+        r#"select id, link_id, event, body from waha_events
+           where id = any($1) and status = 'pending'"#,
+        ids
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Lock those of the link's events `ids` that are still `pending` for this transaction
+/// (`FOR UPDATE SKIP LOCKED`: rows another transaction holds are left to it); their ids.
+pub async fn claim_pending_many(
+    conn: &mut PgConnection,
+    link: Uuid,
+    ids: &[i64],
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        r#"select id from waha_events
+           where id = any($1) and link_id = $2 and status = 'pending'
+           order by id for update skip locked"#,
+        ids,
+        link
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Stable advisory-lock key of a link.
 fn link_lock_key(link: Uuid) -> i64 {
     let b = link.as_bytes();
@@ -182,6 +230,55 @@ pub async fn defer(conn: &mut PgConnection, id: i64, key: &str) -> sqlx::Result<
     Ok(())
 }
 
+/// How applying one event of a batch ended, for [`settle_all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// Done (see [`Finished`]).
+    Finished(Finished),
+    /// Waiting for the message with this (serialized or raw) WhatsApp id (see [`defer`]).
+    Deferred(String),
+}
+
+/// [`finish`] or [`defer`] many events in one statement (in the transaction holding their
+/// effects); counts an attempt for each.
+pub async fn settle_all(conn: &mut PgConnection, events: &[(i64, Settled)]) -> sqlx::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(events.len());
+    let mut statuses = Vec::with_capacity(events.len());
+    let mut refers = Vec::with_capacity(events.len());
+    for (id, settled) in events {
+        ids.push(*id);
+        match settled {
+            Settled::Finished(f) => {
+                statuses.push(f.as_str().to_string());
+                refers.push(None);
+            }
+            Settled::Deferred(key) => {
+                statuses.push("deferred".to_string());
+                refers.push(Some(key.clone()));
+            }
+        }
+    }
+    sqlx::query!(
+        r#"update waha_events w set
+               status = u.status,
+               refers_to = case when u.status = 'deferred' then u.refers_to else w.refers_to end,
+               error = case when u.status = 'deferred' then w.error else null end,
+               applied_at = case when u.status = 'deferred' then w.applied_at else now() end,
+               attempts = w.attempts + 1
+           from unnest($1::bigint[], $2::text[], $3::text[]) as u(id, status, refers_to)
+           where w.id = u.id"#,
+        &ids,
+        &statuses,
+        &refers as &[Option<String>]
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Make the link's events deferred on any of `keys` (a message's serialized and raw ids)
 /// pending again; their ids, for the caller to apply once its transaction committed.
 pub async fn wake_deferred(
@@ -199,8 +296,47 @@ pub async fn wake_deferred(
     .await
 }
 
-/// Count a failed attempt (outside the failed transaction): the event stays pending for the
-/// sweep, or becomes `failed` at `max_attempts`.
+/// Those of `keys` (messages' serialized and raw ids) that some of the link's events are
+/// deferred on.
+pub async fn deferred_among(
+    conn: &mut PgConnection,
+    link: Uuid,
+    keys: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"select distinct refers_to as "refers_to!" from waha_events
+           where link_id = $1 and status = 'deferred' and refers_to = any($2)"#,
+        link,
+        keys
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// [`wake_deferred`] for the link's events deferred on any of `keys` whose message is known
+/// by now: a message that became known while they were being deferred (the outbox recording
+/// our own send's id wakes only what was deferred when it committed). Their ids.
+pub async fn wake_if_known(
+    db: impl PgExecutor<'_>,
+    link: Uuid,
+    keys: &[String],
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        r#"update waha_events w set status = 'pending'
+           where w.link_id = $1 and w.status = 'deferred' and w.refers_to = any($2)
+             and exists (select 1 from messages m where m.link_id = $1
+                         and (m.wa_message_id = w.refers_to or m.wa_key_id = w.refers_to))
+           returning w.id"#,
+        link,
+        keys
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Count a failed attempt (outside the failed transaction, or in a batch's once the event's
+/// savepoint was rolled back): the event stays pending for the sweep, or becomes `failed` at
+/// `max_attempts`.
 pub async fn record_failure(
     db: impl PgExecutor<'_>,
     id: i64,
@@ -232,11 +368,19 @@ pub async fn mark_failed(db: impl PgExecutor<'_>, id: i64, error: &str) -> sqlx:
     Ok(())
 }
 
+/// An event [`stale_pending`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaleEvent {
+    pub id: i64,
+    pub link_id: Uuid,
+}
+
 /// Events left pending for more than 3 s (a crash between storing and applying, or a failed
 /// attempt), oldest first, at most 500.
-pub async fn stale_pending(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar!(
-        r#"select id from waha_events where status = 'pending' and received_at < now() - interval '3 seconds'
+pub async fn stale_pending(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<StaleEvent>> {
+    sqlx::query_as!(
+        StaleEvent,
+        r#"select id, link_id from waha_events where status = 'pending' and received_at < now() - interval '3 seconds'
            order by id limit 500"#
     )
     .fetch_all(db)

@@ -49,6 +49,60 @@ pub async fn insert_event(
     Ok((row.seq, row.created_at))
 }
 
+/// Store many events in one statement, each user's with consecutive sequence numbers in the
+/// given order ([`insert_event`]'s, numbered `n` at a time); returns each event's sequence
+/// number and time, in the given order. `users`, `kinds` and `payloads` run in parallel. Call
+/// inside a transaction: the users' sequence rows stay locked until it ends.
+pub async fn insert_events(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    kinds: &[String],
+    payloads: &[Value],
+) -> Result<Vec<(i64, DateTime<Utc>)>> {
+    let rows = sqlx::query!(
+        r#"with input as (
+                   select t.user_id, t.kind, t.payload, t.ord
+                   from unnest($1::uuid[], $2::text[], $3::jsonb[]) with ordinality as t(user_id, kind, payload, ord)
+               ), counts as (
+                   select user_id, count(*) as n from input group by user_id
+               ), seqs as (
+                   insert into user_event_seqs (user_id, last_seq)
+                   select user_id, n from counts order by user_id
+                   on conflict (user_id) do update set last_seq = user_event_seqs.last_seq + excluded.last_seq
+                   returning user_id, last_seq
+               ), numbered as (
+                   select i.ord, i.user_id, i.kind, i.payload,
+                          s.last_seq - c.n + row_number() over (partition by i.user_id order by i.ord) as seq
+                   from input i join counts c using (user_id) join seqs s using (user_id)
+               ), ins as (
+                   insert into user_events (user_id, seq, kind, payload)
+                   select user_id, seq, kind, payload from numbered
+                   returning user_id, seq, created_at
+               )
+               select ins.seq as "seq!", ins.created_at as "created_at!"
+               from numbered n join ins on ins.user_id = n.user_id and ins.seq = n.seq
+               order by n.ord"#,
+        users,
+        kinds,
+        payloads
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.seq, r.created_at)).collect())
+}
+
+/// Queue every one of `payloads` on `channel`, in order, in one statement (sent on commit).
+pub async fn notify_all(conn: &mut PgConnection, channel: &str, payloads: &[String]) -> Result<()> {
+    sqlx::query!(
+        "select pg_notify($1, payload) from unnest($2::text[]) as payload",
+        channel,
+        payloads
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Queue `payload` on `channel` (sent on commit inside a transaction, otherwise at once).
 pub async fn notify(conn: &mut PgConnection, channel: &str, payload: &str) -> Result<()> {
     sqlx::query!("select pg_notify($1, $2)", channel, payload)

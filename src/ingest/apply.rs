@@ -1,19 +1,21 @@
 //! Applying stored WAHA events: the entry points.
 //!
+//! - [`apply_queued`]: a link's events as the writer's applier takes them off its queue, in
+//!   batches ([`super::batch`]), and the catch-up a WORKING report asks for
+//!   ([`super::catchup::spawn`]).
 //! - [`apply_stored`]: one event (by row id) and what it asks for — the events it woke
-//!   ([`super::dispatch`] applies those) and, when it reported the session WORKING, a catch-up
-//!   ([`super::catchup::spawn`]). Called by the writer's per-link appliers for every new row,
-//!   by the outbox for acks that arrived before their message's id, and by the two below.
-//! - [`sweep`]: the supervisor's retry of events left pending.
-//! - [`replay`]: an operator's re-apply of a link's events.
+//!   ([`super::dispatch`] applies those) and the catch-up. Called by the outbox for acks that
+//!   arrived before their message's id.
+//! - [`sweep`]: the supervisor's retry of events left pending, a link's in batches.
+//! - [`replay`]: an operator's re-apply of a link's events, in batches.
 //!
 //! Each event is applied at most once and one link's events one at a time: see
-//! [`super::dispatch`].
+//! [`super::dispatch`] and [`super::batch`].
 
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{catchup, dispatch};
+use super::{batch, catchup, dispatch};
 use crate::core::Core;
 use crate::db;
 
@@ -24,13 +26,28 @@ pub async fn apply_stored(core: &Core, row_id: i64) {
     }
 }
 
-/// Re-run events left pending (a crash between storing and applying, or a failed attempt).
+/// Apply a link's events (row ids, in arrival order), many to a transaction where they may be.
+pub async fn apply_queued(core: &Core, link: Uuid, ids: &[i64]) {
+    if let Some(link) = batch::apply(core, link, ids).await {
+        catchup::spawn(core.clone(), link);
+    }
+}
+
+/// Re-run events left pending (a crash between storing and applying, or a failed attempt),
+/// each link's oldest first.
 pub async fn sweep(core: &Core) {
-    let ids = db::events::stale_pending(&core.db)
+    let stale = db::events::stale_pending(&core.db)
         .await
         .unwrap_or_default();
-    for id in ids {
-        apply_stored(core, id).await;
+    let mut links: Vec<(Uuid, Vec<i64>)> = Vec::new();
+    for e in stale {
+        match links.iter_mut().find(|(l, _)| *l == e.link_id) {
+            Some((_, ids)) => ids.push(e.id),
+            None => links.push((e.link_id, vec![e.id])),
+        }
+    }
+    for (link, ids) in links {
+        apply_queued(core, link, &ids).await;
     }
 }
 
@@ -44,8 +61,8 @@ pub async fn replay(
 ) -> anyhow::Result<usize> {
     let mut ids = db::events::reset_for_replay(&core.db, link, since).await?;
     ids.sort_unstable();
-    for id in &ids {
-        apply_stored(core, *id).await;
+    for chunk in ids.chunks(batch::MAX_BATCH) {
+        apply_queued(core, link, chunk).await;
     }
     Ok(ids.len())
 }

@@ -4,7 +4,8 @@
 //! (the newest WhatsApp time applied, minus a safety margin) are read through WAHA's chats API
 //! and their messages fed through the same idempotent path as webhooks
 //! ([`messages::apply_message_payload`], under the link's advisory lock): nothing is lost, and
-//! nothing already stored is stored again.
+//! nothing already stored is stored again. Each page's `@lid` phones are asked before its
+//! messages' transactions ([`LidPhones::ask`]).
 //!
 //! At most one catch-up runs per link per process: [`spawn`] takes the link's slot in
 //! `core.catchups` ([`super::running::RunningCatchups`]) for as long as it runs.
@@ -13,6 +14,8 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::dispatch;
+use super::effects::{Ctx, Effects};
+use super::lookups::{self, LidPhones};
 use super::messages::{self, Outcome};
 use crate::core::Core;
 use crate::db;
@@ -76,17 +79,26 @@ pub async fn run(core: &Core, link_id: Uuid) -> anyhow::Result<usize> {
                     ..MessagesQuery::default()
                 };
                 let msgs = client.chat_messages(&chat.id, &q).await?;
+                let phones = LidPhones::ask(
+                    core,
+                    link.id,
+                    msgs.iter().filter_map(lookups::lid_of_message),
+                )
+                .await;
+                let cx = Ctx {
+                    core,
+                    link: &link,
+                    phones: &phones,
+                };
                 for m in &msgs {
                     let mut tx = core.db.begin().await?;
                     db::events::lock_link(&mut tx, link.id).await?;
-                    let (outcome, keys) =
-                        messages::apply_message_payload(core, &mut tx, &link, m).await?;
-                    let woken = if outcome == Outcome::Applied {
+                    let mut fx = Effects::default();
+                    let outcome = messages::apply_message_payload(&cx, &mut tx, &mut fx, m).await?;
+                    if outcome == Outcome::Applied {
                         recovered += 1;
-                        db::events::wake_deferred(&mut tx, link.id, &keys).await?
-                    } else {
-                        Vec::new()
-                    };
+                    }
+                    let woken = fx.finish(&mut tx, link.id).await?;
                     tx.commit().await?;
                     for id in woken {
                         // Message events: they never report a session status (and this link's

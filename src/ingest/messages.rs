@@ -2,24 +2,29 @@
 //! what changed to the agent's live inbox.
 //!
 //! Every function runs inside the transaction that holds the stored event (and a per-link
-//! advisory lock, so one link's events apply one at a time across replicas). Writes are
-//! idempotent: messages are unique per link and WhatsApp id, statuses only move forward, and
-//! an event about a message not seen yet is deferred until that message arrives.
+//! advisory lock, so one link's events apply one at a time across replicas), perhaps inside
+//! that event's savepoint among others of a batch. Writes are idempotent: messages are unique
+//! per link and WhatsApp id, statuses only move forward, and an event about a message not seen
+//! yet is deferred until that message arrives. What is cheaper done once per transaction —
+//! publishing, the watermark, waking deferred events — is left to the [`Effects`]; what needs
+//! WAHA's answer about a `@lid` was asked before the transaction ([`Ctx::phones`]).
 //!
 //! A new message ([`apply_message_payload`], shared by webhooks and the catch-up) goes:
 //! skip what is not a person's chat → find it by WhatsApp id (seen: maybe a newer ack of our
 //! own) → the contact (`@c.us`/`@lid`, merged) and the conversation → our own API send echoed
 //! back is attached, not copied → its kind ([`MessageKind::from_mime`]) and media (downloaded
-//! into the file store) → the row, the conversation's and the link's watermark touched → the
-//! publish (`message.created`, and `conversation.updated` when it moved) through
-//! [`chat::publish_message`], delivered after commit by the realtime NOTIFY bridge.
+//! into the file store; the one network call left inside a transaction, made only on the
+//! single-event path, see [`super::dispatch::way`]) → the row, the conversation touched → the
+//! publish (`message.created`, and `conversation.updated` when it moved) through the
+//! [`Effects`], delivered after commit by the realtime NOTIFY bridge.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::chat;
+use super::effects::{Ctx, Effects};
+use super::lookups;
 use crate::core::Core;
 use crate::db::chat::{self as q, ContactRow, ConversationRow, NewMessage};
 use crate::db::links::LinkRow;
@@ -52,26 +57,34 @@ fn raw_id(serialized: &str) -> Option<String> {
     types::parse_message_id(serialized).map(|k| k.id)
 }
 
+/// The ids a message is known by (serialized, and raw when it parses), which events about it
+/// may be deferred on.
+pub fn keys_of(m: &MessagePayload) -> Vec<String> {
+    std::iter::once(m.id.clone())
+        .chain(raw_id(&m.id))
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
 /// The contact behind a WhatsApp id (`@c.us` or `@lid`), creating or merging as needed: a
 /// person first seen by `@lid` and later by phone ends up as one contact.
 async fn contact_for(
-    core: &Core,
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
     wa: &str,
     push_name: Option<&str>,
 ) -> anyhow::Result<ContactRow> {
+    let link = cx.link;
     let (mut wa_id, mut lid) = if types::is_lid(wa) {
         (None, Some(wa.to_string()))
     } else {
         (Some(types::to_cus(wa)), None)
     };
     if let (None, Some(l)) = (&wa_id, &lid) {
-        // Ask WAHA for the phone behind the @lid; it may not know (real life).
-        if let Ok(client) = crate::links::service::client(core, link).await {
-            if let Ok(Some(pn)) = client.lid_to_phone(l).await {
-                wa_id = Some(types::to_cus(&pn));
-            }
+        // The phone behind the @lid, as WAHA told before the transaction; it may not know
+        // (real life).
+        if let Some(pn) = cx.phones.phone(l) {
+            wa_id = Some(types::to_cus(pn));
         }
     }
     if lid.is_none() && wa_id.is_none() {
@@ -90,6 +103,18 @@ async fn contact_for(
                 push_name,
             )
             .await?
+        }
+        // Nothing new about them (the usual case: a known chat writing again).
+        [one]
+            if adds_nothing(
+                one,
+                wa_id.as_deref(),
+                lid.as_deref(),
+                phone.as_deref(),
+                push_name,
+            ) =>
+        {
+            one.clone()
         }
         [one] => {
             q::enrich_contact(
@@ -118,6 +143,21 @@ async fn contact_for(
     Ok(contact)
 }
 
+/// Whether [`q::enrich_contact`] would leave `c` as it is: it fills ids only where they are
+/// missing and replaces the phone and push name only with a value.
+fn adds_nothing(
+    c: &ContactRow,
+    wa_id: Option<&str>,
+    lid: Option<&str>,
+    phone: Option<&str>,
+    push_name: Option<&str>,
+) -> bool {
+    (wa_id.is_none() || c.wa_id.is_some())
+        && (lid.is_none() || c.lid.is_some())
+        && (phone.is_none() || c.phone.as_deref() == phone)
+        && (push_name.is_none() || c.push_name.as_deref() == push_name)
+}
+
 /// What a message is, and the meta its kind carries. WhatsApp flags voice notes `ptt`
 /// (push-to-talk) whatever their MIME type says.
 fn kind_of(m: &MessagePayload) -> (MessageKind, Value) {
@@ -142,12 +182,15 @@ fn kind_of(m: &MessagePayload) -> (MessageKind, Value) {
 }
 
 /// Download a message's media from WAHA into the file store; the file's id, or the error.
+/// A network call inside the transaction: only the single-event path gets here (a batch sends
+/// media messages there, [`super::dispatch::way`]); moving the download out into its own job
+/// is the hardening issue's.
 async fn fetch_media(
-    core: &Core,
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
     m: &MessagePayload,
 ) -> Result<Option<Uuid>, String> {
+    let (core, link) = (cx.core, cx.link);
     let Some(media) = m.media.as_ref() else {
         return Ok(None);
     };
@@ -217,40 +260,35 @@ async fn conversation_for(
 
 /// `message` / `message.any`: store the message (once), its contact and conversation.
 pub async fn apply_message(
-    core: &Core,
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
+    fx: &mut Effects,
     env: &WebhookEnvelope,
-) -> anyhow::Result<(Outcome, Vec<String>)> {
+) -> anyhow::Result<Outcome> {
     let m: MessagePayload = env.payload_as()?;
-    apply_message_payload(core, conn, link, &m).await
+    apply_message_payload(cx, conn, fx, &m).await
 }
 
-/// The idempotent core shared by webhooks and catch-up. Returns the outcome and the ids
-/// (serialized and raw) other events may be waiting on.
+/// The idempotent core shared by webhooks and catch-up. When the message is applied, the
+/// [`Effects`] learn its ids (serialized and raw), which other events may be waiting on.
 pub async fn apply_message_payload(
-    core: &Core,
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
+    fx: &mut Effects,
     m: &MessagePayload,
-) -> anyhow::Result<(Outcome, Vec<String>)> {
+) -> anyhow::Result<Outcome> {
+    let (core, link) = (cx.core, cx.link);
     if m.id.is_empty() {
-        return Ok((Outcome::Skipped, Vec::new()));
+        return Ok(Outcome::Skipped);
     }
     let Some(chat_id) = types::chat_id_of(m) else {
-        return Ok((Outcome::Skipped, Vec::new()));
+        return Ok(Outcome::Skipped);
     };
-    if types::is_status_broadcast(&chat_id)
-        || chat_id.ends_with("@newsletter")
-        || chat_id.ends_with("@broadcast")
-    {
-        return Ok((Outcome::Skipped, Vec::new()));
+    if lookups::ignored_chat(&chat_id) {
+        return Ok(Outcome::Skipped);
     }
     let raw = raw_id(&m.id);
-    let keys = vec![m.id.clone()]
-        .into_iter()
-        .chain(raw.clone())
-        .collect::<Vec<_>>();
+    let keys = keys_of(m);
     if let Some(existing) = q::message_by_wa(&mut *conn, link.id, Some(&m.id), None).await? {
         // Seen before; a catch-up may still bring a newer ack (delivered or read) of an own
         // message.
@@ -263,24 +301,19 @@ pub async fn apply_message_payload(
                 .await?
                 .is_some()
             {
-                publish_update(core, conn, existing.id).await?;
+                publish_update(core, conn, fx, existing.id).await?;
             }
         }
-        return Ok((Outcome::Skipped, keys));
+        return Ok(Outcome::Skipped);
     }
     let is_group = types::is_group(&chat_id);
-    let sender = if is_group {
-        m.participant.clone().or_else(|| m.author.clone())
-    } else {
-        Some(chat_id.clone())
-    };
+    let sender = lookups::sender_of(m, &chat_id);
     let push_name = types::push_name_of(m);
     let contact = match (&sender, m.from_me && !is_group) {
         (Some(s), _) => Some(
             contact_for(
-                core,
+                cx,
                 conn,
-                link,
                 s,
                 if m.from_me {
                     None
@@ -301,13 +334,14 @@ pub async fn apply_message_payload(
         let echo = wa::unsent_echo_target(&mut *conn, conv.id, m.body.as_deref()).await?;
         if let Some(id) = echo {
             q::set_wa_id(&mut *conn, id, &m.id, raw.as_deref()).await?;
-            return Ok((Outcome::Applied, keys));
+            fx.known(&keys);
+            return Ok(Outcome::Applied);
         }
     }
 
     let (kind, mut meta) = kind_of(m);
     let media_file = if m.has_media {
-        match fetch_media(core, conn, link, m).await {
+        match fetch_media(cx, conn, m).await {
             Ok(f) => f,
             Err(e) => {
                 meta["media_error"] = json!(e.chars().take(200).collect::<String>());
@@ -375,25 +409,30 @@ pub async fn apply_message_payload(
     )
     .await?;
     let Some(msg) = inserted else {
-        return Ok((Outcome::Skipped, keys));
+        return Ok(Outcome::Skipped);
     };
     q::touch_conversation(&mut *conn, conv.id, sent_at).await?;
-    wa::advance_watermark(&mut *conn, link.id, sent_at).await?;
+    fx.stored(sent_at, &keys);
     if !is_group || core.config.inbox_groups {
-        chat::publish_message(&mut *conn, &conv, msg.id, "message.created").await?;
+        fx.publish_created(&conv, msg.id);
         let conv = q::conversation(&mut *conn, conv.id).await?.unwrap_or(conv);
         if created || conv.last_message_at == Some(sent_at) {
-            chat::publish_conversation(&mut *conn, &conv).await?;
+            fx.publish_conversation(&conv);
         }
     }
-    Ok((Outcome::Applied, keys))
+    Ok(Outcome::Applied)
 }
 
-async fn publish_update(core: &Core, conn: &mut PgConnection, msg_id: Uuid) -> anyhow::Result<()> {
+async fn publish_update(
+    core: &Core,
+    conn: &mut PgConnection,
+    fx: &mut Effects,
+    msg_id: Uuid,
+) -> anyhow::Result<()> {
     if let Some(msg) = q::message(&mut *conn, msg_id).await? {
         if let Some(conv) = q::conversation(&mut *conn, msg.conversation_id).await? {
             if !conv.is_group || core.config.inbox_groups {
-                chat::publish_message(&mut *conn, &conv, msg.id, "message.updated").await?;
+                fx.publish_update(&mut *conn, &conv, msg.id).await?;
             }
         }
     }
@@ -402,11 +441,12 @@ async fn publish_update(core: &Core, conn: &mut PgConnection, msg_id: Uuid) -> a
 
 /// `message.ack`: move an own message's status forward.
 pub async fn apply_ack(
-    core: &Core,
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
+    fx: &mut Effects,
     env: &WebhookEnvelope,
 ) -> anyhow::Result<Outcome> {
+    let (core, link) = (cx.core, cx.link);
     let a: AckPayload = env.payload_as()?;
     let status = match a.level().and_then(MessageStatus::from_ack) {
         // PENDING says nothing new; a level WAHA does not define, nothing at all.
@@ -421,7 +461,7 @@ pub async fn apply_ack(
         .await?
         .is_some()
     {
-        publish_update(core, conn, msg.id).await?;
+        publish_update(core, conn, fx, msg.id).await?;
         Ok(Outcome::Applied)
     } else {
         Ok(Outcome::Skipped)
@@ -430,11 +470,12 @@ pub async fn apply_ack(
 
 /// `message.reaction`: one reaction per author per message; empty text removes it.
 pub async fn apply_reaction(
-    core: &Core,
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
+    fx: &mut Effects,
     env: &WebhookEnvelope,
 ) -> anyhow::Result<Outcome> {
+    let (core, link) = (cx.core, cx.link);
     let r: ReactionPayload = env.payload_as()?;
     let target = r.reaction.message_id.clone();
     let Some(msg) = q::message_by_wa(
@@ -460,17 +501,18 @@ pub async fn apply_reaction(
         }
     };
     q::set_reaction(&mut *conn, msg.id, &author, &r.reaction.text).await?;
-    publish_update(core, conn, msg.id).await?;
+    publish_update(core, conn, fx, msg.id).await?;
     Ok(Outcome::Applied)
 }
 
 /// `message.revoked`: the message was deleted for everyone.
 pub async fn apply_revoked(
-    core: &Core,
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
+    fx: &mut Effects,
     env: &WebhookEnvelope,
 ) -> anyhow::Result<Outcome> {
+    let (core, link) = (cx.core, cx.link);
     let r: RevokedPayload = env.payload_as()?;
     let serialized = r
         .before
@@ -490,17 +532,18 @@ pub async fn apply_revoked(
         return Ok(Outcome::Deferred(key));
     };
     q::mark_deleted(&mut *conn, msg.id).await?;
-    publish_update(core, conn, msg.id).await?;
+    publish_update(core, conn, fx, msg.id).await?;
     Ok(Outcome::Applied)
 }
 
 /// `message.edited`: new text for an existing message.
 pub async fn apply_edited(
-    core: &Core,
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
+    fx: &mut Effects,
     env: &WebhookEnvelope,
 ) -> anyhow::Result<Outcome> {
+    let (core, link) = (cx.core, cx.link);
     let e: EditedPayload = env.payload_as()?;
     let Some(raw) = e.edited_message_id.clone() else {
         return Ok(Outcome::Skipped);
@@ -510,16 +553,18 @@ pub async fn apply_edited(
     };
     let body = e.message.body.clone().unwrap_or_default();
     q::edit_body(&mut *conn, msg.id, &body).await?;
-    publish_update(core, conn, msg.id).await?;
+    publish_update(core, conn, fx, msg.id).await?;
     Ok(Outcome::Applied)
 }
 
 /// `presence.update`: typing / online of the buyer, pushed live (not stored on messages).
 pub async fn apply_presence(
+    cx: &Ctx<'_>,
     conn: &mut PgConnection,
-    link: &LinkRow,
+    fx: &mut Effects,
     env: &WebhookEnvelope,
 ) -> anyhow::Result<Outcome> {
+    let link = cx.link;
     let p: PresencePayload = env.payload_as()?;
     let contact = q::contacts_matching(
         &mut *conn,
@@ -546,7 +591,7 @@ pub async fn apply_presence(
             ),
             _ => continue,
         };
-        crate::realtime::publish(&mut *conn, &[conv.agent_id], kind, &data).await?;
+        fx.publish(&[conv.agent_id], kind, &data);
     }
     Ok(Outcome::Applied)
 }

@@ -6,8 +6,12 @@
 //!    answering WAHA.
 //! 2. [`writer`] — one task per process: commits queued events in batches into `waha_events`
 //!    (one transaction each), answers the receivers, hands each new row to its link's applier.
-//! 3. [`apply`] — [`apply::apply_stored`], one event by row id; [`dispatch`] claims the row,
-//!    takes the link's lock and routes on the event's name, and wakes what waited for it.
+//! 3. [`apply`] — [`apply::apply_queued`]: the link's applier takes what has queued up;
+//!    [`batch`] reads it, asks WAHA what it must know ([`lookups`]) before any transaction,
+//!    then claims the rows, takes the link's lock and applies them in order in one
+//!    transaction, a savepoint each, routing on the event's name ([`dispatch::route`]) and
+//!    waking what waited for a message right after it. `session.status` reports and media
+//!    messages go alone through [`dispatch`], one transaction each.
 //! 4. [`messages`] — the message becomes a contact, a conversation and a message row, and is
 //!    published to the agent's inbox ([`crate::chat::publish_message`], delivered after commit
 //!    by `crate::realtime`).
@@ -22,8 +26,12 @@
 //! - **Applied after, at most once, in order per link.** Applying happens off the request path
 //!   once the event is committed; a row is applied at most once (row lock + status in the same
 //!   transaction as its effects) and one link's events one at a time (an advisory lock per
-//!   link). An event that could not be applied stays pending for the supervisor's sweep
-//!   ([`apply::sweep`]); one about a message not seen yet waits, `deferred`, for it.
+//!   link), many to a transaction when they have queued up, each in its own savepoint so one
+//!   that fails fails alone. An event that could not be applied stays pending for the
+//!   supervisor's sweep ([`apply::sweep`]); one about a message not seen yet waits,
+//!   `deferred`, for it.
+//! - **No network inside a transaction** while applying a webhook, but for media downloads
+//!   (single-event path only; their own job is the hardening issue's): [`lookups`].
 //! - **Nothing lost to downtime.** When a session comes (back) to WORKING the [`catchup`] reads
 //!   what webhooks missed through WAHA's chats API, through the same idempotent path.
 //! - **No hidden state.** The queue belongs to the HTTP state (`AppState::webhooks`), the
@@ -36,17 +44,26 @@
 //! - [`queue`] — [`queue::WebhookQueue`]: the bounded channel between receivers and the writer;
 //!   [`queue::NewEvent`], [`queue::Stored`], [`queue::NotStored`].
 //! - [`writer`] — the group-commit task and the per-link appliers; [`writer::spawn`].
-//! - [`apply`] — entry points: [`apply::apply_stored`] (and the catch-up a WORKING report
-//!   asks for), [`apply::sweep`], [`apply::replay`].
-//! - [`dispatch`] — one stored event in its transaction: claim, lock, route, mark, wake.
+//! - [`apply`] — entry points: [`apply::apply_queued`], [`apply::apply_stored`] (and the
+//!   catch-up a WORKING report asks for), [`apply::sweep`], [`apply::replay`].
+//! - [`batch`] — a link's queued events in one transaction: plan, ask, claim, lock, a
+//!   savepoint each, settle, publish, commit.
+//! - [`dispatch`] — one stored event in its transaction (claim, lock, route, mark, wake), and
+//!   what both paths share: [`dispatch::way`], [`dispatch::route`].
+//! - [`effects`] — [`effects::Ctx`] (what applying reads) and [`effects::Effects`] (what it
+//!   leaves for the end of the transaction: realtime events, watermark, wake-ups).
+//! - [`lookups`] — the `@lid` phones asked of WAHA before the transaction.
 //! - [`session`] — `session.status` → the link's status transition.
 //! - [`messages`] — message, ack, reaction, revoke, edit and presence events.
 //! - [`catchup`] — recovering what webhooks missed through WAHA's chats API.
 //! - [`running`] — [`running::RunningCatchups`]: at most one catch-up per link per process.
 
 pub mod apply;
+pub mod batch;
 pub mod catchup;
 pub mod dispatch;
+pub mod effects;
+pub mod lookups;
 pub mod messages;
 pub mod queue;
 pub mod receiver;

@@ -11,8 +11,10 @@
 //! - **Copies in one batch** (WAHA redelivering fast) are inserted once: the first copy is
 //!   [`Stored::Inserted`], the others [`Stored::Duplicate`].
 //! - **Applied in order, off the request path.** Each link's new rows are applied in arrival
-//!   order by at most one task per process ([`Appliers`]): they would serialise on the link's
-//!   advisory lock anyway, and this keeps them from holding pool connections while they wait.
+//!   order by at most one task per process ([`Appliers`]), what has queued up taken many at a
+//!   time into one transaction ([`super::batch`]): they would serialise on the link's advisory
+//!   lock anyway, and this keeps them from holding pool connections while they wait. Links
+//!   apply in parallel, a task each.
 //! - **Drains at shutdown.** When [`Core::shutdown`] is cancelled the writer refuses new work,
 //!   then commits and answers everything already queued.
 
@@ -24,8 +26,8 @@ use sqlx::Postgres;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::apply;
 use super::queue::{NotStored, Stored, Waiter, WebhookQueue};
+use super::{apply, batch};
 use crate::core::Core;
 use crate::db;
 
@@ -268,20 +270,29 @@ impl Appliers {
         }
     }
 
-    /// Apply the link's queued events one by one; the task ends (and its entry goes) when
-    /// the queue is empty, under the same lock `enqueue` takes, so no row is stranded.
+    /// Apply the link's queued events, up to [`batch::MAX_BATCH`] at a time, in order; the
+    /// task ends (and its entry goes) when the queue is empty, under the same lock `enqueue`
+    /// takes, so no row is stranded.
     async fn drain(&self, core: &Core, link: Uuid) {
         loop {
-            let next = {
+            let next: Vec<i64> = {
                 let mut queues = self.lock();
-                let next = queues.get_mut(&link).and_then(VecDeque::pop_front);
-                if next.is_none() {
+                let next: Vec<i64> = match queues.get_mut(&link) {
+                    Some(q) => {
+                        let n = q.len().min(batch::MAX_BATCH);
+                        q.drain(..n).collect()
+                    }
+                    None => Vec::new(),
+                };
+                if next.is_empty() {
                     queues.remove(&link);
                 }
                 next
             };
-            let Some(row_id) = next else { return };
-            apply::apply_stored(core, row_id).await;
+            if next.is_empty() {
+                return;
+            }
+            apply::apply_queued(core, link, &next).await;
         }
     }
 }

@@ -7,6 +7,9 @@
 //!   order), stores the event, and queues a [`Notice`] on [`CHANNEL`], which PostgreSQL
 //!   delivers to every replica's [`super::listener`] only if and when the transaction commits.
 //!   A rolled-back event was never seen by anyone.
+//! - **Many at once, same order.** [`publish_all`] stores a batch of events in one statement
+//!   and queues their notices in one more, each user's numbered in the order given, as that
+//!   many [`publish`] calls would.
 //! - **A notice fits.** PostgreSQL caps NOTIFY payloads (8000 bytes); a notice whose event
 //!   would exceed [`INLINE_LIMIT`] carries only the event's key and the listener reads the
 //!   event from the table.
@@ -65,19 +68,67 @@ pub async fn publish(
             data: data.clone(),
             at,
         };
-        let mut notice = Notice {
-            user,
-            seq,
-            event: Some(event),
-        };
-        let mut text = serde_json::to_string(&notice).unwrap_or_default();
-        if text.len() > INLINE_LIMIT {
-            notice.event = None;
-            text = serde_json::to_string(&notice).unwrap_or_default();
-        }
-        db::notify(&mut *conn, CHANNEL, &text).await?;
+        db::notify(&mut *conn, CHANNEL, &notice_text(user, seq, event)).await?;
     }
     Ok(())
+}
+
+/// The [`Notice`] announcing `event`, as sent: inline unless it would not fit.
+fn notice_text(user: Uuid, seq: i64, event: Event) -> String {
+    let mut notice = Notice {
+        user,
+        seq,
+        event: Some(event),
+    };
+    let mut text = serde_json::to_string(&notice).unwrap_or_default();
+    if text.len() > INLINE_LIMIT {
+        notice.event = None;
+        text = serde_json::to_string(&notice).unwrap_or_default();
+    }
+    text
+}
+
+/// One user's event, waiting to be published with others by [`publish_all`].
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub user: Uuid,
+    pub kind: String,
+    pub data: Value,
+}
+
+/// [`publish`] many events at once: stored in one statement (each user's in the given order,
+/// with consecutive sequence numbers) and announced in one more (a notice each, on commit).
+/// Call inside a transaction.
+pub async fn publish_all(conn: &mut PgConnection, events: Vec<Outgoing>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut users = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for e in events {
+        users.push(e.user);
+        kinds.push(e.kind);
+        payloads.push(e.data);
+    }
+    let stored = db::insert_events(&mut *conn, &users, &kinds, &payloads).await?;
+    let notices: Vec<String> = stored
+        .into_iter()
+        .zip(users.into_iter().zip(kinds.into_iter().zip(payloads)))
+        .map(|((seq, at), (user, (kind, data)))| {
+            notice_text(
+                user,
+                seq,
+                Event {
+                    seq,
+                    kind,
+                    data,
+                    at,
+                },
+            )
+        })
+        .collect();
+    db::notify_all(&mut *conn, CHANNEL, &notices).await
 }
 
 /// Events of a user after `after`, oldest first, at most `limit`.

@@ -1,4 +1,5 @@
-//! The webhook endpoint: signatures, durability, redelivery, reordering, malformed bodies.
+//! The webhook endpoint: signatures, durability, redelivery, reordering, malformed bodies,
+//! and applying a link's queued events in batches.
 //! No containers here: the link row is made directly and WAHA's posts are forged (and signed
 //! correctly, where the test wants them accepted).
 
@@ -7,9 +8,15 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{expect_problem, TestApp};
+use crate::helpers::{expect_problem, Session, TestApp};
 
 async fn setup(pool: PgPool) -> (TestApp, Uuid, String) {
+    let (app, id, key, _) = setup_with_agent(pool).await;
+    (app, id, key)
+}
+
+/// [`setup`], and the link's agent.
+async fn setup_with_agent(pool: PgPool) -> (TestApp, Uuid, String, Session) {
     let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
     let admin = app
         .register_admin("admin@costa.example", "Costa Homes")
@@ -38,7 +45,7 @@ async fn setup(pool: PgPool) -> (TestApp, Uuid, String) {
         id,
         1,
     );
-    (app, id, key)
+    (app, id, key, agent)
 }
 
 fn envelope(event: &str, id: &str, ts: i64, payload: Value) -> Vec<u8> {
@@ -396,4 +403,431 @@ async fn concurrent_deliveries_are_each_answered_and_stored_exactly_once(pool: P
             .await
             .unwrap();
     assert!(last.is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying a link's queued events many to a transaction (`ingest::batch`). Most of these store
+// the events directly, as the writer would, and hand them to the link's applier in one call
+// (`apply::apply_queued`), so what shares a transaction is decided by the test, not by timing.
+
+/// Store `events` (envelope id, event name, body) as the writer would; their row ids, in order.
+async fn store(app: &TestApp, link: Uuid, events: &[(String, &str, Vec<u8>)]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for (event_id, name, body) in events {
+        let payload: Value = serde_json::from_slice(body).unwrap();
+        let id: i64 = sqlx::query_scalar(
+            "insert into waha_events (link_id, event_id, event, body, payload)
+             values ($1, $2, $3, $4, $5) returning id",
+        )
+        .bind(link)
+        .bind(event_id)
+        .bind(name)
+        .bind(body)
+        .bind(payload)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+/// An inbound text message from `phone` (`3460…`), its WhatsApp id `false_<chat>_<raw>`.
+fn inbound(
+    evt: &str,
+    phone: &str,
+    raw: &str,
+    i: i64,
+    body: &str,
+) -> (String, &'static str, Vec<u8>) {
+    let chat = format!("{phone}@c.us");
+    (
+        evt.to_string(),
+        "message",
+        envelope(
+            "message",
+            evt,
+            1_800_000_000_000 + i,
+            json!({"id": format!("false_{chat}_{raw}"), "from": chat, "fromMe": false,
+                   "to": "34600000001@c.us", "timestamp": 1_800_000_000 + i, "body": body}),
+        ),
+    )
+}
+
+/// Our own message, sent from the phone, as WAHA reports it (`true_<chat>_<raw>`).
+fn outbound(
+    evt: &str,
+    phone: &str,
+    raw: &str,
+    i: i64,
+    body: &str,
+) -> (String, &'static str, Vec<u8>) {
+    let chat = format!("{phone}@c.us");
+    (
+        evt.to_string(),
+        "message",
+        envelope(
+            "message",
+            evt,
+            1_800_000_000_000 + i,
+            json!({"id": format!("true_{chat}_{raw}"), "from": "34600000001@c.us", "fromMe": true,
+                   "to": chat, "timestamp": 1_800_000_000 + i, "body": body}),
+        ),
+    )
+}
+
+fn ack(evt: &str, message: &str, level: i64) -> (String, &'static str, Vec<u8>) {
+    (
+        evt.to_string(),
+        "message.ack",
+        envelope(
+            "message.ack",
+            evt,
+            1_800_000_000_000,
+            json!({"id": message, "fromMe": true, "ack": level}),
+        ),
+    )
+}
+
+fn edit(evt: &str, phone: &str, raw: &str, body: &str) -> (String, &'static str, Vec<u8>) {
+    let chat = format!("{phone}@c.us");
+    (
+        evt.to_string(),
+        "message.edited",
+        envelope(
+            "message.edited",
+            evt,
+            1_800_000_000_000,
+            json!({"id": format!("false_{chat}_{evt}"), "from": chat, "fromMe": false,
+                   "body": body, "editedMessageId": raw}),
+        ),
+    )
+}
+
+async fn apply_queued(app: &TestApp, link: Uuid, ids: &[i64]) {
+    puente::ingest::apply::apply_queued(&app.state.core, link, ids).await;
+}
+
+/// (status, attempts, error) of each event, in row order.
+async fn settled(app: &TestApp, ids: &[i64]) -> Vec<(String, i32, Option<String>)> {
+    sqlx::query_as("select status, attempts, error from waha_events where id = any($1) order by id")
+        .bind(ids)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// The bodies of the `message.created` events the agent was sent, in sequence order.
+async fn created_bodies(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar(
+        "select payload->'message'->>'body' from user_events
+         where kind = 'message.created' order by user_id, seq",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+async fn message_status(app: &TestApp, wa_id: &str) -> String {
+    sqlx::query_scalar("select status from messages where wa_message_id = $1")
+        .bind(wa_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn a_poison_event_fails_alone_and_the_rest_of_its_batch_applies_once_in_order(pool: PgPool) {
+    let (app, link, _) = setup(pool).await;
+    let mut events = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..12 {
+        match i {
+            // A new chat whose message breaks a constraint after its contact and conversation
+            // were written: all of it must go, nothing else with it.
+            4 => events.push(inbound(
+                "evt_poison",
+                "34600000099",
+                "P1",
+                i,
+                &"x".repeat(70_000),
+            )),
+            // A body that is not a WAHA payload at all.
+            8 => events.push((
+                "evt_junk".to_string(),
+                "message.ack",
+                envelope(
+                    "message.ack",
+                    "evt_junk",
+                    1_800_000_000_000,
+                    json!("not an object"),
+                ),
+            )),
+            _ => {
+                let body = format!("mensaje {i}");
+                events.push(inbound(
+                    &format!("evt_b{i:02}"),
+                    &format!("3460000000{}", i % 3),
+                    &format!("B{i:02}"),
+                    i,
+                    &body,
+                ));
+                want.push(body);
+            }
+        }
+    }
+    let ids = store(&app, link, &events).await;
+    apply_queued(&app, link, &ids).await;
+
+    let st = settled(&app, &ids).await;
+    for (i, (status, attempts, error)) in st.iter().enumerate() {
+        if i == 4 || i == 8 {
+            assert_eq!(status, "pending", "event {i} stays pending for the sweep");
+            assert_eq!(*attempts, 1, "event {i}: one attempt counted");
+            assert!(error.is_some(), "event {i}: why it failed is kept");
+        } else {
+            assert_eq!((status.as_str(), *attempts), ("applied", 1), "event {i}");
+        }
+    }
+    // One transaction: every row it settled carries the same xmin.
+    let xmins: i64 =
+        sqlx::query_scalar("select count(distinct xmin::text) from waha_events where id = any($1)")
+            .bind(&ids)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(xmins, 1, "the batch was applied in one transaction");
+    // Each good message once, in order (ids are time-ordered), with its frame, in order.
+    let bodies: Vec<String> = sqlx::query_scalar("select body from messages order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(bodies, want);
+    assert_eq!(created_bodies(&app).await, want);
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "select seq from user_events where kind = 'message.created' order by seq",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        seqs.windows(2).all(|w| w[1] > w[0]),
+        "numbered in order: {seqs:?}"
+    );
+    // The poison's contact and conversation were rolled back with it.
+    let poison_convs: i64 =
+        sqlx::query_scalar("select count(*) from conversations where chat_id = '34600000099@c.us'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let poison_contacts: i64 =
+        sqlx::query_scalar("select count(*) from contacts where wa_id = '34600000099@c.us'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((poison_convs, poison_contacts), (0, 0));
+    let convs: i64 = sqlx::query_scalar("select count(*) from conversations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(convs, 3);
+
+    // Retried, as the sweep does, they keep failing alone until they are `failed` for good.
+    let poison = [ids[4], ids[8]];
+    for _ in 1..puente::ingest::dispatch::MAX_ATTEMPTS {
+        apply_queued(&app, link, &poison).await;
+    }
+    let st = settled(&app, &poison).await;
+    assert!(
+        st.iter()
+            .all(|(s, n, _)| s == "failed" && *n == puente::ingest::dispatch::MAX_ATTEMPTS),
+        "{st:?}"
+    );
+    // Applying the good ones again changes nothing: at most once.
+    apply_queued(&app, link, &ids).await;
+    let n: i64 = sqlx::query_scalar("select count(*) from messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, want.len() as i64);
+    assert_eq!(created_bodies(&app).await, want);
+}
+
+#[sqlx::test]
+async fn acks_before_their_message_in_the_same_batch_end_in_the_right_status(pool: PgPool) {
+    let (app, link, _) = setup(pool).await;
+    let m1 = "true_34600000002@c.us_OWN1";
+    let m3 = "true_34600000003@c.us_OWN3";
+    let first = store(
+        &app,
+        link,
+        &[
+            ack("evt_a1", m1, 2),
+            ack("evt_a2", m1, 3),
+            outbound("evt_m1", "34600000002", "OWN1", 1, "desde el móvil"),
+            inbound("evt_m2", "34600000002", "IN2", 2, "gracias"),
+            ack("evt_a3", m3, 3),
+        ],
+    )
+    .await;
+    apply_queued(&app, link, &first).await;
+    assert_eq!(message_status(&app, m1).await, "read");
+    let st = settled(&app, &first).await;
+    let statuses: Vec<&str> = st.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["applied", "applied", "applied", "applied", "deferred"],
+        "{st:?}"
+    );
+    // The message m3's ack waits for comes in a later batch.
+    let second = store(
+        &app,
+        link,
+        &[outbound("evt_m3", "34600000003", "OWN3", 3, "otra")],
+    )
+    .await;
+    apply_queued(&app, link, &second).await;
+    assert_eq!(message_status(&app, m3).await, "read");
+    assert_eq!(settled(&app, &first[4..]).await[0].0, "applied");
+    // Each ack that moved a message told the agent.
+    let updated: Vec<String> = sqlx::query_scalar(
+        "select payload->'message'->>'status' from user_events
+         where kind = 'message.updated' order by seq",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(updated, ["delivered", "read", "read"]);
+    // In the order it happened: each message's creation before its updates.
+    let kinds: Vec<(String, String)> = sqlx::query_as(
+        "select kind, payload->'message'->>'body' from user_events
+         where kind in ('message.created', 'message.updated') order by seq",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let kinds: Vec<(&str, &str)> = kinds
+        .iter()
+        .map(|(k, b)| (k.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("message.created", "desde el móvil"),
+            ("message.updated", "desde el móvil"),
+            ("message.updated", "desde el móvil"),
+            ("message.created", "gracias"),
+            ("message.created", "otra"),
+            ("message.updated", "otra"),
+        ]
+    );
+}
+
+#[sqlx::test]
+async fn what_waited_for_a_message_applies_right_after_it_before_what_came_later(pool: PgPool) {
+    let (app, link, _) = setup(pool).await;
+    let phone = "34600000004";
+    // An edit deferred by an earlier transaction…
+    let early = store(
+        &app,
+        link,
+        &[edit("evt_e1", phone, "M4", "primera edición")],
+    )
+    .await;
+    apply_queued(&app, link, &early).await;
+    assert_eq!(settled(&app, &early).await[0].0, "deferred");
+    // …then a batch with the message and a later edit: the later edit wins.
+    let batch = store(
+        &app,
+        link,
+        &[
+            inbound("evt_m4", phone, "M4", 4, "original"),
+            edit("evt_e2", phone, "M4", "segunda edición"),
+            // And the same within one batch: an edit before its message, another after.
+            edit("evt_e3", phone, "M5", "primera edición"),
+            inbound("evt_m5", phone, "M5", 5, "original"),
+            edit("evt_e4", phone, "M5", "segunda edición"),
+        ],
+    )
+    .await;
+    apply_queued(&app, link, &batch).await;
+    let bodies: Vec<String> = sqlx::query_scalar(
+        "select body from messages where wa_key_id in ('M4', 'M5') order by wa_key_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(bodies, ["segunda edición", "segunda edición"]);
+    let st = settled(&app, &[early.clone(), batch.clone()].concat()).await;
+    assert!(st.iter().all(|(s, _, _)| s == "applied"), "{st:?}");
+}
+
+#[sqlx::test]
+async fn a_burst_of_messages_is_applied_once_in_arrival_order_with_its_frames(pool: PgPool) {
+    let (app, link, key, agent) = setup_with_agent(pool).await;
+    let mut ws = crate::helpers::Ws::connect(&app, &agent.access, None).await;
+    let n = 150;
+    let deliveries: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            inbound(
+                &format!("evt_r{i:03}"),
+                &format!("3460000001{}", i % 4),
+                &format!("R{i:03}"),
+                i,
+                &format!("ráfaga {i}"),
+            )
+            .2
+        })
+        .collect();
+    // All at once: the writer commits them in a few batches and the link's applier finds
+    // them queued up.
+    let link_s = link.to_string();
+    futures_util::future::join_all(deliveries.into_iter().map(|body| {
+        let (app, link_s, key) = (&app, &link_s, &key);
+        async move {
+            let sig = puente::waha::signature::sign(key.as_bytes(), &body);
+            let resp = post(app, link_s, body, Some(sig)).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+    }))
+    .await;
+    // Arrival order is the order they were stored in.
+    let arrival: Vec<String> = sqlx::query_scalar(
+        "select payload->'payload'->>'body' from waha_events where link_id = $1 order by id",
+    )
+    .bind(link)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(arrival.len(), n as usize);
+    let mut frames = Vec::new();
+    let mut last_seq = 0;
+    while frames.len() < n as usize {
+        let Some(f) = ws.next(30).await else {
+            panic!("{} of {n} frames: {frames:?}", frames.len())
+        };
+        if f["type"] != "message.created" {
+            continue;
+        }
+        let seq = f["seq"].as_i64().unwrap();
+        assert!(seq > last_seq, "frames in sequence");
+        last_seq = seq;
+        frames.push(f["data"]["message"]["body"].as_str().unwrap().to_string());
+    }
+    assert_eq!(frames, arrival, "one frame per message, in arrival order");
+    let bodies: Vec<String> = sqlx::query_scalar("select body from messages order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(bodies, arrival, "each stored once, in arrival order");
+    let not_applied: i64 =
+        sqlx::query_scalar("select count(*) from waha_events where status <> 'applied'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(not_applied, 0);
+    // Nothing more comes: no frame twice.
+    while let Some(f) = ws.next(1).await {
+        assert_ne!(f["type"], "message.created", "a frame twice: {f}");
+    }
 }
