@@ -9,7 +9,8 @@
 //!    events per second answered 2xx (= committed), and per event the latency from POST to
 //!    the 2xx and from POST to the agent's `message.created` WebSocket frame. Each pass waits
 //!    for every frame before the next begins, and also reports the end-to-end rate (events
-//!    per second until the last frame arrived) and Puente's mean commit batch.
+//!    per second until the last frame arrived), Puente's mean commit batch and its mean
+//!    apply batch (events applied per transaction).
 //! 2. **Baseline**, right after each of those passes (so both see about the same disk):
 //!    `pgbench` on the same server and schema with as many clients, one transaction per event
 //!    doing what one webhook's persistence did before group commit (insert the ~1 KB event,
@@ -62,7 +63,8 @@ usage: scripts/bench-ingest [OPTIONS]     (or: cargo bench --bench ingest -- [OP
 columns: 2xx = events answered 2xx; events/s = those per second (first POST to last 2xx);
   2xx/frame p50/p99 = ms from POST to the 2xx / to the agent's message.created frame;
   e2e ev/s = events per second until the last frame; batch, commit = Puente's mean events per
-  commit and mean ms per commit (its writer's transaction)
+  commit and mean ms per commit (its writer's transaction); apply = Puente's mean events per
+  apply transaction (a link's queued events applied together, ingest::batch)
 env: DATABASE_URL (required), PGBENCH (path to pgbench; default: the server's own),
      BENCH_LOG=<filter> (Puente's logs)
 ";
@@ -705,6 +707,8 @@ struct PassResult {
     /// Puente's mean commit batch (events) and mean commit time, from its `/metrics`.
     mean_batch: Option<f64>,
     mean_commit: Option<Duration>,
+    /// Puente's mean events per apply transaction (`ingest::batch`), from its `/metrics`.
+    mean_apply: Option<f64>,
 }
 
 impl PassResult {
@@ -719,7 +723,7 @@ impl PassResult {
     }
     fn header() -> String {
         format!(
-            "{:<22} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>6} {:>7} {}",
+            "{:<22} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>6} {:>7} {:>6} {}",
             "pass",
             "2xx",
             "events/s",
@@ -730,6 +734,7 @@ impl PassResult {
             "e2e ev/s",
             "batch",
             "commit",
+            "apply",
             "notes"
         )
     }
@@ -745,7 +750,7 @@ impl PassResult {
             notes.push(format!("{} sent late", self.late));
         }
         format!(
-            "{:<22} {:>6} {:>9.0} {:>8.1} {:>8.1} {:>9.1} {:>9.1} {:>9.0} {:>6} {:>7} {}",
+            "{:<22} {:>6} {:>9.0} {:>8.1} {:>8.1} {:>9.1} {:>9.1} {:>9.0} {:>6} {:>7} {:>6} {}",
             self.label,
             self.ok,
             self.rate(),
@@ -757,6 +762,7 @@ impl PassResult {
             self.mean_batch.map_or("?".into(), |b| format!("{b:.1}")),
             self.mean_commit
                 .map_or("?".into(), |d| format!("{:.1}", ms(d))),
+            self.mean_apply.map_or("?".into(), |b| format!("{b:.1}")),
             notes.join(", ")
         )
     }
@@ -899,6 +905,10 @@ async fn pass(
         batches_after.map(|b| b.seconds),
     )
     .map(Duration::from_secs_f64);
+    let mean_apply = mean(
+        batches_before.and_then(|b| b.apply),
+        batches_after.and_then(|b| b.apply),
+    );
 
     let mut http = Vec::new();
     let mut ws = Vec::new();
@@ -930,6 +940,7 @@ async fn pass(
         late,
         mean_batch,
         mean_commit,
+        mean_apply,
     })
 }
 
@@ -949,6 +960,8 @@ async fn settle(pool: &PgPool) {
 struct BatchStats {
     batch: (f64, f64),
     seconds: (f64, f64),
+    /// Events per apply transaction (absent until the first batch is applied).
+    apply: Option<(f64, f64)>,
 }
 
 async fn batch_stats(ctx: &Ctx) -> Option<BatchStats> {
@@ -976,6 +989,7 @@ async fn batch_stats(ctx: &Ctx) -> Option<BatchStats> {
             value("webhook_commit_seconds_sum")?,
             value("webhook_commit_seconds_count")?,
         ),
+        apply: value("webhook_apply_batch_size_sum").zip(value("webhook_apply_batch_size_count")),
     })
 }
 
