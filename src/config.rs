@@ -345,6 +345,20 @@ pub struct ServeConfig {
     /// Bytes of uploads one user may keep, in MiB; beyond it 409 `storage_quota_reached`.
     #[arg(long, env = "PUENTE_UPLOAD_QUOTA_MB", default_value_t = 1024)]
     pub upload_quota_mb: i64,
+    /// Days a user's realtime events are kept for `?since=` replay and notifications.
+    #[arg(long, env = "PUENTE_KEEP_REALTIME_DAYS", default_value_t = 7)]
+    pub keep_realtime_days: i32,
+    /// Days a settled webhook event (applied, skipped, failed, malformed) is kept for an
+    /// operator's replay; pending and deferred events are never removed.
+    #[arg(long, env = "PUENTE_KEEP_WEBHOOK_EVENTS_DAYS", default_value_t = 14)]
+    pub keep_webhook_events_days: i32,
+    /// Days a finished outbox job (sent or given up) is kept.
+    #[arg(long, env = "PUENTE_KEEP_OUTBOX_DAYS", default_value_t = 7)]
+    pub keep_outbox_days: i32,
+    /// Hours a file no message or listing carries (an upload never sent, a deleted upload,
+    /// the media of a removed message) is kept before its row and bytes are removed.
+    #[arg(long, env = "PUENTE_KEEP_UNSENT_FILES_HOURS", default_value_t = 24)]
+    pub keep_unsent_files_hours: i32,
     /// Outbox jobs (sends, read receipts, reactions to WhatsApp) run at once per process; at
     /// most one per link.
     #[arg(long, env = "PUENTE_OUTBOX_CONCURRENCY", default_value_t = 8)]

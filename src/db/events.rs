@@ -405,3 +405,25 @@ pub async fn reset_for_replay(
     .fetch_all(db)
     .await
 }
+
+/// Delete at most `batch` settled events (applied, skipped, failed, malformed) received more
+/// than `keep_days` ago; pending and deferred ones are never removed. Returns how many went.
+/// WAHA retries a delivery for minutes, so its duplicate check needs nothing this old.
+pub async fn prune_settled(
+    db: impl PgExecutor<'_>,
+    keep_days: i32,
+    batch: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        r#"delete from waha_events where id in (
+               select id from waha_events
+               where status in ('applied', 'skipped', 'failed', 'malformed')
+                 and received_at < now() - make_interval(days => $1)
+               order by received_at limit $2)"#,
+        keep_days,
+        batch
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

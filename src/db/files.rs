@@ -161,3 +161,30 @@ pub async fn remove_unused_upload(
         thumbnail_key: row.thumbnail_key,
     })
 }
+
+/// Delete at most `batch` file rows older than `older_than_hours` that no message and no
+/// listing photo carries (uploads never sent, deleted uploads, media of removed messages);
+/// returns their storage keys (file, thumbnail) for the bytes to be deleted after.
+pub async fn take_unreferenced(
+    db: impl PgExecutor<'_>,
+    older_than_hours: i32,
+    batch: i64,
+) -> Result<Vec<(String, Option<String>)>> {
+    let rows = sqlx::query!(
+        r#"delete from files where id in (
+               select f.id from files f
+               where f.created_at < now() - make_interval(hours => $1)
+                 and not exists (select 1 from messages m where m.media_file_id = f.id)
+                 and not exists (select 1 from property_photos p where p.file_id = f.id)
+               order by f.created_at limit $2)
+           returning storage_key, thumbnail_key"#,
+        older_than_hours,
+        batch
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.storage_key, r.thumbnail_key))
+        .collect())
+}

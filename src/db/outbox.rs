@@ -142,3 +142,18 @@ pub async fn give_up(conn: &mut PgConnection, id: i64, error: &str) -> sqlx::Res
     .await?;
     Ok(())
 }
+
+/// Delete at most `batch` jobs finished (sent or given up) more than `keep_days` ago.
+pub async fn prune_done(db: impl PgExecutor<'_>, keep_days: i32, batch: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        r#"delete from outbox where id in (
+               select id from outbox
+               where done_at < now() - make_interval(days => $1)
+               order by done_at limit $2)"#,
+        keep_days,
+        batch
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -14,12 +14,16 @@
 //! concurrent Docker work. The lock and the NOTIFY channel live in [`crate::db::leadership`];
 //! the reconcile of one link in [`crate::links::service::reconcile_link`].
 //!
+//! The leader also runs the hourly [`retention`] sweep.
+//!
 //! The same code supervises a Docker Swarm (`PUENTE_RUNTIME=swarm`) through the runtime trait:
 //! there a link's "container" is its single-replica service (the id is the service id), its
 //! state the current task's. Swarm's restart policy acts first (a task being replaced reads as
 //! `restarting`, which the reconciler leaves alone); when Swarm gives up, the reconciler starts
 //! a new task with its own backoff. Events are the task containers' on the manager's node; the
 //! periodic pass covers the other nodes.
+
+pub mod retention;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -100,13 +104,7 @@ async fn lead(state: &Core, lock: &mut LeaderLock) -> anyhow::Result<()> {
             _ = lock_check.tick() => {
                 lock.check().await?;
             }
-            _ = housekeeping.tick() => {
-                match crate::realtime::prune(&state.db, 7).await {
-                    Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old realtime events"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning realtime events failed"),
-                }
-            }
+            _ = housekeeping.tick() => retention::run(state).await,
         }
     }
 }

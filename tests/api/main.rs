@@ -21,6 +21,7 @@ mod moderation;
 mod properties;
 mod quotas;
 mod realtime;
+mod retention;
 mod runtime;
 mod swarm;
 mod waha_client;
