@@ -39,9 +39,11 @@
 //!
 //! # Following a WhatsApp message
 //! In: `ingest::receiver` verifies the HMAC and queues the event → `ingest::writer` commits
-//! it with others in one statement, then answers 2xx → `ingest::apply` / `ingest::dispatch`
-//! apply it in its own transaction → `ingest::messages` stores the contact, conversation and
-//! message → `chat::publish` → `realtime::events::publish` stores the event and NOTIFYs →
+//! it with others in one statement, then answers 2xx → `ingest::batch` applies the link's
+//! queued events up to 128 in one transaction (a savepoint each; `ingest::dispatch` routes
+//! each) → `ingest::messages` stores the contact, conversation and message →
+//! `ingest::effects` renders the batch's events for the agent (and the agency's admins, and
+//! an in-app buyer) → `realtime::events` stores them and NOTIFYs →
 //! `realtime::listener` → `realtime::hub` → the agent's `realtime::ws` socket, framed by
 //! `realtime::protocol`. Out: `http::messages` →
 //! `chat::send` stores the reply and queues an outbox job in the same transaction →

@@ -42,15 +42,39 @@ pub fn viewers(conv: &ConversationRow) -> Vec<(Uuid, Viewer)> {
     v
 }
 
-/// Announce a message (created or updated) to each member of the audience as they may see
-/// it.
+/// The agency's admins besides the conversation's agent: they oversee every conversation of
+/// the agency (their inbox is agency-wide), so they hear of its messages and its state as
+/// staff, live like its agent.
+pub async fn overseers(conn: &mut PgConnection, conv: &ConversationRow) -> Result<Vec<Uuid>> {
+    let mut admins = db::users::active_admin_ids(&mut *conn, conv.agency_id).await?;
+    admins.retain(|a| *a != conv.agent_id && Some(*a) != conv.buyer_id);
+    Ok(admins)
+}
+
+/// [`viewers`] and the [`overseers`], each with the eyes they see through.
+pub async fn viewers_and_overseers(
+    conn: &mut PgConnection,
+    conv: &ConversationRow,
+) -> Result<Vec<(Uuid, Viewer)>> {
+    let mut v = viewers(conv);
+    v.extend(
+        overseers(conn, conv)
+            .await?
+            .into_iter()
+            .map(|a| (a, Viewer::Staff)),
+    );
+    Ok(v)
+}
+
+/// Announce a message (created or updated) to each member of the audience, and to the
+/// agency's admins, as they may see it.
 pub async fn publish_message(
     conn: &mut PgConnection,
     conv: &ConversationRow,
     message: Uuid,
     kind: &str,
 ) -> Result<()> {
-    for (user, viewer) in viewers(conv) {
+    for (user, viewer) in viewers_and_overseers(&mut *conn, conv).await? {
         if let Some(dto) = message_dto(&mut *conn, viewer, message).await? {
             if dto.edited_at.is_some() || dto.deleted_at.is_some() {
                 forget_old_text(&mut *conn, user, &dto).await?;
@@ -124,12 +148,14 @@ pub async fn publish_unread(
     .await
 }
 
-/// Announce a conversation's new state.
+/// Announce a conversation's new state, to its audience and the agency's admins.
 pub async fn publish_conversation(conn: &mut PgConnection, conv: &ConversationRow) -> Result<()> {
     if let Some(dto) = conversation_dto(&mut *conn, conv.id).await? {
+        let mut to = audience(conv);
+        to.extend(overseers(&mut *conn, conv).await?);
         realtime::publish(
             &mut *conn,
-            &audience(conv),
+            &to,
             "conversation.updated",
             &json!({"conversation": dto}),
         )

@@ -92,6 +92,16 @@ pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// The agency's active admins (they oversee every conversation of the agency).
+pub async fn active_admin_ids(db: impl PgExecutor<'_>, agency: Uuid) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        "select id from users where agency_id = $1 and role = 'agency_admin' and active",
+        agency
+    )
+    .fetch_all(db)
+    .await?)
+}
+
 /// Hold the user row against changes (a password change, a deactivation) until the
 /// transaction ends, without blocking other readers or other holders.
 pub async fn lock_shared(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {

@@ -203,11 +203,28 @@ fn distinct(users: &[Uuid]) -> Vec<Uuid> {
 async fn render(conn: &mut PgConnection, pending: &[Pending]) -> anyhow::Result<Vec<Outgoing>> {
     let mut wanted: Vec<(Viewer, Vec<Uuid>)> = Vec::new();
     let mut last_of: HashMap<Uuid, usize> = HashMap::new();
+    // The agency admins of each conversation (they see it as staff): asked once per
+    // conversation of the batch.
+    let mut overseers: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for p in pending {
+        if let Pending::Created { conv, .. } | Pending::Conversation(conv) = p {
+            if let std::collections::hash_map::Entry::Vacant(e) = overseers.entry(conv.id) {
+                e.insert(chat::publish::overseers(&mut *conn, conv).await?);
+            }
+        }
+    }
+    let everyone = |conv: &ConversationRow| -> Vec<(Uuid, Viewer)> {
+        let mut v = chat::publish::viewers(conv);
+        if let Some(admins) = overseers.get(&conv.id) {
+            v.extend(admins.iter().map(|a| (*a, Viewer::Staff)));
+        }
+        v
+    };
     for (i, p) in pending.iter().enumerate() {
         match p {
             Pending::Ready(_) => {}
             Pending::Created { conv, message } => {
-                for (_, viewer) in chat::publish::viewers(conv) {
+                for (_, viewer) in everyone(conv) {
                     match wanted.iter_mut().find(|(v, _)| *v == viewer) {
                         Some((_, ids)) => ids.push(*message),
                         None => wanted.push((viewer, vec![*message])),
@@ -242,7 +259,7 @@ async fn render(conn: &mut PgConnection, pending: &[Pending]) -> anyhow::Result<
         match p {
             Pending::Ready(o) => push(&[o.user], &o.kind, &o.data),
             Pending::Created { conv, message } => {
-                for (user, viewer) in chat::publish::viewers(conv) {
+                for (user, viewer) in everyone(conv) {
                     let dto = messages
                         .iter()
                         .find(|(v, _)| *v == viewer)
@@ -256,7 +273,9 @@ async fn render(conn: &mut PgConnection, pending: &[Pending]) -> anyhow::Result<
             Pending::Conversation(conv) if last_of.get(&conv.id) == Some(&i) => {
                 if let Some(Some(dto)) = conversations.get(&conv.id) {
                     let data = json!({"conversation": dto});
-                    push(&chat::audience(conv), "conversation.updated", &data);
+                    let mut to = chat::audience(conv);
+                    to.extend(overseers.get(&conv.id).into_iter().flatten().copied());
+                    push(&to, "conversation.updated", &data);
                 }
             }
             Pending::Conversation(_) => {}

@@ -1655,3 +1655,49 @@ async fn an_agency_admin_sees_whose_conversation_is_whose_and_filters_by_agent(p
     assert_eq!(updated["data"]["conversation"]["id"], evas.as_str());
     assert_eq!(updated["data"]["conversation"]["agent_name"], "Eva Agente");
 }
+
+#[sqlx::test]
+async fn agency_admins_hear_every_conversation_of_the_agency_live(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
+    let w = world(&app).await;
+    let mut admin_ws = Ws::connect(&app, &w.admin.access, None).await;
+    let mut other_agent_ws = Ws::connect(&app, &w.agent2.access, None).await;
+    let id = start(&app, &w.buyer, w.property).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&app, &w.buyer, &id, "a1", "¿Se puede visitar el jueves?").await;
+    admin_ws
+        .wait(10, "the buyer's message, live", |v| {
+            v["type"] == "message.created"
+                && v["data"]["message"]["body"] == "¿Se puede visitar el jueves?"
+        })
+        .await;
+    admin_ws
+        .wait(10, "the conversation's new state", |v| {
+            v["type"] == "conversation.updated" && v["data"]["conversation"]["id"] == id.as_str()
+        })
+        .await;
+    // A note reaches the admin (staff) and never the buyer; another agent hears nothing.
+    expect_status(
+        app.post(
+            &format!("/api/v1/conversations/{id}/notes"),
+            &json!({"body": "Cliente con financiación aprobada"}),
+            Some(&w.agent.access),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    admin_ws
+        .wait(10, "the note", |v| {
+            v["data"]["message"]["body"] == "Cliente con financiación aprobada"
+        })
+        .await;
+    while other_agent_ws.next(1).await.is_some() {}
+    let heard = serde_json::to_string(&other_agent_ws.seen).unwrap();
+    assert!(
+        !heard.contains("jueves") && !heard.contains("financiación"),
+        "{heard}"
+    );
+}

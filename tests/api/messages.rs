@@ -1401,3 +1401,27 @@ async fn a_link_says_what_it_can_send_and_refusals_fail_for_good(pool: PgPool) {
             .unwrap();
     assert_eq!(attempts, 1, "not retried");
 }
+
+#[sqlx::test]
+async fn the_agency_admin_hears_an_agents_whatsapp_messages_live(pool: PgPool) {
+    let (app, _fleet) = TestApp::spawn_fleet(pool, |_| {}).await;
+    let (agent, link) = working_link(&app).await;
+    let admin = app
+        .login("admin@costa.example", crate::helpers::PASSWORD)
+        .await;
+    let mut admin_ws = Ws::connect(&app, &admin.access, None).await;
+    app.phone(
+        &link,
+        "inbound",
+        &json!({"from": "34600000002@c.us", "body": "Busco piso en el centro"}),
+    )
+    .await;
+    let heard = admin_ws
+        .wait(30, "the inbound WhatsApp message", |v| {
+            v["type"] == "message.created"
+                && v["data"]["message"]["body"] == "Busco piso en el centro"
+        })
+        .await;
+    let conv = wait_conversation(&app, &agent.access).await;
+    assert_eq!(heard["data"]["conversation_id"], conv.as_str());
+}
