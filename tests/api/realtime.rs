@@ -427,6 +427,14 @@ async fn a_client_that_stops_reading_is_told_to_resync(pool: PgPool) {
         stream,
         seen: Vec::new(),
     };
+    // The socket must be subscribed before the first event, or that event is not its to see.
+    for _ in 0..200 {
+        if app.state.hub.has(user) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(app.state.hub.has(user), "the socket subscribed");
     // Publish large events until the socket's queue (256) overflows.
     let pad = "x".repeat(6000);
     let mut published = 0i64;
