@@ -1189,6 +1189,7 @@ async fn cors_answers_configured_origins_only(pool: PgPool) {
 
 #[sqlx::test]
 async fn json_is_compressed_for_clients_that_ask(pool: PgPool) {
+    // gzip only: brotli's encoder would take the image past its size budget.
     let app = TestApp::spawn_with(pool, |c| c.waha.supervise = false).await;
     let plain = app
         .client
@@ -1199,7 +1200,7 @@ async fn json_is_compressed_for_clients_that_ask(pool: PgPool) {
     assert!(plain.headers().get("content-encoding").is_none());
     let plain = plain.bytes().await.unwrap();
     assert!(serde_json::from_slice::<Value>(&plain).is_ok());
-    for (encoding, magic) in [("gzip", &[0x1f_u8, 0x8b][..]), ("br", &[][..])] {
+    for (encoding, magic) in [("gzip", &[0x1f_u8, 0x8b][..])] {
         let resp = app
             .client
             .get(app.url("/api/openapi.json"))
