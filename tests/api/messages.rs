@@ -77,6 +77,15 @@ async fn wait_messages(
     panic!("never {what}: {last:#?}");
 }
 
+/// Poll until message `id` of the conversation is `failed`; the message.
+async fn wait_failed(app: &TestApp, token: &str, conv: &str, id: &str) -> Value {
+    let msgs = wait_messages(app, token, conv, "failed", |ms| {
+        ms.iter().any(|x| x["id"] == id && x["status"] == "failed")
+    })
+    .await;
+    msgs.into_iter().find(|x| x["id"] == id).unwrap()
+}
+
 async fn wait_conversation(app: &TestApp, token: &str) -> String {
     for _ in 0..200 {
         if let Some(c) = conversations(app, token).await.first() {
@@ -693,12 +702,7 @@ async fn a_send_fails_clearly_after_the_deadline(pool: PgPool) {
     )
     .await;
     let id = m["id"].as_str().unwrap().to_string();
-    let msgs = wait_messages(&app, &agent.access, &conv, "failed", |ms| {
-        ms.iter()
-            .any(|x| x["id"] == id.as_str() && x["status"] == "failed")
-    })
-    .await;
-    let failed = msgs.iter().find(|x| x["id"] == id.as_str()).unwrap();
+    let failed = wait_failed(&app, &agent.access, &conv, &id).await;
     assert_eq!(failed["failure_reason"], "link_unavailable");
 }
 
@@ -1386,12 +1390,7 @@ async fn a_link_says_what_it_can_send_and_refusals_fail_for_good(pool: PgPool) {
     )
     .await;
     let id = m["id"].as_str().unwrap().to_string();
-    let msgs = wait_messages(&app, &agent.access, &conv, "failed", |ms| {
-        ms.iter()
-            .any(|x| x["id"] == id.as_str() && x["status"] == "failed")
-    })
-    .await;
-    let failed = msgs.iter().find(|x| x["id"] == id.as_str()).unwrap();
+    let failed = wait_failed(&app, &agent.access, &conv, &id).await;
     assert_eq!(failed["failure_reason"], "not_supported_by_link");
     let attempts: i32 =
         sqlx::query_scalar("select attempts from outbox where message_id = $1::uuid")
